@@ -1,0 +1,243 @@
+"""Uniform weights and ground-cost matrices, with POT's names and semantics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._validation import check_ndim
+from .backend import (
+    device_of,
+    from_numpy,
+    get_namespace,
+    is_numpy_namespace,
+    is_traced,
+    result_float_dtype,
+)
+
+__all__ = ["METRICS", "dist", "unif"]
+
+METRICS = ("sqeuclidean", "euclidean", "cityblock", "minkowski", "cosine")
+
+
+def unif(n: int, type_as=None):
+    """Uniform histogram of length ``n``.
+
+    Parameters
+    ----------
+    n : int
+        Number of bins.
+    type_as : array, optional
+        The result takes this array's library, floating dtype and device (NumPy float64
+        when omitted).
+
+    Returns
+    -------
+    h : (n,) array
+        ``h_i = 1 / n``.
+
+    Examples
+    --------
+    >>> import otkit as ot
+    >>> ot.unif(4)
+    array([0.25, 0.25, 0.25, 0.25])
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if type_as is None:
+        return np.full(int(n), 1.0 / int(n))
+    xp = get_namespace(type_as=type_as)
+    device = device_of(type_as)
+    dtype = result_float_dtype(xp, type_as, device=device)
+    return xp.full((int(n),), 1.0 / int(n), dtype=dtype, device=device)
+
+
+def dist(x1, x2=None, metric: str = "sqeuclidean", p: float = 2, w=None):
+    r"""Matrix of ground costs between the rows of ``x1`` and ``x2``.
+
+    .. math::
+        M_{ij} = c(x^1_i, x^2_j)
+
+    with, for non-negative feature weights :math:`w` (all ones by default),
+
+    - ``"sqeuclidean"``: :math:`\sum_k w_k (x_k - y_k)^2` (no factor 1/2, as POT and OTT);
+    - ``"euclidean"``: its square root, with gradient 0 (not NaN) where two points coincide;
+    - ``"cityblock"``: :math:`\sum_k w_k |x_k - y_k|`;
+    - ``"minkowski"``: :math:`(\sum_k w_k |x_k - y_k|^p)^{1/p}`, and for ``p = inf`` the
+      largest :math:`|x_k - y_k|` over the features with :math:`w_k > 0` (as SciPy);
+    - ``"cosine"``: :math:`1 - \langle x, y\rangle_w / (\|x\|_w \|y\|_w)` (a zero vector is at
+      distance 1 from everything, with a finite gradient).
+
+    The weights and names follow :func:`scipy.spatial.distance.cdist`.
+
+    Parameters
+    ----------
+    x1 : (n, d) array_like
+        First point cloud.
+    x2 : (m, d) array_like, optional
+        Second point cloud; ``x1`` when omitted.
+    metric : str, default="sqeuclidean"
+        One of ``otkit.METRICS``.
+    p : float, default=2
+        Exponent of ``"minkowski"`` (``1 <= p <= inf``).
+    w : (d,) array_like, optional
+        Non-negative feature weights (a NumPy array or a list is accepted beside torch or JAX
+        point clouds).
+
+    Returns
+    -------
+    M : (n, m) array
+        In the library and device of ``x1`` (of ``x2`` when ``x1`` is a list), in the
+        promoted floating dtype of ``x1`` and ``x2`` (the default float for integer input);
+        differentiable on torch and JAX.
+
+    Notes
+    -----
+    ``"sqeuclidean"``, ``"euclidean"`` and ``"cosine"`` use matrix products
+    (:math:`\|x\|^2 + \|y\|^2 - 2\langle x, y\rangle` for the first two), whose rounding
+    error is a few ulps of :math:`\|x\|^2 + \|y\|^2`: squared distances much smaller than the
+    squared norms lose relative precision (center the data first if that matters). The
+    diagonal of ``dist(x)`` and ``dist(x, x)`` is exactly 0. ``"cityblock"`` and
+    ``"minkowski"`` work one feature at a time in O(n m) memory.
+
+    Examples
+    --------
+    >>> import numpy as np, otkit as ot
+    >>> ot.dist(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]))
+    array([[25.]])
+    >>> ot.dist(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]), metric="euclidean")
+    array([[5.]])
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if metric == "minkowski" and not _is_exponent(p):
+        raise ValueError(f"p must be >= 1 for the minkowski metric, got {p!r}")
+    same_cloud = x2 is None or x2 is x1
+    if x2 is None:
+        x2 = x1
+    xp = get_namespace(x1=x1, x2=x2, w=w)
+    device = device_of(x1)
+    if device is None:
+        device = device_of(x2)
+    dtype = result_float_dtype(xp, x1, x2, device=device)
+    x1 = _as_float(x1, xp, dtype, device)
+    x2 = x1 if same_cloud else _as_float(x2, xp, dtype, device)
+    check_ndim(x1, "x1", 2)
+    check_ndim(x2, "x2", 2)
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(
+            f"x1 and x2 must have the same number of features: x1.shape == {tuple(x1.shape)}, "
+            f"x2.shape == {tuple(x2.shape)}"
+        )
+    if w is not None:
+        w = _as_float(w, xp, dtype, device)
+        _check_feature_weights(w, x1.shape[1], xp)
+    if metric in ("sqeuclidean", "euclidean"):
+        costs = _sqeuclidean(x1, x2, w, xp)
+        if same_cloud:
+            costs = _zero_diagonal(costs, xp, device)
+        return costs if metric == "sqeuclidean" else _safe_root(costs, 2.0, xp)
+    if metric == "cityblock":
+        return _sum_abs_power(x1, x2, w, 1.0, xp, device)
+    if metric == "minkowski":
+        p = float(p)
+        if p == math.inf:
+            return _chebyshev(x1, x2, w, xp, device)
+        return _safe_root(_sum_abs_power(x1, x2, w, p, xp, device), p, xp)
+    return _cosine(x1, x2, w, xp)
+
+
+def _is_exponent(p) -> bool:
+    """True when ``p`` is a number in [1, inf]."""
+    try:
+        return float(p) >= 1
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_float(x, xp, dtype, device):
+    """``x`` as an array of ``xp`` in ``dtype`` (lists and NumPy weights are moved over)."""
+    if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and not is_numpy_namespace(xp)):
+        return from_numpy(np.asarray(x, dtype=np.float64), xp, dtype=dtype, device=device)
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
+def _check_feature_weights(w, n_features: int, xp) -> None:
+    if w.ndim != 1 or w.shape[0] != n_features:
+        raise ValueError(
+            f"w.shape == {tuple(w.shape)}, expected ({n_features},) to match x1.shape[1]"
+        )
+    # The values are unknown while JAX traces; checking them eagerly costs one reduction.
+    if not is_traced(w) and bool(xp.any(w < 0)):
+        raise ValueError(
+            f"w has negative entries (min {float(xp.min(w)):.3g}); weights must be >= 0"
+        )
+
+
+def _sqeuclidean(x1, x2, w, xp):
+    """sum_k w_k (x1_ik - x2_jk)^2 through one matrix product, clipped at 0."""
+    weighted_x1 = x1 if w is None else x1 * w
+    weighted_x2 = x2 if w is None else x2 * w
+    squared_norms1 = xp.sum(weighted_x1 * x1, axis=1)[:, None]
+    squared_norms2 = xp.sum(weighted_x2 * x2, axis=1)[None, :]
+    cross = xp.matmul(weighted_x1, xp.matrix_transpose(x2))
+    return xp.clip(squared_norms1 + squared_norms2 - 2.0 * cross, min=0.0)
+
+
+def _zero_diagonal(costs, xp, device):
+    """``costs`` with an exact 0 (and a zero gradient) on the diagonal.
+
+    The matrix-product expansion leaves rounding residues of a few ulps of the squared norms
+    where a point meets itself; their square root would be both wrong and steep.
+    """
+    diagonal = xp.eye(costs.shape[0], dtype=xp.bool, device=device)
+    return xp.where(diagonal, xp.zeros_like(costs), costs)
+
+
+def _sum_abs_power(x1, x2, w, p, xp, device):
+    """sum_k w_k |x1_ik - x2_jk|^p, one feature at a time: O(n m) memory instead of O(n m d)."""
+    total = xp.zeros((x1.shape[0], x2.shape[0]), dtype=x1.dtype, device=device)
+    for k in range(x1.shape[1]):
+        term = xp.abs(x1[:, k][:, None] - x2[:, k][None, :])
+        if p != 1.0:
+            term = term**p
+        if w is not None:
+            term = w[k] * term
+        total = total + term
+    return total
+
+
+def _chebyshev(x1, x2, w, xp, device):
+    """max_k |x1_ik - x2_jk| over the features of positive weight (minkowski with p = inf)."""
+    largest = xp.zeros((x1.shape[0], x2.shape[0]), dtype=x1.dtype, device=device)
+    for k in range(x1.shape[1]):
+        term = xp.abs(x1[:, k][:, None] - x2[:, k][None, :])
+        if w is not None:
+            term = xp.where(w[k] > 0, term, xp.zeros_like(term))
+        largest = xp.maximum(largest, term)
+    return largest
+
+
+def _safe_root(x, p, xp):
+    """x ** (1/p) with a zero (not infinite) derivative at x = 0."""
+    positive = x > 0
+    safe = xp.where(positive, x, xp.ones_like(x))
+    root = xp.sqrt(safe) if p == 2.0 else safe ** (1.0 / p)
+    return xp.where(positive, root, xp.zeros_like(x))
+
+
+def _cosine(x1, x2, w, xp):
+    """1 - cosine similarity in the w-weighted inner product (1 next to a zero vector)."""
+    x1 = x1 * _inverse_norm(x1, w, xp)[:, None]
+    x2 = x2 * _inverse_norm(x2, w, xp)[:, None]
+    weighted_x1 = x1 if w is None else x1 * w
+    return 1.0 - xp.matmul(weighted_x1, xp.matrix_transpose(x2))
+
+
+def _inverse_norm(x, w, xp):
+    """1 / ||x_i||_w per row, and 0 for a zero row; the gradient is finite for both."""
+    squared = xp.sum((x if w is None else x * w) * x, axis=1)
+    positive = squared > 0
+    safe = xp.where(positive, squared, xp.ones_like(squared))
+    return xp.where(positive, 1.0 / xp.sqrt(safe), xp.zeros_like(squared))

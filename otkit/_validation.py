@@ -1,0 +1,67 @@
+"""Boundary checks with messages that name the argument and the expected shape.
+
+Shape checks work on any array (also JAX tracers); value checks take host NumPy arrays
+and run where the values are known (eagerly, or inside the host callback under ``jax.jit``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "check_equal_mass",
+    "check_finite",
+    "check_ndim",
+    "check_nonnegative_weights",
+    "check_not_empty",
+    "mass_tolerance",
+]
+
+
+def check_ndim(x, name: str, ndims) -> None:
+    ndims = (ndims,) if isinstance(ndims, int) else tuple(ndims)
+    if x.ndim not in ndims:
+        wanted = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"{name} must be a {wanted} array, got shape {tuple(x.shape)}")
+
+
+def check_not_empty(x, name: str) -> None:
+    if any(int(s) == 0 for s in x.shape):
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); nothing to transport")
+
+
+def check_finite(x: np.ndarray, name: str) -> None:
+    if not np.all(np.isfinite(x)):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); all entries must be finite"
+        )
+
+
+def check_nonnegative_weights(x: np.ndarray, name: str) -> None:
+    check_finite(x, name)
+    if np.any(x < 0):
+        raise ValueError(f"{name} has negative entries (min {x.min():.3g}); weights must be >= 0")
+    if not np.all(np.sum(x, axis=0) > 0):
+        raise ValueError(f"{name} sums to zero; weights must have positive total mass")
+
+
+def mass_tolerance(dtype, size: int) -> float:
+    """Relative tolerance on a difference of total masses given in ``dtype``.
+
+    Weights normalised in low precision carry a rounding error that grows like
+    sqrt(size) * eps; 1e-6 is the floor (POT checks masses to 6 decimals).
+    """
+    eps = float(np.finfo(dtype).eps) if np.issubdtype(np.dtype(dtype), np.floating) else 0.0
+    return max(1e-6, 10.0 * np.sqrt(size) * eps)
+
+
+def check_equal_mass(a: np.ndarray, b: np.ndarray, rtol: float, names=("a", "b")) -> None:
+    mass_a = float(np.sum(a))
+    mass_b = np.sum(b, axis=0)
+    if np.any(np.abs(mass_a - mass_b) > rtol * np.maximum(mass_a, mass_b)):
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same total mass: "
+            f"sum({names[0]}) = {mass_a!r}, sum({names[1]}) = {np.asarray(mass_b).tolist()!r} "
+            f"(relative tolerance {rtol:.1e}); normalise them or pass check_marginals=False"
+        )

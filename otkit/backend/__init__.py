@@ -1,0 +1,39 @@
+"""The backend layer: the only part of otkit that knows about torch or jax.
+
+Algorithms call :func:`get_namespace` once at the public boundary and then use only
+array-API standard functions on ``xp`` plus the shims below.  torch and jax are imported
+lazily, and only when the caller already passed one of their arrays.
+"""
+
+from ._autodiff import call_host
+from ._namespace import (
+    device_of,
+    from_numpy,
+    get_namespace,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_namespace,
+    is_traced,
+    result_float_dtype,
+    to_numpy,
+)
+from ._shims import as_generator, fori_loop, logsumexp, random_normal, stop_gradient, while_loop
+
+__all__ = [
+    "as_generator",
+    "call_host",
+    "device_of",
+    "fori_loop",
+    "from_numpy",
+    "get_namespace",
+    "is_jax_namespace",
+    "is_numpy_namespace",
+    "is_torch_namespace",
+    "is_traced",
+    "logsumexp",
+    "random_normal",
+    "result_float_dtype",
+    "stop_gradient",
+    "to_numpy",
+    "while_loop",
+]

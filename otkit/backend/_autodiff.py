@@ -1,0 +1,146 @@
+"""Custom-gradient glue for solvers that run on the host (compiled NumPy code).
+
+A *host function* takes NumPy float64 arrays and returns ``(value, grads, aux)``: a scalar
+value, the gradient of that value with respect to each input (same shapes), and auxiliary
+NumPy arrays (for example the transport plan and the duals).  :func:`call_host` runs it on any
+backend and returns ``value`` with those gradients attached:
+
+- torch: a ``torch.autograd.Function`` (``backward()`` multiplies the saved gradients);
+- JAX: a ``jax.custom_vjp`` whose forward calls the host through ``jax.pure_callback``, so
+  ``jax.jit``, ``jax.grad`` and ``jax.vmap`` (sequential) all work;
+- NumPy and other libraries: a plain call.
+
+Inputs and outputs keep the caller's dtype and device; auxiliary outputs carry no gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ._namespace import (
+    from_numpy,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_namespace,
+    to_numpy,
+)
+
+__all__ = ["call_host"]
+
+
+def call_host(host_fn: Callable, args: Sequence, xp, dtype, device, aux_specs: Sequence):
+    """Run ``host_fn`` on ``args`` (arrays of namespace ``xp``) with custom gradients.
+
+    Parameters
+    ----------
+    host_fn : callable
+        ``host_fn(*numpy_args) -> (value, grads, aux)`` as described in the module docstring.
+    args : sequence of arrays
+        Differentiable inputs, all in ``xp`` with floating ``dtype`` on ``device``.
+    xp : module
+        Array namespace of ``args``.
+    dtype, device
+        Floating dtype and device of the inputs and of the floating outputs.
+    aux_specs : sequence of (shape, kind)
+        Shape of each auxiliary output and its kind, ``"float"`` (returned in ``dtype``) or
+        ``"int"`` (int32).
+
+    Returns
+    -------
+    value : 0-d array
+        Differentiable scalar.
+    aux : tuple of arrays
+        Auxiliary outputs, without gradient.
+    """
+    if is_torch_namespace(xp):
+        return _call_torch(host_fn, args, dtype, device)
+    if is_jax_namespace(xp):
+        return _call_jax(host_fn, args, dtype, aux_specs)
+    value, _, aux = host_fn(*[to_numpy(x) for x in args])
+    out_value = from_numpy(np.asarray(value), xp, dtype=dtype, device=device)
+    if is_numpy_namespace(xp):
+        out_value = out_value[()]  # a NumPy scalar, as POT returns
+    out_aux = tuple(
+        from_numpy(np.asarray(x), xp, dtype=dtype if kind == "float" else xp.int32, device=device)
+        for x, (_, kind) in zip(aux, aux_specs)
+    )
+    return out_value, out_aux
+
+
+def _call_torch(host_fn, args, dtype, device):
+    import torch
+
+    class HostFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *tensors):
+            value, grads, aux = host_fn(*[to_numpy(t) for t in tensors])
+            ctx.save_for_backward(*[torch.as_tensor(g, dtype=dtype, device=device) for g in grads])
+            aux_tensors = tuple(
+                torch.as_tensor(
+                    x,
+                    dtype=dtype if np.issubdtype(np.asarray(x).dtype, np.floating) else torch.int32,
+                    device=device,
+                )
+                for x in aux
+            )
+            ctx.mark_non_differentiable(*aux_tensors)
+            return (torch.as_tensor(value, dtype=dtype, device=device), *aux_tensors)
+
+        @staticmethod
+        def backward(ctx, grad_value, *unused_aux_grads):
+            return tuple(
+                grad_value * g if needed else None
+                for g, needed in zip(ctx.saved_tensors, ctx.needs_input_grad)
+            )
+
+    value, *aux = HostFunction.apply(*args)
+    return value, tuple(aux)
+
+
+def _call_jax(host_fn, args, dtype, aux_specs):
+    import jax
+    import jax.numpy as jnp
+
+    int_dtype = jnp.int32
+    result_shapes = (
+        jax.ShapeDtypeStruct((), dtype),
+        tuple(jax.ShapeDtypeStruct(x.shape, dtype) for x in args),
+        tuple(
+            jax.ShapeDtypeStruct(shape, dtype if kind == "float" else int_dtype)
+            for shape, kind in aux_specs
+        ),
+    )
+    np_dtype = np.dtype(dtype)
+
+    def host(*np_args):
+        value, grads, aux = host_fn(*[np.asarray(x, dtype=np.float64) for x in np_args])
+        return (
+            np.asarray(value, dtype=np_dtype),
+            tuple(np.asarray(g, dtype=np_dtype) for g in grads),
+            tuple(
+                np.asarray(x, dtype=np_dtype if kind == "float" else np.int32)
+                for x, (_, kind) in zip(aux, aux_specs)
+            ),
+        )
+
+    def run(*primals):
+        return jax.pure_callback(host, result_shapes, *primals, vmap_method="sequential")
+
+    @jax.custom_vjp
+    def value_and_aux(*primals):
+        value, _, aux = run(*primals)
+        return value, aux
+
+    def forward(*primals):
+        value, grads, aux = run(*primals)
+        return (value, aux), grads
+
+    def backward(grads, cotangents):
+        cotangent_value = cotangents[0]
+        return tuple(cotangent_value * g for g in grads)
+
+    value_and_aux.defvjp(forward, backward)
+    value, aux = value_and_aux(*args)
+    return value, tuple(aux)

@@ -1,0 +1,125 @@
+"""What the array API standard lacks: logsumexp, stop_gradient, loops, seeded RNG.
+
+Each shim delegates to the framework's native function where one exists and falls back to
+standard calls otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from ._namespace import (
+    from_numpy,
+    get_namespace,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_namespace,
+    is_traced,
+)
+
+__all__ = ["as_generator", "fori_loop", "logsumexp", "random_normal", "stop_gradient", "while_loop"]
+
+
+def logsumexp(x, axis=None, xp=None):
+    """log(sum(exp(x))) along ``axis``, stable for large values and for rows of ``-inf``.
+
+    Native ``torch.logsumexp`` and ``jax.nn.logsumexp`` are used on those backends; otherwise
+    the maximum is shifted out, with fully ``-inf`` slices returning ``-inf`` (not NaN).
+    """
+    if xp is None:
+        xp = get_namespace(x=x)
+    if is_torch_namespace(xp):
+        import torch
+
+        dims = tuple(range(x.ndim)) if axis is None else axis
+        return torch.logsumexp(x, dim=dims)
+    if is_jax_namespace(xp):
+        import jax
+
+        return jax.nn.logsumexp(x, axis=axis)
+    x_max = xp.max(x, axis=axis, keepdims=True)
+    # A slice of -inf (or +inf) has no finite shift; 0 keeps exp() well defined there.
+    x_max = xp.where(xp.isfinite(x_max), x_max, xp.zeros_like(x_max))
+    summed = xp.sum(xp.exp(x - x_max), axis=axis, keepdims=True)
+    # log(0) = -inf is the answer for an all -inf slice; take it without NumPy's warning.
+    empty = summed == 0
+    log_summed = xp.log(xp.where(empty, xp.ones_like(summed), summed))
+    out = xp.where(empty, xp.full_like(summed, -xp.inf), log_summed + x_max)
+    if axis is None:
+        return xp.reshape(out, ())
+    return xp.squeeze(out, axis=axis)
+
+
+def stop_gradient(x, xp=None):
+    """``x`` with its gradient cut (identity on backends without autodiff)."""
+    if xp is None:
+        xp = get_namespace(x=x)
+    if is_torch_namespace(xp):
+        return x.detach()
+    if is_jax_namespace(xp):
+        import jax
+
+        return jax.lax.stop_gradient(x)
+    return x
+
+
+def fori_loop(lower: int, upper: int, body, state, xp=None):
+    """``for i in range(lower, upper): state = body(i, state)``; returns the final state.
+
+    When the state or the bounds hold JAX tracers (inside ``jax.jit``), this is
+    ``jax.lax.fori_loop``, so the loop compiles once instead of being unrolled. ``xp`` is
+    accepted for symmetry with the other shims; the choice depends on the values only.
+    """
+    if _any_traced(lower, upper, state):
+        import jax
+
+        return jax.lax.fori_loop(lower, upper, body, state)
+    for i in range(lower, upper):
+        state = body(i, state)
+    return state
+
+
+def while_loop(cond, body, state, xp=None):
+    """``while cond(state): state = body(state)``; returns the final state.
+
+    ``jax.lax.while_loop`` when the state holds JAX tracers (a Python ``while`` cannot test a
+    traced condition). ``xp`` is accepted for symmetry with the other shims.
+    """
+    if _any_traced(state):
+        import jax
+
+        return jax.lax.while_loop(cond, body, state)
+    while bool(cond(state)):
+        state = body(state)
+    return state
+
+
+def _any_traced(*trees) -> bool:
+    """True when a leaf of ``trees`` is a JAX tracer (never imports jax)."""
+    if "jax" not in sys.modules:
+        return False
+    import jax
+
+    return is_traced(*jax.tree_util.tree_leaves(trees))
+
+
+def as_generator(seed) -> np.random.Generator:
+    """A NumPy ``Generator`` from ``seed`` (int, None or Generator); global state untouched."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        return np.random.default_rng(seed)
+    raise TypeError(
+        f"seed must be an int, None or a numpy.random.Generator, got {type(seed).__name__}"
+    )
+
+
+def random_normal(shape, seed=None, xp=None, dtype=None, device=None):
+    """Standard normal draws made on the host from ``seed``, so every backend gets the
+    same numbers for the same seed, then moved to ``xp`` on ``device``."""
+    draws = as_generator(seed).standard_normal(shape)
+    if xp is None or is_numpy_namespace(xp):
+        return draws if dtype is None else draws.astype(dtype)
+    return from_numpy(draws, xp, dtype=dtype, device=device)

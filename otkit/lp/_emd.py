@@ -1,0 +1,429 @@
+"""Exact optimal transport (``emd``, ``emd2``) through otkit's network simplex."""
+
+from __future__ import annotations
+
+import warnings
+from functools import partial
+
+import numpy as np
+
+from .._validation import (
+    check_equal_mass,
+    check_finite,
+    check_ndim,
+    check_nonnegative_weights,
+    check_not_empty,
+    mass_tolerance,
+)
+from ..backend import (
+    call_host,
+    device_of,
+    from_numpy,
+    get_namespace,
+    is_jax_namespace,
+    is_traced,
+    result_float_dtype,
+    to_numpy,
+)
+from ._network_simplex import MAX_ITER_REACHED, OPTIMAL, network_simplex
+
+__all__ = ["center_ot_dual", "check_result", "emd", "emd2"]
+
+RESULT_MESSAGES = {
+    0: "Problem infeasible: check that a and b have the same total mass.",
+    OPTIMAL: None,
+    2: "Problem unbounded.",
+    MAX_ITER_REACHED: (
+        "numItermax reached before optimality: the returned plan is not optimal and may not "
+        "satisfy the marginals. Increase numItermax."
+    ),
+}
+
+
+def check_result(result_code: int):
+    """Warning message of a network-simplex result code (``None`` when optimal)."""
+    message = RESULT_MESSAGES.get(int(result_code), f"unknown result code {result_code}")
+    if message is not None:
+        warnings.warn(message, UserWarning, stacklevel=4)
+    return message
+
+
+def center_ot_dual(u: np.ndarray, v: np.ndarray, a: np.ndarray, b: np.ndarray):
+    r"""Shift dual potentials by a constant so that :math:`a^\top u = b^\top v`.
+
+    (u + c, v - c) is dual feasible and has the same objective for every c when the masses
+    agree; this choice splits the objective evenly between the two sides.
+    """
+    c = (b @ v - a @ u) / (a.sum() + b.sum())
+    return u + c, v - c
+
+
+def _solve_host(
+    a, b, M, *, num_iter_max, check_marginals, center_dual, potentials_init, input_dtype
+):
+    """Validate values and solve on the host. All arrays are NumPy float64."""
+    check_finite(M, "M")
+    check_nonnegative_weights(a, "a")
+    check_nonnegative_weights(b, "b")
+    if check_marginals:
+        check_equal_mass(a, b, mass_tolerance(input_dtype, max(M.shape)))
+    # The solver needs a balanced problem: b is rescaled to a's mass (a no-op for matching
+    # masses), and zero-weight rows/columns are left out (their duals are restored below).
+    b = b * (a.sum() / b.sum())
+    rows = np.flatnonzero(a > 0)
+    cols = np.flatnonzero(b > 0)
+    full = rows.size == a.size and cols.size == b.size
+    M_sub = np.ascontiguousarray(M if full else M[np.ix_(rows, cols)], dtype=np.float64)
+    u_init = v_init = None
+    if potentials_init is not None:
+        u_init = np.ascontiguousarray(potentials_init[0][rows], dtype=np.float64)
+        v_init = np.ascontiguousarray(potentials_init[1][cols], dtype=np.float64)
+    tree_rows, tree_cols, flows, u_sub, v_sub, status, n_iter = network_simplex(
+        np.ascontiguousarray(a[rows]),
+        np.ascontiguousarray(b[cols]),
+        M_sub,
+        int(num_iter_max),
+        u_init,
+        v_init,
+    )
+    G = np.zeros(M.shape, dtype=np.float64)
+    G[rows[tree_rows], cols[tree_cols]] = flows
+    cost = float(np.dot(flows, M_sub[tree_rows, tree_cols]))
+    u, v = _complete_duals(M, rows, cols, u_sub, v_sub)
+    if center_dual:
+        u, v = center_ot_dual(u, v, a, b)
+    return G, u, v, cost, int(status), int(n_iter)
+
+
+def _complete_duals(M, rows, cols, u_sub, v_sub):
+    """Duals of zero-weight rows/columns: the largest values that keep C - u - v >= 0."""
+    n, m = M.shape
+    if rows.size == n and cols.size == m:
+        return u_sub, v_sub
+    u = np.full(n, np.nan)
+    v = np.full(m, np.nan)
+    u[rows] = u_sub
+    v[cols] = v_sub
+    zero_cols = np.setdiff1d(np.arange(m), cols)
+    if zero_cols.size:
+        v[zero_cols] = np.min(M[np.ix_(rows, zero_cols)] - u_sub[:, None], axis=0)
+    zero_rows = np.setdiff1d(np.arange(n), rows)
+    if zero_rows.size:
+        u[zero_rows] = np.min(M[zero_rows, :] - v[None, :], axis=1)
+    return u, v
+
+
+def _prepare(a, b, M, potentials_init, b_ndims=(1,)):
+    """Namespace, dtype, device and shape checks shared by ``emd`` and ``emd2``."""
+    u0, v0 = (None, None) if potentials_init is None else _unpack_potentials(potentials_init)
+    xp = get_namespace(M=M, a=a, b=b, potentials_init_u=u0, potentials_init_v=v0)
+    if isinstance(M, (list, tuple)):
+        M = np.asarray(M)
+    # Device and dtype come from the arrays of xp's library (NumPy weights beside a torch/JAX
+    # cost, and lists, follow the cost).
+    device = next((device_of(x) for x in (M, a, b) if device_of(x) is not None), None)
+    dtype = result_float_dtype(xp, M, a, b, device=device)
+    M = _as_backend(M, xp, dtype, device)
+    check_ndim(M, "M", 2)
+    check_not_empty(M, "M")
+    n, m = int(M.shape[0]), int(M.shape[1])
+    a = _weights_or_uniform(a, n, xp, dtype, device)
+    b = _weights_or_uniform(b, m, xp, dtype, device)
+    check_ndim(a, "a", 1)
+    check_ndim(b, "b", b_ndims)
+    if a.shape[0] != n:
+        raise ValueError(f"a.shape == {tuple(a.shape)}, expected ({n},) to match M.shape[0]")
+    if b.shape[0] != m:
+        expected = f"({m},)" if b.ndim == 1 else f"({m}, k)"
+        raise ValueError(f"b.shape == {tuple(b.shape)}, expected {expected} to match M.shape[1]")
+    if b.ndim == 2 and b.shape[1] == 0:
+        raise ValueError("b has shape (m, 0): no histogram to transport")
+    potentials = None
+    if potentials_init is not None:
+        potentials = (_as_backend(u0, xp, dtype, device), _as_backend(v0, xp, dtype, device))
+        if tuple(potentials[0].shape) != (n,) or tuple(potentials[1].shape) != (m,):
+            raise ValueError(
+                f"potentials_init must be a pair of arrays of shapes ({n},) and ({m},), "
+                f"got {tuple(potentials[0].shape)} and {tuple(potentials[1].shape)}"
+            )
+    return xp, dtype, device, a, b, M, potentials
+
+
+def _unpack_potentials(potentials_init):
+    try:
+        u0, v0 = potentials_init
+    except (TypeError, ValueError):
+        raise ValueError("potentials_init must be a pair (u, v) of dual potentials") from None
+    return u0, v0
+
+
+def _as_backend(x, xp, dtype, device):
+    if isinstance(x, (list, tuple, np.ndarray)) or np.isscalar(x):
+        host = np.asarray(x)
+        if host.dtype == object:
+            raise TypeError("array arguments must be numeric arrays")
+        return from_numpy(
+            host.astype(np.float64) if host.dtype.kind in "biu" else host,
+            xp,
+            dtype=dtype,
+            device=device,
+        )
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
+def _weights_or_uniform(w, size, xp, dtype, device):
+    if w is None or (isinstance(w, (list, tuple)) and len(w) == 0):
+        return xp.full((size,), 1.0 / size, dtype=dtype, device=device)
+    w = _as_backend(w, xp, dtype, device)
+    if w.ndim == 1 and w.shape[0] == 0:
+        return xp.full((size,), 1.0 / size, dtype=dtype, device=device)
+    return w
+
+
+def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, **options):
+    """Run the host solver with gradients attached; returns (cost, G, u, v, code, n_iter)."""
+    n, m = M.shape
+    warm = potentials is not None
+
+    def host_fn(a_np, b_np, M_np, *potential_args):
+        G, u, v, cost, status, n_iter = _solve_host(
+            a_np,
+            b_np,
+            M_np,
+            potentials_init=potential_args if warm else None,
+            input_dtype=input_dtype,
+            **options,
+        )
+        check_result(status)
+        grads = (u - u.mean(), v - v.mean(), G) + tuple(np.zeros_like(p) for p in potential_args)
+        return cost, grads, (G, u, v, np.int32(status), np.int32(n_iter))
+
+    args = (a, b, M) + (tuple(potentials) if warm else ())
+    if is_jax_namespace(xp) and not is_traced(*args):
+        # Eager JAX: check values here, so the user sees a ValueError rather than an
+        # error wrapped by the callback machinery.
+        _validate_host_values(a, b, M, input_dtype, options["check_marginals"])
+    aux_specs = (((n, m), "float"), ((n,), "float"), ((m,), "float"), ((), "int"), ((), "int"))
+    cost, (G, u, v, code, n_iter) = call_host(host_fn, args, xp, dtype, device, aux_specs)
+    return cost, G, u, v, code, n_iter
+
+
+def _validate_host_values(a, b, M, input_dtype, check_marginals):
+    M_np, a_np, b_np = to_numpy(M), to_numpy(a), to_numpy(b)
+    check_finite(M_np, "M")
+    check_nonnegative_weights(a_np, "a")
+    check_nonnegative_weights(b_np, "b")
+    if check_marginals:
+        check_equal_mass(a_np, b_np, mass_tolerance(input_dtype, max(M_np.shape)))
+
+
+def _make_log(cost, u, v, code, n_iter, traced):
+    log = {"cost": cost, "u": u, "v": v, "result_code": code, "n_iter": n_iter}
+    log["warning"] = None if traced else RESULT_MESSAGES.get(int(code))
+    if not traced:
+        log["result_code"] = int(code)
+        log["n_iter"] = int(n_iter)
+    return log
+
+
+def _input_dtype(*arrays):
+    """NumPy dtype of the least precise floating input (sets the mass tolerance)."""
+    dtypes = []
+    for x in arrays:
+        dt = getattr(x, "dtype", None)
+        if dt is None:
+            continue
+        try:
+            dt = np.dtype(str(dt).rsplit(".", 1)[-1])
+        except TypeError:
+            continue
+        if np.issubdtype(dt, np.floating):
+            dtypes.append(dt)
+    return max(dtypes, key=lambda d: np.finfo(d).eps) if dtypes else np.dtype(np.float64)
+
+
+def emd(
+    a,
+    b,
+    M,
+    numItermax=100000,
+    log=False,
+    center_dual=True,
+    numThreads=1,
+    check_marginals=True,
+    potentials_init=None,
+):
+    r"""Exact optimal transport plan between two histograms (earth mover's distance).
+
+    Solves the Kantorovich linear program
+
+    .. math::
+        \gamma^\star = \arg\min_{\gamma \ge 0} \langle \gamma, M \rangle_F
+        \quad\text{s.t.}\quad \gamma \mathbf{1} = a,\; \gamma^\top \mathbf{1} = b
+
+    with otkit's network simplex (a Cython implementation of the primal network simplex
+    with block-search pricing and a strongly feasible spanning-tree basis).
+
+    Parameters
+    ----------
+    a : (n,) array or list
+        Source weights, non-negative. Empty (``[]``) or ``None`` means uniform.
+    b : (m,) array or list
+        Target weights, non-negative, same total mass as ``a``. Empty means uniform.
+    M : (n, m) array
+        Ground cost matrix, finite.
+    numItermax : int, default=100000
+        Maximum number of pivots of the simplex.
+    log : bool, default=False
+        If True, also return a dict with the cost, the duals and the solver status.
+    center_dual : bool, default=True
+        Shift the duals by a constant so that :math:`a^\top u = b^\top v`.
+    numThreads : int or "max", default=1
+        Accepted for POT compatibility; the solver runs on one thread.
+    check_marginals : bool, default=True
+        Check that ``a`` and ``b`` have the same mass (relative tolerance 1e-6, looser for
+        float32 input). If False, ``b`` is rescaled to the mass of ``a`` without a check.
+    potentials_init : tuple (u, v) of arrays, optional
+        Dual potentials of shapes (n,) and (m,) (for example from an earlier solve or from
+        Sinkhorn) used to price the initial basis: arcs tight for them enter first.
+
+    Returns
+    -------
+    gamma : (n, m) array
+        Optimal plan, in the library, dtype and device of ``M`` (no gradient).
+    log : dict
+        Only if ``log=True``: ``cost`` (:math:`\langle\gamma, M\rangle`), ``u`` and ``v`` (dual
+        potentials, :math:`u_i + v_j \le M_{ij}` with equality on the support of gamma, also
+        for zero-weight rows and columns), ``warning`` (None when optimal),
+        ``result_code`` (1 optimal, 3 numItermax reached) and ``n_iter`` (pivots made).
+
+    Raises
+    ------
+    ValueError
+        Non-finite ``M``, negative or non-finite weights, masses that differ, shapes that
+        disagree, empty input.
+    TypeError
+        Arrays of different libraries.
+
+    Notes
+    -----
+    Reaching ``numItermax`` issues a ``UserWarning``, sets ``log["warning"]`` and
+    ``log["result_code"] = 3``; the returned plan is then not optimal.
+
+    References
+    ----------
+    .. [1] R. K. Ahuja, T. L. Magnanti, J. B. Orlin. *Network Flows*, ch. 11, 1993.
+    .. [2] N. Bonneel, M. van de Panne, S. Paris, W. Heidrich. Displacement interpolation
+       using Lagrangian mass transport. ACM TOG 30(6), 2011.
+
+    Examples
+    --------
+    >>> import otkit as ot
+    >>> ot.emd([0.5, 0.5], [0.5, 0.5], [[0.0, 1.0], [1.0, 0.0]])
+    array([[0.5, 0. ],
+           [0. , 0.5]])
+    """
+    xp, dtype, device, a, b, M, potentials = _prepare(a, b, M, potentials_init)
+    cost, G, u, v, code, n_iter = _solve(
+        a,
+        b,
+        M,
+        potentials,
+        xp,
+        dtype,
+        device,
+        _input_dtype(a, b, M),
+        num_iter_max=numItermax,
+        check_marginals=check_marginals,
+        center_dual=center_dual,
+    )
+    if log:
+        from ..backend import stop_gradient
+
+        traced = is_traced(G)
+        return G, _make_log(stop_gradient(cost, xp), u, v, code, n_iter, traced)
+    return G
+
+
+def emd2(
+    a,
+    b,
+    M,
+    processes=1,
+    numItermax=100000,
+    log=False,
+    return_matrix=False,
+    center_dual=True,
+    numThreads=1,
+    check_marginals=True,
+    potentials_init=None,
+):
+    r"""Exact optimal transport cost :math:`\min_\gamma \langle\gamma, M\rangle_F` (W_p^p for
+    ``M = dist(x, y) ** (p/2)``-type costs), differentiable.
+
+    Same problem as :func:`emd`; returns the optimal value instead of the plan.
+
+    Gradients: on torch (``backward()``) and JAX (``jax.grad``, also under ``jax.jit`` and
+    ``jax.vmap``), the gradient with respect to ``(a, b, M)`` is
+    :math:`(u - \bar u,\; v - \bar v,\; \gamma^\star)` where :math:`u, v` are the optimal duals
+    (centred so that they are tangent to the simplex).
+
+    Parameters
+    ----------
+    a : (n,) array or list
+        Source weights (empty means uniform).
+    b : (m,) or (m, k) array or list
+        Target weights; a 2-D ``b`` solves ``k`` problems that share ``a`` and ``M``.
+    M : (n, m) array
+        Ground cost matrix.
+    processes : int, default=1
+        Accepted for POT compatibility (deprecated there); problems are solved in turn.
+    numItermax : int, default=100000
+        Maximum number of pivots.
+    log : bool, default=False
+        Also return the log dict of :func:`emd` (a list of them for a 2-D ``b``).
+    return_matrix : bool, default=False
+        Put the optimal plan in the log under ``"G"`` (implies ``log``-style output).
+    center_dual, numThreads, check_marginals, potentials_init
+        As in :func:`emd`.
+
+    Returns
+    -------
+    cost : 0-d array, or (k,) array for a 2-D ``b``
+        :math:`\langle\gamma^\star, M\rangle_F`, in the library, dtype and device of ``M``.
+    log : dict or list of dict
+        Only if ``log`` or ``return_matrix``.
+
+    Examples
+    --------
+    >>> import otkit as ot
+    >>> float(ot.emd2([0.5, 0.5], [0.5, 0.5], [[0.0, 1.0], [1.0, 0.0]]))
+    0.0
+    """
+    xp, dtype, device, a, b, M, potentials = _prepare(a, b, M, potentials_init, b_ndims=(1, 2))
+    solve = partial(
+        _solve,
+        xp=xp,
+        dtype=dtype,
+        device=device,
+        input_dtype=_input_dtype(a, b, M),
+        num_iter_max=numItermax,
+        check_marginals=check_marginals,
+        center_dual=center_dual,
+    )
+    columns = [b] if b.ndim == 1 else [b[:, k] for k in range(b.shape[1])]
+    costs, logs = [], []
+    for column in columns:
+        cost, G, u, v, code, n_iter = solve(a, column, M, potentials)
+        costs.append(cost)
+        if log or return_matrix:
+            from ..backend import stop_gradient
+
+            entry = _make_log(stop_gradient(cost, xp), u, v, code, n_iter, is_traced(G))
+            if return_matrix:
+                entry["G"] = G
+            logs.append(entry)
+    if b.ndim == 1:
+        return (costs[0], logs[0]) if (log or return_matrix) else costs[0]
+    stacked = xp.stack(costs)
+    return (stacked, logs) if (log or return_matrix) else stacked

@@ -1,0 +1,403 @@
+"""``otkit.dist`` and ``otkit.unif``: values against SciPy, gradients, errors, backends.
+
+``scipy.spatial.distance.cdist`` is the oracle: same metric names, same ``w=`` weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import assert_same_backend, rtol_for, to_np, to_xp
+from scipy.spatial.distance import cdist
+
+import otkit as ot
+
+# (metric, options) pairs; options go to both otkit.dist and scipy's cdist.
+METRIC_CASES = [
+    ("sqeuclidean", {}),
+    ("euclidean", {}),
+    ("cityblock", {}),
+    ("minkowski", {"p": 1.5}),
+    ("minkowski", {"p": 3}),
+    ("minkowski", {"p": math.inf}),
+    ("cosine", {}),
+]
+# Metrics that are smooth away from coinciding points (cityblock and p = inf are not).
+DIFFERENTIABLE_CASES = [
+    (metric, options)
+    for metric, options in METRIC_CASES
+    if metric != "cityblock" and options.get("p") != math.inf
+]
+
+
+def case_id(case) -> str:
+    metric, options = case
+    return metric + "".join(f"-p{value}" for value in options.values())
+
+
+def point_clouds(n=6, m=5, d=3, seed=0):
+    """Two clouds away from the origin, so that the matrix-product expansion cancels."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(loc=2.0, size=(n, d)), rng.normal(loc=1.0, size=(m, d))
+
+
+def feature_weights(d=3, seed=1):
+    return np.random.default_rng(seed).uniform(0.5, 2.0, size=d)
+
+
+def oracle_tolerance(metric, x1, x2, w, dtype_name, reference):
+    """Absolute error allowed between otkit (in ``dtype_name``) and SciPy (float64).
+
+    Direct sums (cityblock, minkowski) are accurate to a few ulps of the result. The
+    expansion ||x||^2 + ||y||^2 - 2<x, y> behind (sq)euclidean has an absolute error e with
+    |e| <= (2d + 4) eps (||x||^2 + ||y||^2) (three length-d sums, then two additions); the
+    square root turns it into |sqrt(D^2 + e) - D| <= min(sqrt(|e|), |e| / D). Cosine values
+    are O(1), so their error is absolute.
+    """
+    eps = float(np.finfo(dtype_name).eps)
+    relative = rtol_for(dtype_name) * np.abs(reference)
+    if metric == "cosine":
+        return rtol_for(dtype_name) + relative
+    if metric in ("sqeuclidean", "euclidean"):
+        weights = np.ones(x1.shape[1]) if w is None else w
+        squared_norms = (x1**2 @ weights)[:, None] + (x2**2 @ weights)[None, :]
+        expansion = (2 * x1.shape[1] + 4) * eps * squared_norms
+        if metric == "sqeuclidean":
+            return relative + expansion
+        with np.errstate(divide="ignore"):
+            return relative + np.minimum(np.sqrt(expansion), expansion / reference)
+    return relative
+
+
+def rounded(x, dtype_name):
+    """``x`` rounded to ``dtype_name`` and back, so the oracle sees the same inputs."""
+    return np.asarray(x, dtype=dtype_name).astype(np.float64)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("case", METRIC_CASES, ids=case_id)
+def test_dist_matches_scipy_cdist(xp, dtype_name, case, weighted):
+    metric, options = case
+    x1, x2 = point_clouds()
+    w = feature_weights() if weighted else None
+    x1, x2 = rounded(x1, dtype_name), rounded(x2, dtype_name)
+    w = None if w is None else rounded(w, dtype_name)
+    reference = cdist(x1, x2, metric=metric, w=w, **options)
+    x1_xp = to_xp(xp, x1, dtype_name)
+    w_xp = None if w is None else to_xp(xp, w, dtype_name)
+    M = ot.dist(x1_xp, to_xp(xp, x2, dtype_name), metric=metric, w=w_xp, **options)
+    assert_same_backend(M, x1_xp)
+    assert tuple(M.shape) == reference.shape
+    error = np.abs(to_np(M) - reference)
+    assert np.all(error <= oracle_tolerance(metric, x1, x2, w, dtype_name, reference))
+
+
+@pytest.mark.parametrize("case", METRIC_CASES, ids=case_id)
+def test_x2_none_means_x1(xp, dtype_name, case):
+    metric, options = case
+    x1 = rounded(point_clouds()[0], dtype_name)
+    reference = cdist(x1, x1, metric=metric, **options)
+    x1_xp = to_xp(xp, x1, dtype_name)
+    M = ot.dist(x1_xp, metric=metric, **options)
+    assert_same_backend(M, x1_xp)
+    error = np.abs(to_np(M) - reference)
+    assert np.all(error <= oracle_tolerance(metric, x1, x1, None, dtype_name, reference))
+
+
+@pytest.mark.parametrize("same_object", [False, True], ids=["x2=None", "x2=x1"])
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean", "cityblock", "minkowski"])
+def test_self_distances_are_exactly_zero(xp, dtype_name, metric, same_object):
+    x1 = to_xp(xp, point_clouds()[0], dtype_name)
+    M = ot.dist(x1, x1 if same_object else None, metric=metric)
+    np.testing.assert_array_equal(np.diagonal(to_np(M)), 0.0)
+
+
+def test_integer_input_becomes_default_float(xp):
+    x1, x2 = np.arange(6).reshape(3, 2), np.arange(4).reshape(2, 2) * 3
+    x1_xp = to_xp(xp, x1, "int64")
+    M = ot.dist(x1_xp, to_xp(xp, x2, "int64"))
+    default_float = xp.__array_namespace_info__().default_dtypes()["real floating"]
+    assert M.dtype == default_float
+    np.testing.assert_array_equal(to_np(M), cdist(x1, x2, "sqeuclidean"))
+
+
+@pytest.mark.parametrize("case", METRIC_CASES, ids=case_id)
+def test_lists_give_numpy_float64(case):
+    metric, options = case
+    x1, x2 = point_clouds()
+    M = ot.dist(x1.tolist(), x2.tolist(), metric=metric, **options)
+    assert isinstance(M, np.ndarray) and M.dtype == np.float64
+    reference = cdist(x1, x2, metric=metric, **options)
+    error = np.abs(M - reference)
+    assert np.all(error <= oracle_tolerance(metric, x1, x2, None, "float64", reference))
+
+
+def test_list_beside_an_array_takes_its_library_dtype_and_device(xp, dtype_name):
+    x1, x2 = point_clouds()
+    x2_xp = to_xp(xp, x2, dtype_name)
+    M = ot.dist(x1.tolist(), x2_xp)
+    assert_same_backend(M, x2_xp)
+
+
+def test_numpy_weights_beside_another_library(xp, dtype_name):
+    x1, x2 = point_clouds()
+    w = feature_weights()
+    x1_xp = to_xp(xp, x1, dtype_name)
+    M = ot.dist(x1_xp, to_xp(xp, x2, dtype_name), metric="cityblock", w=w)
+    assert_same_backend(M, x1_xp)
+    reference = cdist(rounded(x1, dtype_name), rounded(x2, dtype_name), "cityblock", w=w)
+    np.testing.assert_allclose(to_np(M), reference, rtol=rtol_for(dtype_name))
+
+
+def test_read_only_numpy_input_is_not_written():
+    x1, x2 = point_clouds()
+    x1.flags.writeable = False
+    x2.flags.writeable = False
+    M = ot.dist(x1, x2, metric="euclidean")
+    np.testing.assert_allclose(M, cdist(x1, x2), rtol=rtol_for("float64"))
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean", "cityblock", "minkowski"])
+def test_points_without_features_are_at_distance_zero(xp, metric):
+    M = ot.dist(to_xp(xp, np.zeros((3, 0))), to_xp(xp, np.zeros((2, 0))), metric=metric)
+    np.testing.assert_array_equal(to_np(M), np.zeros((3, 2)))
+
+
+def test_cosine_distance_to_a_zero_vector_is_one(xp):
+    x1 = np.array([[0.0, 0.0], [1.0, 2.0]])
+    x2 = np.array([[3.0, -1.0], [0.0, 0.0]])
+    M = to_np(ot.dist(to_xp(xp, x1), to_xp(xp, x2), metric="cosine"))
+    expected = np.array([[1.0, 1.0], [1.0 - 1.0 / np.sqrt(50.0), 1.0]])
+    np.testing.assert_allclose(M, expected, rtol=rtol_for("float64"))
+
+
+def test_dist_under_jax_jit_matches_eager():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    x1, x2 = point_clouds()
+    w = feature_weights()
+    jitted = jax.jit(lambda a, b, weights: ot.dist(a, b, metric="euclidean", w=weights))
+    M = jitted(jax.numpy.asarray(x1), jax.numpy.asarray(x2), jax.numpy.asarray(w))
+    np.testing.assert_allclose(np.asarray(M), cdist(x1, x2, "euclidean", w=w), rtol=1e-12)
+
+
+# --- gradients ------------------------------------------------------------------------------
+
+
+def cost_weights(n, m, seed=2):
+    """Fixed random weights R: the tests differentiate sum(R * M), which mixes all entries."""
+    return np.random.default_rng(seed).uniform(0.5, 1.5, size=(n, m))
+
+
+@pytest.mark.parametrize("case", DIFFERENTIABLE_CASES, ids=case_id)
+def test_torch_gradient_matches_finite_differences(case):
+    torch = pytest.importorskip("torch")
+    metric, options = case
+    x1, x2 = point_clouds(n=4, m=3)
+    inputs = tuple(torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (x1, x2))
+    weights = torch.tensor(feature_weights(), dtype=torch.float64)
+    assert torch.autograd.gradcheck(
+        lambda a, b: ot.dist(a, b, metric=metric, w=weights, **options), inputs
+    )
+
+
+def central_differences(function, arrays, step=1e-6):
+    """Gradient of ``function(*arrays)`` (NumPy float64) with respect to each array."""
+    gradients = []
+    for index, array in enumerate(arrays):
+        gradient = np.zeros_like(array)
+        for position in np.ndindex(array.shape):
+            shifted = [a.copy() for a in arrays]
+            shifted[index][position] += step
+            forward = function(*shifted)
+            shifted[index][position] -= 2 * step
+            gradient[position] = (forward - function(*shifted)) / (2 * step)
+        gradients.append(gradient)
+    return gradients
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("case", DIFFERENTIABLE_CASES, ids=case_id)
+def test_jax_gradient_matches_finite_differences(case, jit):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    metric, options = case
+    x1, x2 = point_clouds(n=4, m=3)
+    R = cost_weights(4, 3)
+
+    def objective(a, b):
+        return jax.numpy.sum(R * ot.dist(a, b, metric=metric, **options))
+
+    gradient = jax.grad(objective, argnums=(0, 1))
+    if jit:
+        gradient = jax.jit(gradient)
+    computed = gradient(jax.numpy.asarray(x1), jax.numpy.asarray(x2))
+    expected = central_differences(
+        lambda a, b: np.sum(R * cdist(a, b, metric=metric, **options)), [x1, x2]
+    )
+    # Central differences with step h = 1e-6 on O(1) values: truncation O(h^2) plus
+    # rounding O(eps / h) ~ 1e-10, both far below this tolerance.
+    for got, want in zip(computed, expected):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6, atol=1e-8)
+
+
+def euclidean_self_gradient(x):
+    """d/dx of sum_ij ||x_i - x_j||, with the zero-distance terms contributing 0."""
+    differences = x[:, None, :] - x[None, :, :]
+    lengths = np.linalg.norm(differences, axis=-1)
+    np.fill_diagonal(lengths, 1.0)
+    return 2.0 * np.sum(differences / lengths[..., None], axis=1)
+
+
+@pytest.mark.parametrize("same_object", [False, True], ids=["x2=None", "x2=x1"])
+def test_torch_euclidean_gradient_at_zero_distance(dtype_name, same_object):
+    torch = pytest.importorskip("torch")
+    x = point_clouds()[0] * 10
+    x_torch = torch.tensor(x, dtype=getattr(torch, dtype_name), requires_grad=True)
+    ot.dist(x_torch, x_torch if same_object else None, metric="euclidean").sum().backward()
+    gradient = x_torch.grad.numpy()
+    assert np.all(np.isfinite(gradient))
+    scale = np.abs(gradient).max()
+    expected = euclidean_self_gradient(rounded(x, dtype_name))
+    np.testing.assert_allclose(gradient, expected, atol=rtol_for(dtype_name) * scale)
+
+
+@pytest.mark.parametrize("same_object", [False, True], ids=["x2=None", "x2=x1"])
+def test_jax_euclidean_gradient_at_zero_distance(dtype_name, same_object):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    x = point_clouds()[0] * 10
+
+    def objective(a):
+        return jax.numpy.sum(ot.dist(a, a if same_object else None, metric="euclidean"))
+
+    gradient = np.asarray(jax.grad(objective)(jax.numpy.asarray(x, dtype=dtype_name)))
+    assert np.all(np.isfinite(gradient))
+    scale = np.abs(gradient).max()
+    expected = euclidean_self_gradient(rounded(x, dtype_name))
+    np.testing.assert_allclose(gradient, expected, atol=rtol_for(dtype_name) * scale)
+
+
+def test_euclidean_gradient_at_duplicate_points_is_finite():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([[1.0, 2.0], [1.0, 2.0], [3.0, -1.0]], requires_grad=True)
+    ot.dist(x, x.detach().clone(), metric="euclidean").sum().backward()
+    assert torch.all(torch.isfinite(x.grad))
+
+
+def test_cosine_gradient_at_a_zero_vector_is_finite():
+    torch = pytest.importorskip("torch")
+    x1 = torch.tensor([[0.0, 0.0], [1.0, 2.0]], dtype=torch.float64, requires_grad=True)
+    x2 = torch.tensor([[3.0, -1.0], [2.0, 2.0]], dtype=torch.float64, requires_grad=True)
+    ot.dist(x1, x2, metric="cosine").sum().backward()
+    assert torch.all(torch.isfinite(x1.grad)) and torch.all(torch.isfinite(x2.grad))
+
+
+def test_weighted_sqeuclidean_gradient_at_a_zero_weight_is_finite():
+    torch = pytest.importorskip("torch")
+    x1, x2 = (torch.tensor(x) for x in point_clouds())
+    w = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    ot.dist(x1, x2, w=w).sum().backward()
+    # d/dw_k sum_ij (x1_ik - x2_jk)^2, the same at w_k = 0 as anywhere.
+    expected = ((x1[:, None, :] - x2[None, :, :]) ** 2).sum(dim=(0, 1))
+    np.testing.assert_allclose(w.grad.numpy(), expected.numpy(), rtol=1e-12)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_unknown_metric_is_named():
+    x1, x2 = point_clouds()
+    with pytest.raises(ValueError, match="'hamming'"):
+        ot.dist(x1, x2, metric="hamming")
+
+
+def test_feature_mismatch_names_x1_and_x2(xp):
+    x1, x2 = point_clouds(d=3)
+    with pytest.raises(ValueError, match=r"x1.*x2"):
+        ot.dist(to_xp(xp, x1), to_xp(xp, x2[:, :2]))
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3, 4)], ids=["1-D", "3-D"])
+def test_x1_of_wrong_dimension_is_named(xp, shape):
+    with pytest.raises(ValueError, match="x1"):
+        ot.dist(to_xp(xp, np.ones(shape)), to_xp(xp, np.ones((2, 4))))
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3, 4)], ids=["1-D", "3-D"])
+def test_x2_of_wrong_dimension_is_named(xp, shape):
+    with pytest.raises(ValueError, match="x2"):
+        ot.dist(to_xp(xp, np.ones((2, 4))), to_xp(xp, np.ones(shape)))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.0, -1.0, math.nan, None])
+def test_minkowski_exponent_below_one_is_rejected(p):
+    x1, x2 = point_clouds()
+    with pytest.raises(ValueError, match="p must be >= 1"):
+        ot.dist(x1, x2, metric="minkowski", p=p)
+
+
+@pytest.mark.parametrize("shape", [(2,), (4,), (3, 1)])
+def test_weights_of_wrong_shape_are_rejected(xp, shape):
+    x1, x2 = point_clouds(d=3)
+    with pytest.raises(ValueError, match="w.shape"):
+        ot.dist(to_xp(xp, x1), to_xp(xp, x2), w=to_xp(xp, np.ones(shape)))
+
+
+def test_negative_weights_are_rejected(xp):
+    x1, x2 = point_clouds(d=3)
+    with pytest.raises(ValueError, match="w has negative entries"):
+        ot.dist(to_xp(xp, x1), to_xp(xp, x2), w=to_xp(xp, np.array([1.0, -0.5, 1.0])))
+
+
+def test_torch_and_jax_clouds_are_a_type_error():
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    x1, x2 = point_clouds()
+    with pytest.raises(TypeError, match=r"'x1'.*'x2'"):
+        ot.dist(torch.tensor(x1), jax.numpy.asarray(x2))
+
+
+def test_numpy_and_torch_clouds_are_a_type_error():
+    torch = pytest.importorskip("torch")
+    x1, x2 = point_clouds()
+    with pytest.raises(TypeError, match=r"'x1'.*'x2'"):
+        ot.dist(x1, torch.tensor(x2))
+
+
+# --- unif -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 3, 10])
+def test_unif_is_uniform_numpy_float64(n):
+    h = ot.unif(n)
+    assert isinstance(h, np.ndarray) and h.dtype == np.float64 and h.shape == (n,)
+    np.testing.assert_array_equal(h, np.full(n, 1.0 / n))
+
+
+def test_unif_sums_to_one():
+    np.testing.assert_allclose(ot.unif(7).sum(), 1.0, rtol=rtol_for("float64"))
+
+
+def test_unif_numpy_integer_size():
+    np.testing.assert_array_equal(ot.unif(np.int64(4)), np.full(4, 0.25))
+
+
+def test_unif_type_as_keeps_library_dtype_and_device(xp, dtype_name):
+    like = to_xp(xp, np.ones((2, 3)), dtype_name)
+    h = ot.unif(5, type_as=like)
+    assert_same_backend(h, like)
+    np.testing.assert_allclose(to_np(h), np.full(5, 0.2), rtol=rtol_for(dtype_name))
+
+
+def test_unif_type_as_integer_gives_default_float(xp):
+    h = ot.unif(4, type_as=to_xp(xp, np.ones(3), "int64"))
+    assert h.dtype == xp.__array_namespace_info__().default_dtypes()["real floating"]
+
+
+@pytest.mark.parametrize("n", [0, -2, 2.5, 3.0, "3", True, None])
+def test_unif_rejects_sizes_that_are_not_positive_integers(n):
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        ot.unif(n)
