@@ -21,6 +21,7 @@ from ..backend import (
     from_numpy,
     get_namespace,
     is_jax_namespace,
+    is_numpy_namespace,
     is_traced,
     result_float_dtype,
     to_numpy,
@@ -59,9 +60,21 @@ def center_ot_dual(u: np.ndarray, v: np.ndarray, a: np.ndarray, b: np.ndarray):
 
 
 def _solve_host(
-    a, b, M, *, num_iter_max, check_marginals, center_dual, potentials_init, input_dtype
+    a,
+    b,
+    M,
+    *,
+    num_iter_max,
+    check_marginals,
+    center_dual,
+    potentials_init,
+    input_dtype,
+    build_plan=True,
 ):
-    """Validate values and solve on the host. All arrays are NumPy float64."""
+    """Validate values and solve on the host. All arrays are NumPy float64.
+
+    The dense plan is only built when ``build_plan`` (the solver itself never stores an
+    n x m float array; an ``emd2`` without gradients needs none)."""
     check_finite(M, "M")
     check_nonnegative_weights(a, "a")
     check_nonnegative_weights(b, "b")
@@ -86,8 +99,10 @@ def _solve_host(
         u_init,
         v_init,
     )
-    G = np.zeros(M.shape, dtype=np.float64)
-    G[rows[tree_rows], cols[tree_cols]] = flows
+    G = None
+    if build_plan:
+        G = np.zeros(M.shape, dtype=np.float64)
+        G[rows[tree_rows], cols[tree_cols]] = flows
     cost = float(np.dot(flows, M_sub[tree_rows, tree_cols]))
     u, v = _complete_duals(M, rows, cols, u_sub, v_sub)
     if center_dual:
@@ -180,10 +195,25 @@ def _weights_or_uniform(w, size, xp, dtype, device):
     return w
 
 
-def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, **options):
-    """Run the host solver with gradients attached; returns (cost, G, u, v, code, n_iter)."""
+def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, **options):
+    """Run the host solver with gradients attached; returns (cost, G, u, v, code, n_iter).
+
+    NumPy input has no autodiff, so when the caller does not want the plan (``emd2``) it is
+    never built: the extra memory is then O(n m) bytes instead of O(n m) floats."""
     n, m = M.shape
     warm = potentials is not None
+    if is_numpy_namespace(xp) and not need_plan:
+        _, u, v, cost, status, n_iter = _solve_host(
+            to_numpy(a),
+            to_numpy(b),
+            to_numpy(M),
+            potentials_init=tuple(to_numpy(p) for p in potentials) if warm else None,
+            input_dtype=input_dtype,
+            build_plan=False,
+            **options,
+        )
+        check_result(status)
+        return dtype.type(cost), None, u.astype(dtype), v.astype(dtype), status, n_iter
 
     def host_fn(a_np, b_np, M_np, *potential_args):
         G, u, v, cost, status, n_iter = _solve_host(
@@ -414,7 +444,7 @@ def emd2(
     columns = [b] if b.ndim == 1 else [b[:, k] for k in range(b.shape[1])]
     costs, logs = [], []
     for column in columns:
-        cost, G, u, v, code, n_iter = solve(a, column, M, potentials)
+        cost, G, u, v, code, n_iter = solve(a, column, M, potentials, need_plan=return_matrix)
         costs.append(cost)
         if log or return_matrix:
             from ..backend import stop_gradient

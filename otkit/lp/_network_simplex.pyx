@@ -6,7 +6,7 @@ The problem is min <C, P> over P >= 0 with P 1 = a, P^T 1 = b, seen as a minimum
 the complete bipartite graph (sources i -> sinks j, uncapacitated arcs of cost C_ij), plus an
 artificial root joined to every node.  Only the n + m arcs of the spanning-tree basis carry
 flow, so flows are stored per tree node (the arc to its parent) and the dense cost matrix is
-the only n x m array read; an n x m byte array marks which arcs are basic.
+the only n x m array: the solver's own memory is O(n + m).
 
 Ingredients (Ahuja, Magnanti & Orlin, *Network Flows*, 1993, ch. 11; Kelly & O'Neill 1991 for
 block pricing):
@@ -15,7 +15,8 @@ block pricing):
   cycle is found by climbing to the apex and the moved subtree is walked without a stack;
 - strongly feasible initial tree through the artificial root, and Cunningham's leaving-arc
   rule (last blocking arc from the apex), which excludes cycling;
-- block-search pricing over the row-major arc order with a rotating start;
+- block-search pricing over the row-major arc order with a rotating start, vectorized (tree
+  arcs are not masked: their reduced cost is zero up to rounding, above the threshold);
 - potentials are shifted on the moved subtree only, then recomputed exactly from the final
   tree so that the returned duals carry no accumulated rounding.
 
@@ -25,7 +26,7 @@ u_i = -pi_i and v_j = pi_{n + j}, so rc_ij = C_ij - u_i - v_j >= 0 at optimality
 import numpy as np
 from libc.math cimport sqrt, fabs, INFINITY
 from libc.stdint cimport int64_t, uint8_t
-from libc.stdlib cimport malloc, calloc, free
+from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 
 # Result codes, numbered as POT's (so scripts testing ``log["result_code"]`` keep working).
@@ -104,16 +105,33 @@ cdef void _recompute_potentials(Tree *T, const double *C) noexcept nogil:
         x = T.next_sibling[x]
 
 
-cdef int64_t _find_entering_arc(Tree *T, const double *C, const uint8_t *is_basic,
-                                int64_t block_size, int64_t *cursor,
-                                double *entering_rc) noexcept nogil:
-    """Block-search pricing: most negative reduced cost in the first block that has one."""
-    cdef int n = T.n, m = T.m, i, j, jj, seg
-    cdef int64_t n_arcs = <int64_t> n * m, scanned = 0, in_block = 0, best_arc = -1, base
-    cdef double best = 0.0, rc, ui, tol
-    cdef const double *row
+cdef extern from "_pricing.h" nogil:
+    enum: OTKIT_CHUNK
+    void otkit_segment_min(const double *cost, const double *pi_sink, double pi_source,
+                           int64_t length, double *best, int64_t *where)
+    int64_t otkit_segment_argmin(const double *cost, const double *pi_sink, double pi_source,
+                                 int64_t length)
+
+
+cdef inline bint _is_tree_arc(Tree *T, int64_t arc, int s, int t) noexcept nogil:
+    return (T.parent[s] == t and T.arc[s] == arc) or (T.parent[t] == s and T.arc[t] == arc)
+
+
+cdef int64_t _find_entering_arc(Tree *T, const double *C, int64_t block_size,
+                                int64_t *cursor, double *entering_rc) noexcept nogil:
+    """Block-search pricing: most negative reduced cost in the first block that has one
+    below the threshold.
+
+    Blocks are scanned segment by segment (a segment stays within one row) by a vectorized
+    minimum that also reports which chunk of the segment holds it.  Returns -2 when the best
+    arc is a tree arc whose reduced cost drifted below the threshold through rounding of
+    the potentials (the caller then recomputes them exactly).
+    """
+    cdef int n = T.n, m = T.m, i, j, seg, best_i = -1, best_j = 0, chunk_len
+    cdef int64_t n_arcs = <int64_t> n * m, scanned = 0, in_block = 0, base, arc
+    cdef int64_t where = 0, best_start = 0
+    cdef double best = 0.0, previous, tol
     cdef const double *pi_sink = T.pi + n
-    cdef const uint8_t *basic_row
     i = <int> (cursor[0] // m)
     j = <int> (cursor[0] % m)
     while scanned < n_arcs:
@@ -122,15 +140,16 @@ cdef int64_t _find_entering_arc(Tree *T, const double *C, const uint8_t *is_basi
             seg = <int> (block_size - in_block)
         if seg > n_arcs - scanned:
             seg = <int> (n_arcs - scanned)
-        base = <int64_t> i * m
-        row = C + base
-        basic_row = is_basic + base
-        ui = T.pi[i]
-        for jj in range(j, j + seg):
-            rc = row[jj] + ui - pi_sink[jj]
-            if rc < best and not basic_row[jj]:
-                best = rc
-                best_arc = base + jj
+        base = <int64_t> i * m + j
+        previous = best
+        otkit_segment_min(C + base, pi_sink + j, T.pi[i], seg, &best, &where)
+        if best < previous:
+            best_i = i
+            best_j = j
+            best_start = where
+            chunk_len = seg - <int> where
+            if chunk_len > OTKIT_CHUNK:
+                chunk_len = OTKIT_CHUNK
         scanned += seg
         in_block += seg
         j += seg
@@ -141,17 +160,22 @@ cdef int64_t _find_entering_arc(Tree *T, const double *C, const uint8_t *is_basi
                 i = 0
         if in_block == block_size or scanned == n_arcs:
             in_block = 0
-            if best_arc >= 0:
-                tol = REL_TOL * (fabs(C[best_arc]) + fabs(T.pi[best_arc // m])
-                                 + fabs(pi_sink[best_arc % m]))
+            if best_i >= 0:
+                base = <int64_t> best_i * m + best_j + best_start
+                arc = base + otkit_segment_argmin(C + base, pi_sink + best_j + best_start,
+                                                  T.pi[best_i], chunk_len)
+                tol = REL_TOL * (fabs(C[arc]) + fabs(T.pi[best_i])
+                                 + fabs(pi_sink[arc - <int64_t> best_i * m]))
                 if best < -tol:
+                    if _is_tree_arc(T, arc, best_i, n + <int> (arc - <int64_t> best_i * m)):
+                        return -2
                     cursor[0] = <int64_t> i * m + j
                     entering_rc[0] = best
-                    return best_arc
+                    return arc
     return -1
 
 
-cdef void _pivot(Tree *T, uint8_t *is_basic, int64_t e_in, double rc_in) noexcept nogil:
+cdef void _pivot(Tree *T, int64_t e_in, double rc_in) noexcept nogil:
     """Push flow around the cycle closed by arc e_in and update the tree."""
     cdef int m = T.m
     cdef int s = <int> (e_in // m), t = T.n + <int> (e_in % m)
@@ -204,9 +228,6 @@ cdef void _pivot(Tree *T, uint8_t *is_basic, int64_t e_in, double rc_in) noexcep
     else:
         q = t
         r = s
-    if T.arc[out_node] >= 0:
-        is_basic[T.arc[out_node]] = 0
-    is_basic[e_in] = 1
     carry_arc = e_in
     carry_up = q == s
     carry_flow = delta
@@ -281,11 +302,11 @@ def network_simplex(const double[::1] a, const double[::1] b, const double[:, ::
     cdef int n = a.shape[0], m = b.shape[0], i, j, x
     cdef int n_nodes = n + m + 1
     cdef int64_t n_arcs = <int64_t> n * m, n_iter = 0, e_in, cursor = 0, block_size
+    cdef int64_t n_recomputed = 0
     cdef double rc_in, art, scale = 0.0, shift_scale = 0.0
     cdef int status
     cdef bint has_u = u_init is not None, has_v = v_init is not None
     cdef Tree T
-    cdef uint8_t *is_basic
     cdef const double *Cp
     if C.shape[0] != n or C.shape[1] != m:
         raise ValueError("C must have shape (a.size, b.size)")
@@ -312,12 +333,10 @@ def network_simplex(const double[::1] a, const double[::1] b, const double[:, ::
     T.flow = <double *> malloc(n_nodes * sizeof(double))
     T.pi = <double *> malloc(n_nodes * sizeof(double))
     T.art_cost = <double *> malloc(n_nodes * sizeof(double))
-    is_basic = <uint8_t *> calloc(n_arcs, sizeof(uint8_t))
     if (T.parent == NULL or T.first_child == NULL or T.next_sibling == NULL
             or T.prev_sibling == NULL or T.depth == NULL or T.arc == NULL or T.up == NULL
-            or T.flow == NULL or T.pi == NULL or T.art_cost == NULL or is_basic == NULL):
+            or T.flow == NULL or T.pi == NULL or T.art_cost == NULL):
         _free_tree(&T)
-        free(is_basic)
         raise MemoryError("network simplex: cannot allocate the tree of %d nodes" % n_nodes)
 
     with nogil:
@@ -371,13 +390,18 @@ def network_simplex(const double[::1] a, const double[::1] b, const double[:, ::
 
         status = STATUS_OPTIMAL
         while True:
-            e_in = _find_entering_arc(&T, Cp, is_basic, block_size, &cursor, &rc_in)
+            e_in = _find_entering_arc(&T, Cp, block_size, &cursor, &rc_in)
+            if e_in == -2:
+                # Exact potentials give tree arcs |rc| of a few ulps, so this cannot repeat.
+                _recompute_potentials(&T, Cp)
+                n_recomputed += 1
+                continue
             if e_in < 0:
                 break
             if n_iter >= max_iter:
                 status = STATUS_MAX_ITER_REACHED
                 break
-            _pivot(&T, is_basic, e_in, rc_in)
+            _pivot(&T, e_in, rc_in)
             n_iter += 1
         _recompute_potentials(&T, Cp)
 
@@ -400,7 +424,6 @@ def network_simplex(const double[::1] a, const double[::1] b, const double[:, ::
     for j in range(m):
         v_v[j] = T.pi[n + j]
     _free_tree(&T)
-    free(is_basic)
     return rows[:k], cols[:k], flows[:k], u, v, status, n_iter
 
 
