@@ -8,15 +8,18 @@ from scipy.sparse import coo_matrix, vstack
 
 
 def linprog_ot(a: np.ndarray, b: np.ndarray, M: np.ndarray):
-    """Exact OT by scipy's HiGHS LP solver: returns (plan, optimal cost)."""
+    """Exact OT by scipy's HiGHS LP solver: returns (plan, optimal cost).
+
+    HiGHS's tolerances are absolute, so the cost is scaled to max |M| = 1 for the solve."""
     n, m = M.shape
+    scale = float(np.abs(M).max()) or 1.0
     rows = np.repeat(np.arange(n), m)
     cols = np.arange(n * m)
     row_sums = coo_matrix((np.ones(n * m), (rows, cols)), shape=(n, n * m))
     col_sums = coo_matrix((np.ones(n * m), (np.tile(np.arange(m), n), cols)), shape=(m, n * m))
     A_eq = vstack([row_sums, col_sums]).tocsr()
     result = linprog(
-        M.ravel(),
+        M.ravel() / scale,
         A_eq=A_eq,
         b_eq=np.concatenate([a, b]),
         bounds=(0, None),
@@ -24,7 +27,7 @@ def linprog_ot(a: np.ndarray, b: np.ndarray, M: np.ndarray):
         options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
     )
     assert result.status == 0, result.message
-    return result.x.reshape(n, m), result.fun
+    return result.x.reshape(n, m), result.fun * scale
 
 
 def random_problem(n: int, m: int, seed: int, *, weights="random", costs="gaussian"):

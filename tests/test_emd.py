@@ -191,3 +191,14 @@ def test_integer_costs_become_default_float(xp):
     G = ot.emd(to_xp(xp, [0.5, 0.5]), to_xp(xp, [0.5, 0.5]), M)
     assert G.dtype == xp.float64 or (is_backend(xp, "torch") and G.dtype == xp.float32)
     np.testing.assert_allclose(to_np(G), [[0.5, 0.0], [0.0, 0.5]])
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1e-3, 1e3, 1e8])
+def test_cost_scale_does_not_change_accuracy(scale):
+    # Potentials and thresholds are relative to the cost scale: tiny or huge costs are
+    # solved to the same relative accuracy.
+    a, b, M = random_problem(40, 30, seed=12)
+    G, log = ot.emd(a, b, scale * M, log=True)
+    np.testing.assert_allclose(G, ot.emd(a, b, M), atol=1e-14)
+    np.testing.assert_allclose(log["cost"], scale * linprog_ot(a, b, M)[1], rtol=1e-10)
+    assert np.min(scale * M - log["u"][:, None] - log["v"][None, :]) >= -1e-12 * scale
