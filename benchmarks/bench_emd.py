@@ -503,17 +503,19 @@ def render_markdown(
         "",
         "## Setup",
         "",
-        "Source points ~ N(0, I), target points ~ N((1, 1), I) in 2-D, n = m, drawn with "
-        f"`numpy.random.default_rng([{args.seed}, n])`. `M` is the squared Euclidean cost, "
-        "computed once with NumPy (C-contiguous float64); the same array is passed to both "
-        "libraries. Weights are uniform, or random (`rng.random(n)` normalised to sum 1, drawn "
-        "independently for `a` and `b`). Both libraries are called as "
-        f"`emd2(a, b, M, numItermax={args.num_iter_max}, log=True)` with all other options at "
-        "their defaults, after a warm-up call on a tiny problem. Repeats are interleaved, "
-        "alternating which library goes first. Times are wall-clock medians of the `emd2` call "
-        "only (input construction excluded). `code` is `log['result_code']` (1 = optimal). "
-        "`rel. cost diff` is `|cost_otkit - cost_POT| / |cost_POT|`. The ratio otkit / POT is "
-        "below 1 when otkit is faster.",
+        (
+            "Source points ~ N(0, I), target points ~ N((1, 1), I) in 2-D, n = m, drawn with "
+            f"`numpy.random.default_rng([{args.seed}, n])`. `M` is the squared Euclidean cost, "
+            "computed once with NumPy (C-contiguous float64); the same array is passed to both "
+            "libraries. Weights are uniform, or random (`rng.random(n)` normalised to sum 1, drawn "
+            "independently for `a` and `b`). Both libraries are called as "
+            f"`emd2(a, b, M, numItermax={args.num_iter_max}, log=True)` with all other options at "
+            "their defaults, after a warm-up call on a tiny problem. Repeats are interleaved, "
+            "alternating which library goes first. Times are wall-clock medians of the `emd2` call "
+            "only (input construction excluded). `code` is `log['result_code']` (1 = optimal). "
+            "`rel. cost diff` is `|cost_otkit - cost_POT| / |cost_POT|`. The ratio otkit / POT is "
+            "below 1 when otkit is faster."
+        ),
         "",
         "## Time",
         "",
@@ -550,25 +552,27 @@ def render_markdown(
         parts += [
             f"## Peak memory (n = m = {otkit_mem['n']}, {otkit_mem['weights']} weights)",
             "",
-            "Each library is measured in its own fresh subprocess "
-            f"(`python benchmarks/bench_emd.py --memory-child LIBRARY {otkit_mem['n']}`), because "
-            "`ru_maxrss` is a process-wide high-water mark that never goes down. The child imports "
-            "the library and warms it up on a tiny problem (so that import-time transients happen "
-            "while the process is still small), builds the inputs (the cost matrix alone is "
-            f"{otkit_mem['cost_matrix_mib']:.1f} MiB; it is built in small row blocks so that "
-            "building it needs no large temporary) and calls `gc.collect()`; then it reads "
-            "`resource.getrusage(RUSAGE_SELF).ru_maxrss` "
-            "(baseline), runs one `emd2` solve and reads it again. The increase is the extra peak "
-            "resident memory needed by the solve on top of the already-allocated inputs "
-            "(it includes the solver's temporaries and its outputs, e.g. a dense plan if one is "
-            "built). Two checks guard the baseline: the current RSS (`VmRSS`) should be close to "
-            "the baseline peak (otherwise earlier temporaries raised the high-water mark and would "
-            "hide part of the solve's usage), and the child's own peak (`VmHWM`, which starts "
-            "afresh at `execve`) should equal `ru_maxrss` (on Linux `ru_maxrss` survives "
-            "`fork`/`execve`, so a child can start with its parent's high-water mark; this is why "
-            "the memory children are spawned before the parent imports either library or runs "
-            "any solve). Baselines differ between the libraries mainly because of import "
-            "footprints (`import ot` also imports any installed torch / JAX backends).",
+            (
+                "Each library is measured in its own fresh subprocess "
+                f"(`python benchmarks/bench_emd.py --memory-child LIBRARY {otkit_mem['n']}`), because "
+                "`ru_maxrss` is a process-wide high-water mark that never goes down. The child imports "
+                "the library and warms it up on a tiny problem (so that import-time transients happen "
+                "while the process is still small), builds the inputs (the cost matrix alone is "
+                f"{otkit_mem['cost_matrix_mib']:.1f} MiB; it is built in small row blocks so that "
+                "building it needs no large temporary) and calls `gc.collect()`; then it reads "
+                "`resource.getrusage(RUSAGE_SELF).ru_maxrss` "
+                "(baseline), runs one `emd2` solve and reads it again. The increase is the extra peak "
+                "resident memory needed by the solve on top of the already-allocated inputs "
+                "(it includes the solver's temporaries and its outputs, e.g. a dense plan if one is "
+                "built). Two checks guard the baseline: the current RSS (`VmRSS`) should be close to "
+                "the baseline peak (otherwise earlier temporaries raised the high-water mark and would "
+                "hide part of the solve's usage), and the child's own peak (`VmHWM`, which starts "
+                "afresh at `execve`) should equal `ru_maxrss` (on Linux `ru_maxrss` survives "
+                "`fork`/`execve`, so a child can start with its parent's high-water mark; this is why "
+                "the memory children are spawned before the parent imports either library or runs "
+                "any solve). Baselines differ between the libraries mainly because of import "
+                "footprints (`import ot` also imports any installed torch / JAX backends)."
+            ),
             "",
             markdown_table(
                 (
@@ -590,8 +594,10 @@ def render_markdown(
             parts += [f"- {caveat}" for caveat in caveats]
             parts.append("")
         parts += [
-            "Memory increase ratio otkit / POT: "
-            f"**{safe_ratio(otkit_mem['increase_mib'], pot_mem['increase_mib'])}**.",
+            (
+                "Memory increase ratio otkit / POT: "
+                f"**{safe_ratio(otkit_mem['increase_mib'], pot_mem['increase_mib'])}**."
+            ),
             "",
         ]
     parts += [

@@ -10,10 +10,47 @@ The flat public API follows POT's names and signatures::
 Importing otkit imports neither torch nor jax.
 """
 
-from . import backend, lp
+from . import backend, bregman, lp
+from ._one_d import SparsePlan, emd2_1d, emd_1d, wasserstein_1d, wasserstein_1d_potentials
+from ._sinkhorn import sinkhorn, sinkhorn2
+from ._sinkhorn_init import sinkhorn_init_gaussian, sinkhorn_init_sorting
+from ._sliced import max_sliced_wasserstein_distance, sliced_wasserstein_distance
 from ._utils import METRICS, dist, unif
-from .lp import emd, emd2
+from .lp import displacement_interpolation, emd, emd2, free_support_barycenter
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["METRICS", "__version__", "backend", "dist", "emd", "emd2", "lp", "unif"]
+__all__ = [
+    "METRICS",
+    "SparsePlan",
+    "__version__",
+    "backend",
+    "bregman",
+    "displacement_interpolation",
+    "dist",
+    "emd",
+    "emd2",
+    "emd2_1d",
+    "emd_1d",
+    "free_support_barycenter",
+    "lp",
+    "max_sliced_wasserstein_distance",
+    "sinkhorn",
+    "sinkhorn2",
+    "sinkhorn_init_gaussian",
+    "sinkhorn_init_sorting",
+    "sliced_wasserstein_distance",
+    "unif",
+    "wasserstein_1d",
+    "wasserstein_1d_potentials",
+]
+
+
+def __getattr__(name):
+    # otkit.plot needs matplotlib, an optional dependency: it is imported on first access
+    # (``otkit.plot``), never by ``import otkit``.
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.plot")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,15 @@ from ._namespace import (
     result_float_dtype,
     to_numpy,
 )
-from ._shims import as_generator, fori_loop, logsumexp, random_normal, stop_gradient, while_loop
+from ._shims import (
+    as_generator,
+    fori_loop,
+    jit,
+    logsumexp,
+    random_normal,
+    stop_gradient,
+    while_loop,
+)
 
 __all__ = [
     "as_generator",
@@ -30,6 +38,7 @@ __all__ = [
     "is_numpy_namespace",
     "is_torch_namespace",
     "is_traced",
+    "jit",
     "logsumexp",
     "random_normal",
     "result_float_dtype",

@@ -19,7 +19,15 @@ from ._namespace import (
     is_traced,
 )
 
-__all__ = ["as_generator", "fori_loop", "logsumexp", "random_normal", "stop_gradient", "while_loop"]
+__all__ = [
+    "as_generator",
+    "fori_loop",
+    "jit",
+    "logsumexp",
+    "random_normal",
+    "stop_gradient",
+    "while_loop",
+]
 
 
 def logsumexp(x, axis=None, xp=None):
@@ -94,6 +102,20 @@ def while_loop(cond, body, state, xp=None):
     while bool(cond(state)):
         state = body(state)
     return state
+
+
+def jit(function, xp=None):
+    """``function`` compiled with ``jax.jit`` when ``xp`` is JAX, unchanged otherwise.
+
+    Eager JAX dispatches every small operation separately; a solver loop called on eager JAX
+    arrays runs orders of magnitude faster once compiled. Callers cache the result (for
+    example with ``functools.lru_cache``) so that compilation happens once per setting.
+    """
+    if xp is not None and is_jax_namespace(xp):
+        import jax
+
+        return jax.jit(function)
+    return function
 
 
 def _any_traced(*trees) -> bool:

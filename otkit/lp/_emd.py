@@ -7,23 +7,18 @@ from functools import partial
 
 import numpy as np
 
+from .._boundary import input_float_dtype, prepare_problem
 from .._validation import (
     check_equal_mass,
     check_finite,
-    check_ndim,
     check_nonnegative_weights,
-    check_not_empty,
     mass_tolerance,
 )
 from ..backend import (
     call_host,
-    device_of,
-    from_numpy,
-    get_namespace,
     is_jax_namespace,
     is_numpy_namespace,
     is_traced,
-    result_float_dtype,
     to_numpy,
 )
 from ._network_simplex import MAX_ITER_REACHED, OPTIMAL, network_simplex
@@ -128,73 +123,6 @@ def _complete_duals(M, rows, cols, u_sub, v_sub):
     return u, v
 
 
-def _prepare(a, b, M, potentials_init, b_ndims=(1,)):
-    """Namespace, dtype, device and shape checks shared by ``emd`` and ``emd2``."""
-    u0, v0 = (None, None) if potentials_init is None else _unpack_potentials(potentials_init)
-    xp = get_namespace(M=M, a=a, b=b, potentials_init_u=u0, potentials_init_v=v0)
-    if isinstance(M, (list, tuple)):
-        M = np.asarray(M)
-    # Device and dtype come from the arrays of xp's library (NumPy weights beside a torch/JAX
-    # cost, and lists, follow the cost).
-    device = next((device_of(x) for x in (M, a, b) if device_of(x) is not None), None)
-    dtype = result_float_dtype(xp, M, a, b, device=device)
-    M = _as_backend(M, xp, dtype, device)
-    check_ndim(M, "M", 2)
-    check_not_empty(M, "M")
-    n, m = int(M.shape[0]), int(M.shape[1])
-    a = _weights_or_uniform(a, n, xp, dtype, device)
-    b = _weights_or_uniform(b, m, xp, dtype, device)
-    check_ndim(a, "a", 1)
-    check_ndim(b, "b", b_ndims)
-    if a.shape[0] != n:
-        raise ValueError(f"a.shape == {tuple(a.shape)}, expected ({n},) to match M.shape[0]")
-    if b.shape[0] != m:
-        expected = f"({m},)" if b.ndim == 1 else f"({m}, k)"
-        raise ValueError(f"b.shape == {tuple(b.shape)}, expected {expected} to match M.shape[1]")
-    if b.ndim == 2 and b.shape[1] == 0:
-        raise ValueError("b has shape (m, 0): no histogram to transport")
-    potentials = None
-    if potentials_init is not None:
-        potentials = (_as_backend(u0, xp, dtype, device), _as_backend(v0, xp, dtype, device))
-        if tuple(potentials[0].shape) != (n,) or tuple(potentials[1].shape) != (m,):
-            raise ValueError(
-                f"potentials_init must be a pair of arrays of shapes ({n},) and ({m},), "
-                f"got {tuple(potentials[0].shape)} and {tuple(potentials[1].shape)}"
-            )
-    return xp, dtype, device, a, b, M, potentials
-
-
-def _unpack_potentials(potentials_init):
-    try:
-        u0, v0 = potentials_init
-    except (TypeError, ValueError):
-        raise ValueError("potentials_init must be a pair (u, v) of dual potentials") from None
-    return u0, v0
-
-
-def _as_backend(x, xp, dtype, device):
-    if isinstance(x, (list, tuple, np.ndarray)) or np.isscalar(x):
-        host = np.asarray(x)
-        if host.dtype == object:
-            raise TypeError("array arguments must be numeric arrays")
-        return from_numpy(
-            host.astype(np.float64) if host.dtype.kind in "biu" else host,
-            xp,
-            dtype=dtype,
-            device=device,
-        )
-    return x if x.dtype == dtype else xp.astype(x, dtype)
-
-
-def _weights_or_uniform(w, size, xp, dtype, device):
-    if w is None or (isinstance(w, (list, tuple)) and len(w) == 0):
-        return xp.full((size,), 1.0 / size, dtype=dtype, device=device)
-    w = _as_backend(w, xp, dtype, device)
-    if w.ndim == 1 and w.shape[0] == 0:
-        return xp.full((size,), 1.0 / size, dtype=dtype, device=device)
-    return w
-
-
 def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, **options):
     """Run the host solver with gradients attached; returns (cost, G, u, v, code, n_iter).
 
@@ -254,22 +182,6 @@ def _make_log(cost, u, v, code, n_iter, traced):
         log["result_code"] = int(code)
         log["n_iter"] = int(n_iter)
     return log
-
-
-def _input_dtype(*arrays):
-    """NumPy dtype of the least precise floating input (sets the mass tolerance)."""
-    dtypes = []
-    for x in arrays:
-        dt = getattr(x, "dtype", None)
-        if dt is None:
-            continue
-        try:
-            dt = np.dtype(str(dt).rsplit(".", 1)[-1])
-        except TypeError:
-            continue
-        if np.issubdtype(dt, np.floating):
-            dtypes.append(dt)
-    return max(dtypes, key=lambda d: np.finfo(d).eps) if dtypes else np.dtype(np.float64)
 
 
 def emd(
@@ -353,7 +265,7 @@ def emd(
     array([[0.5, 0. ],
            [0. , 0.5]])
     """
-    xp, dtype, device, a, b, M, potentials = _prepare(a, b, M, potentials_init)
+    xp, dtype, device, a, b, M, potentials = prepare_problem(a, b, M, potentials_init)
     cost, G, u, v, code, n_iter = _solve(
         a,
         b,
@@ -362,7 +274,7 @@ def emd(
         xp,
         dtype,
         device,
-        _input_dtype(a, b, M),
+        input_float_dtype(a, b, M),
         num_iter_max=numItermax,
         check_marginals=check_marginals,
         center_dual=center_dual,
@@ -388,10 +300,11 @@ def emd2(
     check_marginals=True,
     potentials_init=None,
 ):
-    r"""Exact optimal transport cost :math:`\min_\gamma \langle\gamma, M\rangle_F` (W_p^p for
-    ``M = dist(x, y) ** (p/2)``-type costs), differentiable.
+    r"""Exact optimal transport cost (earth mover's distance), differentiable.
 
-    Same problem as :func:`emd`; returns the optimal value instead of the plan.
+    Same problem as :func:`emd`; returns the optimal value
+    :math:`\min_\gamma \langle\gamma, M\rangle_F` instead of the plan (W_p^p for the cost
+    ``M_ij = |x_i - y_j|^p``).
 
     Gradients: on torch (``backward()``) and JAX (``jax.grad``, also under ``jax.jit`` and
     ``jax.vmap``), the gradient with respect to ``(a, b, M)`` is
@@ -430,13 +343,15 @@ def emd2(
     >>> float(ot.emd2([0.5, 0.5], [0.5, 0.5], [[0.0, 1.0], [1.0, 0.0]]))
     0.0
     """
-    xp, dtype, device, a, b, M, potentials = _prepare(a, b, M, potentials_init, b_ndims=(1, 2))
+    xp, dtype, device, a, b, M, potentials = prepare_problem(
+        a, b, M, potentials_init, b_ndims=(1, 2)
+    )
     solve = partial(
         _solve,
         xp=xp,
         dtype=dtype,
         device=device,
-        input_dtype=_input_dtype(a, b, M),
+        input_dtype=input_float_dtype(a, b, M),
         num_iter_max=numItermax,
         check_marginals=check_marginals,
         center_dual=center_dual,

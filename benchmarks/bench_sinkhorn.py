@@ -1,0 +1,286 @@
+"""Benchmark otkit's Sinkhorn against POT (exp-domain and log-domain) and OTT-JAX.
+
+Every solver gets the same dense problem: 2-D Gaussian clouds (source N(0, I), target
+N((1, 1), I)), the squared Euclidean cost scaled to max 1, uniform weights, and the same
+``reg`` (absolute, = reg x max(M)), ``stopThr=1e-9`` and ``numItermax=1000``.  For each solver
+the script records the median wall-clock time (JAX solvers compiled by a warm-up call first),
+the iteration count it reports and the marginal error of the returned plan, computed here in
+the same way for all: ||P 1 - a||_2 + ||P^T 1 - b||_2, and the plan's total mass.
+
+A second table runs POT's ``sinkhorn`` and otkit's NumPy path for a fixed number of
+iterations (``stopThr=0``) to compare the cost per iteration.
+
+Usage::
+
+    python benchmarks/bench_sinkhorn.py                  # writes benchmarks/results/sinkhorn.md
+    python benchmarks/bench_sinkhorn.py --sizes 1000 --regs 0.01 --skip torch jax ott
+
+POT, torch, JAX and OTT-JAX are benchmark-only dependencies; a missing one is skipped.
+Timings are wall-clock and depend on machine load; nothing here asserts on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "sinkhorn.md"
+STOP_THR = 1e-9
+NUM_ITER_MAX = 1000
+
+
+def build_problem(n, seed=0):
+    rng = np.random.default_rng([seed, n])
+    x = rng.standard_normal((n, 2))
+    y = rng.standard_normal((n, 2)) + 1.0
+    M = np.sum(x * x, 1)[:, None] + np.sum(y * y, 1)[None, :] - 2.0 * x @ y.T
+    np.maximum(M, 0.0, out=M)
+    M /= M.max()
+    a = np.full(n, 1.0 / n)
+    return a, a.copy(), np.ascontiguousarray(M)
+
+
+def marginal_error(P, a, b):
+    P = np.asarray(P, dtype=np.float64)
+    return float(np.linalg.norm(P.sum(1) - a) + np.linalg.norm(P.sum(0) - b)), float(P.sum())
+
+
+def solvers(skip):
+    """name -> (prepare(a, b, M, reg) -> run() -> (plan, n_iter))."""
+    out = {}
+    import otkit
+
+    def otkit_numpy(a, b, M, reg, method="sinkhorn", stop=STOP_THR, iters=NUM_ITER_MAX):
+        def run():
+            P, log = otkit.sinkhorn(
+                a, b, M, reg, method=method, stopThr=stop, numItermax=iters, log=True, warn=False
+            )
+            return P, log["n_iter"]
+
+        return run
+
+    out["otkit numpy"] = otkit_numpy
+    try:
+        import ot as pot
+
+        def pot_solver(method):
+            def prepare(a, b, M, reg, stop=STOP_THR, iters=NUM_ITER_MAX):
+                def run():
+                    P, log = pot.sinkhorn(
+                        a, b, M, reg, method=method, stopThr=stop, numItermax=iters, log=True
+                    )
+                    return P, log.get("niter", -1)
+
+                return run
+
+            return prepare
+
+        out["POT sinkhorn"] = pot_solver("sinkhorn")
+        out["POT sinkhorn_log"] = pot_solver("sinkhorn_log")
+    except ImportError:
+        pass
+    if "torch" not in skip:
+        try:
+            import torch
+
+            def otkit_torch(a, b, M, reg):
+                ta, tb, tM = (torch.as_tensor(x) for x in (a, b, M))
+
+                def run():
+                    P, log = otkit.sinkhorn(ta, tb, tM, reg, stopThr=STOP_THR, log=True, warn=False)
+                    return P.numpy(), log["n_iter"]
+
+                return run
+
+            out["otkit torch"] = otkit_torch
+        except ImportError:
+            pass
+    if "jax" not in skip or "ott" not in skip:
+        try:
+            import jax
+
+            jax.config.update("jax_enable_x64", True)
+            import jax.numpy as jnp
+        except ImportError:
+            jax = None
+        if jax is not None and "jax" not in skip:
+
+            def otkit_jax(a, b, M, reg):
+                ja, jb, jM = (jnp.asarray(x) for x in (a, b, M))
+                solve = jax.jit(
+                    lambda a, b, M: otkit.sinkhorn(a, b, M, reg, stopThr=STOP_THR, log=True)
+                )
+                solve(ja, jb, jM)[0].block_until_ready()  # compile
+
+                def run():
+                    P, log = solve(ja, jb, jM)
+                    return np.asarray(P.block_until_ready()), int(log["n_iter"])
+
+                return run
+
+            out["otkit jax (jit)"] = otkit_jax
+        if jax is not None and "ott" not in skip:
+            try:
+                from ott.geometry import geometry
+                from ott.problems.linear import linear_problem
+                from ott.solvers.linear import sinkhorn as ott_sinkhorn
+
+                def ott_jax(a, b, M, reg):
+                    ja, jb, jM = (jnp.asarray(x) for x in (a, b, M))
+                    solver = ott_sinkhorn.Sinkhorn(threshold=STOP_THR, max_iterations=NUM_ITER_MAX)
+
+                    @jax.jit
+                    def solve(a, b, M):
+                        geom = geometry.Geometry(cost_matrix=M, epsilon=reg)
+                        result = solver(linear_problem.LinearProblem(geom, a, b))
+                        return result.matrix, result.n_iters
+
+                    solve(ja, jb, jM)[0].block_until_ready()
+
+                    def run():
+                        P, n_iter = solve(ja, jb, jM)
+                        return np.asarray(P.block_until_ready()), int(n_iter)
+
+                    return run
+
+                out["OTT-JAX Sinkhorn (jit)"] = ott_jax
+            except ImportError:
+                pass
+    return out
+
+
+def timed(run, repeats):
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--regs", type=float, nargs="+", default=[0.1, 0.01, 0.001])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--skip", nargs="*", default=[], help="torch, jax, ott, pot_log_4000")
+    parser.add_argument("--fixed-iters", type=int, default=100)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    table = solvers(set(args.skip))
+    rows, ratios = [], []
+    for n in args.sizes:
+        for reg in args.regs:
+            a, b, M = build_problem(n)
+            times = {}
+            for name, prepare in table.items():
+                if name == "POT sinkhorn_log" and n >= 4000 and "pot_log_4000" in args.skip:
+                    continue
+                seconds, (P, n_iter) = timed(prepare(a, b, M, reg), args.repeats)
+                err, mass = marginal_error(P, a, b)
+                times[name] = seconds
+                rows.append((n, reg, name, seconds, n_iter, err, mass))
+                print(
+                    f"n={n} reg={reg:g} {name:24s} {seconds:8.3f}s it={n_iter} err={err:.2e} "
+                    f"mass={mass:.6f}",
+                    flush=True,
+                )
+            ratios.append((n, reg, times))
+    fixed = []
+    for n in args.sizes:
+        a, b, M = build_problem(n)
+        import ot as pot
+
+        import otkit
+
+        k = args.fixed_iters
+        t_pot, _ = timed(
+            lambda a=a, b=b, M=M, k=k: pot.sinkhorn(a, b, M, 0.01, stopThr=0.0, numItermax=k), 1
+        )
+        t_otk, _ = timed(
+            lambda a=a, b=b, M=M, k=k: otkit.sinkhorn(
+                a, b, M, 0.01, stopThr=0.0, numItermax=k, warn=False
+            ),
+            1,
+        )
+        fixed.append((n, k, t_pot, t_otk))
+        print(f"fixed n={n} k={k}: POT {t_pot:.3f}s otkit {t_otk:.3f}s", flush=True)
+    write_report(args, rows, ratios, fixed)
+
+
+def write_report(args, rows, ratios, fixed):
+    import otkit
+
+    versions = [f"numpy {np.__version__}", f"otkit {otkit.__version__}"]
+    for module in ("ot", "torch", "jax", "ott"):
+        if module in sys.modules:
+            versions.append(f"{module} {getattr(sys.modules[module], '__version__', '?')}")
+    lines = [
+        "# Sinkhorn on a dense cost: otkit vs POT and OTT-JAX",
+        "",
+        f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Platform: {platform.platform()}, {platform.machine()}",
+        f"- Versions: {', '.join(versions)}",
+        f"- Reproduce: `python benchmarks/bench_sinkhorn.py {' '.join(sys.argv[1:])}`".rstrip(),
+        "",
+        (
+            "Gaussian clouds in 2-D, squared Euclidean cost scaled to max 1 (so reg is also "
+            "reg/max(M)), uniform weights, float64, stopThr=1e-9, numItermax=1000, every solver "
+            "at its default method options. `err` = ||P1-a||_2 + ||P^T1-b||_2 of the returned "
+            "plan, computed by the script; `mass` = sum(P). JAX solvers are compiled by a "
+            f"warm-up call first. Median of {args.repeats} run(s); CPU only."
+        ),
+        "",
+        "| n | reg | solver | time (s) | iterations | err | mass |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n, reg, name, seconds, n_iter, err, mass in rows:
+        lines.append(
+            f"| {n} | {reg:g} | {name} | {seconds:.3f} | {n_iter} | {err:.1e} | {mass:.6f} |"
+        )
+    lines += [
+        "",
+        "## Ratios (otkit time / peer time; below 1 means otkit is faster)",
+        "",
+        (
+            "| n | reg | otkit numpy / POT sinkhorn | otkit numpy / POT sinkhorn_log | "
+            "otkit jax / OTT-JAX | otkit torch / POT sinkhorn |"
+        ),
+        "|---|---|---|---|---|---|",
+    ]
+
+    def ratio(t, x, y):
+        return f"{t[x] / t[y]:.2f}" if x in t and y in t else "-"
+
+    for n, reg, t in ratios:
+        lines.append(
+            f"| {n} | {reg:g} | {ratio(t, 'otkit numpy', 'POT sinkhorn')} | "
+            f"{ratio(t, 'otkit numpy', 'POT sinkhorn_log')} | "
+            f"{ratio(t, 'otkit jax (jit)', 'OTT-JAX Sinkhorn (jit)')} | "
+            f"{ratio(t, 'otkit torch', 'POT sinkhorn')} |"
+        )
+    lines += [
+        "",
+        "## Same iteration count (stopThr=0, reg=0.01)",
+        "",
+        "| n | iterations | POT sinkhorn (s) | otkit numpy (s) | otkit / POT |",
+        "|---|---|---|---|---|",
+    ]
+    for n, k, t_pot, t_otk in fixed:
+        lines.append(f"| {n} | {k} | {t_pot:.3f} | {t_otk:.3f} | {t_otk / t_pot:.2f} |")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Dispatch of a Sinkhorn solve to an engine, epsilon scaling, and the outputs with gradients.
+
+Engines: the host stabilized loop (NumPy input, one histogram), host greenkhorn (eager input),
+and the generic log-domain loop (every other case, also under ``jax.jit``).  Whatever the
+engine, the solve yields potentials ``f, g`` in cost units; plans, values and gradients are
+then built here from them in the caller's namespace.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from ._sinkhorn_loop import log_weights, sinkhorn_log_loop
+from ._sinkhorn_numpy import greenkhorn_host, log_c_transform, stabilized_sinkhorn_host
+from .backend import (
+    from_numpy,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_traced,
+    jit,
+    stop_gradient,
+    to_numpy,
+)
+
+__all__ = ["METHODS", "build_outputs", "solve_potentials"]
+
+METHODS = (
+    "sinkhorn",
+    "sinkhorn_log",
+    "sinkhorn_stabilized",
+    "sinkhorn_epsilon_scaling",
+    "greenkhorn",
+)
+
+
+def _host_on_support(engine, a, b, C, eps, f0, num_iter_max, tol, verbose):
+    """Run a host engine on the rows/columns of positive weight; complete the potentials."""
+    rows, cols = np.flatnonzero(a > 0), np.flatnonzero(b > 0)
+    full = rows.size == a.size and cols.size == b.size
+    C_sub = C if full else np.ascontiguousarray(C[np.ix_(rows, cols)])
+    out = engine(a[rows], b[cols], C_sub, eps, f0[rows], num_iter_max, tol, verbose)
+    plan_sub, f_sub, g_sub, n_iter, trace = out[:5]
+    if full:
+        return plan_sub, f_sub, g_sub, n_iter, trace
+    plan = np.zeros(C.shape)
+    plan[np.ix_(rows, cols)] = plan_sub
+    f, g = np.empty(a.size), np.empty(b.size)
+    f[rows], g[cols] = f_sub, g_sub
+    zero_rows = np.setdiff1d(np.arange(a.size), rows)
+    zero_cols = np.setdiff1d(np.arange(b.size), cols)
+    if zero_cols.size:
+        g[zero_cols] = log_c_transform(C[np.ix_(rows, zero_cols)], f_sub, np.log(a[rows]), eps, 0)
+    if zero_rows.size:
+        f[zero_rows] = log_c_transform(C[np.ix_(zero_rows, cols)], g_sub, np.log(b[cols]), eps, 1)
+    return plan, f, g, n_iter, trace
+
+
+def _host_solve(engine, a, b, C, eps, f0, num_iter_max, tol, verbose):
+    """Host engine on k histograms (greenkhorn is sequential: one solve per column)."""
+    a_np, C_np = to_numpy(a), np.ascontiguousarray(to_numpy(C))
+    b_np, f0_np = to_numpy(b), to_numpy(f0)
+    plans, fs, gs, n_iters, traces = [], [], [], [], []
+    for column in range(b_np.shape[1]):
+        plan, f, g, n_iter, trace = _host_on_support(
+            engine, a_np, b_np[:, column], C_np, eps, f0_np[:, column], num_iter_max, tol, verbose
+        )
+        plans.append(plan)
+        fs.append(f)
+        gs.append(g)
+        n_iters.append(n_iter)
+        traces.append(trace)
+    trace = traces[0] if len(traces) == 1 else [max(t) for t in zip(*_pad(traces))]
+    return {
+        "plan": np.stack(plans, axis=-1),
+        "f": np.stack(fs, axis=-1),
+        "g": np.stack(gs, axis=-1),
+        "n_iter": max(n_iters),
+        "trace": trace,
+        "err": trace[-1],
+    }
+
+
+def _pad(traces):
+    longest = max(len(t) for t in traces)
+    return [list(t) + [t[-1]] * (longest - len(t)) for t in traces]
+
+
+@functools.lru_cache(maxsize=32)
+def _jitted_loop(num_iter_max, tol, xp):
+    """The generic loop compiled once per (numItermax, stopThr) for eager JAX input."""
+
+    def run(a, b, C, eps, f0):
+        return sinkhorn_log_loop(a, b, C, eps, f0, num_iter_max, tol, xp)
+
+    return jit(run, xp)
+
+
+def _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbose):
+    if engine == "generic":
+        if is_jax_namespace(xp) and not is_traced(a, b, C, f0, eps):
+            eps_array = xp.asarray(eps, dtype=C.dtype)
+            f, g, n_iter, err, trace = _jitted_loop(num_iter_max, tol, xp)(a, b, C, eps_array, f0)
+            n_iter = int(n_iter)
+            trace = [float(x) for x in to_numpy(trace)[: n_iter + 1]]
+        else:
+            f, g, n_iter, err, trace = sinkhorn_log_loop(
+                a, b, C, eps, f0, num_iter_max, tol, xp, unrolled=unrolled
+            )
+        return {"f": f, "g": g, "n_iter": n_iter, "err": err, "trace": trace, "plan": None}
+    host_engine = greenkhorn_host if engine == "greenkhorn" else _stabilized
+    return _host_solve(host_engine, a, b, C, float(eps), f0, num_iter_max, tol, verbose)
+
+
+def _stabilized(a, b, C, eps, f0, num_iter_max, tol, verbose):
+    return stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose)[:5]
+
+
+def choose_engine(method, xp, b, traced):
+    """'host' (stabilized NumPy), 'greenkhorn' (host) or 'generic' (log domain in xp)."""
+    if method == "greenkhorn":
+        if traced:
+            raise ValueError(
+                "method='greenkhorn' runs on the host and cannot be traced by jax.jit; "
+                "use method='sinkhorn' under jit"
+            )
+        return "greenkhorn"
+    if is_numpy_namespace(xp) and b.shape[1] == 1:
+        return "host"
+    return "generic"
+
+
+def solve_potentials(a, b, C, eps, f0, method, num_iter_max, tol, xp, unrolled, verbose, options):
+    """Solve and return a dict: f, g (in xp for 'generic'), n_iter, trace, err, plan or None."""
+    traced = is_traced(a, b, C, f0, eps)
+    engine = choose_engine(method, xp, b, traced)
+    if method != "sinkhorn_epsilon_scaling":
+        out = _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbose)
+        return engine, out
+    schedule = epsilon_schedule(C, eps, options, traced)
+    inner_iter = int(options.get("numInnerItermax", 100))
+    inner_tol = max(tol, float(options.get("stopInnerThr", 1e-3)))
+    n_iter = 0
+    f = f0
+    for stage_eps in schedule[:-1]:
+        stage = _run_stage(
+            a, b, C, stage_eps, f, inner_iter, inner_tol, xp, engine, unrolled, False
+        )
+        f = stage["f"] if engine == "generic" else _to_xp(stage["f"], f0, xp)
+        n_iter = n_iter + stage["n_iter"]
+    out = _run_stage(a, b, C, eps, f, num_iter_max, tol, xp, engine, unrolled, verbose)
+    out["n_iter"] = n_iter + out["n_iter"]
+    return engine, out
+
+
+def _to_xp(host, like, xp):
+    return from_numpy(np.asarray(host), xp, dtype=like.dtype)
+
+
+def epsilon_schedule(C, eps, options, traced):
+    """Geometric schedule eps0 * q^t clipped at eps (Peyre & Cuturi 2019, remark 4.19)."""
+    factor = float(options.get("scaling_factor", 0.5))
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"scaling_factor must be in (0, 1), got {factor}")
+    eps0 = options.get("epsilon0")
+    if eps0 is None:
+        if traced:
+            raise ValueError(
+                "method='sinkhorn_epsilon_scaling' under jax.jit needs epsilon0=<float> "
+                "(the start of the schedule cannot be read from a traced cost matrix)"
+            )
+        C_np = to_numpy(C)
+        eps0 = float(C_np.max() - C_np.min())
+    eps0 = float(eps0)
+    if is_traced(eps):
+        raise ValueError("method='sinkhorn_epsilon_scaling' needs a concrete reg under jax.jit")
+    eps = float(eps)
+    if not eps0 > eps:
+        return [eps]
+    stages = math.ceil(math.log(eps / eps0) / math.log(factor))
+    return [max(eps, eps0 * factor**t) for t in range(stages)] + [eps]
+
+
+def _sum_nm(x, xp):
+    return xp.sum(xp.sum(x, axis=0), axis=0)
+
+
+def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad):
+    """Plan (n, m, k), linear value <P, C> (k,), regularized value (k,), potentials (n,k),(m,k).
+
+    ``grad`` sets what carries a gradient (torch/JAX):
+
+    - "autodiff": everything is a function of the (unrolled) potentials;
+    - "envelope": values get the gradient of the regularized value at the optimum,
+      (plan, f - mean f, g - mean g) with respect to (C, a, b); the plan is one differentiable
+      evaluation from the fixed potentials;
+    - "detach": nothing carries a gradient.
+    """
+    if plan_host is not None:
+        f = from_numpy(np.asarray(f), xp, dtype=dtype, device=device)
+        g = from_numpy(np.asarray(g), xp, dtype=dtype, device=device)
+    else:
+        f, g = xp.astype(f, dtype), xp.astype(g, dtype)
+    if grad != "autodiff":
+        f, g = stop_gradient(f, xp), stop_gradient(g, xp)
+    if grad == "detach":
+        a, b, C = (stop_gradient(x, xp) for x in (a, b, C))
+    log_a = log_weights(a, xp)[:, None, None]
+    log_b = log_weights(b, xp)[None, :, :]
+    if plan_host is not None:
+        plan = from_numpy(np.asarray(plan_host), xp, dtype=dtype, device=device)
+    else:
+        exponent = (f[:, None, :] + g[None, :, :] - C[:, :, None]) / eps + log_a + log_b
+        plan = xp.exp(exponent)
+    value_linear = _sum_nm(plan * C[:, :, None], xp)
+    mass_term = eps * (_sum_nm(plan, xp) - xp.sum(a) * xp.sum(b, axis=0))
+    # <P, f + g> from the marginals of P: O(n + m) after the two sums, no n x m temporary.
+    rows, cols = xp.sum(plan, axis=1), xp.sum(plan, axis=0)
+    value_reg = xp.sum(f * rows, axis=0) + xp.sum(g * cols, axis=0) - mass_term
+    if grad == "envelope" and not is_numpy_namespace(xp):  # NumPy has no autodiff
+        value_linear = _envelope(value_linear, a, b, C, f, g, plan, xp)
+        value_reg = _envelope(value_reg, a, b, C, f, g, plan, xp)
+    return plan, value_linear, value_reg, f, g
+
+
+def _envelope(value, a, b, C, f, g, plan, xp):
+    """``value`` with the gradient (plan, centred f, centred g) w.r.t. (C, a, b)."""
+    sg = stop_gradient
+    f_centred = f - xp.mean(f, axis=0, keepdims=True)
+    g_centred = g - xp.mean(g, axis=0, keepdims=True)
+    dC = _sum_nm(sg(plan, xp) * (C - sg(C, xp))[:, :, None], xp)
+    da = xp.sum(f_centred * (a - sg(a, xp))[:, None], axis=0)
+    db = xp.sum(g_centred * (b - sg(b, xp)), axis=0)
+    return sg(value, xp) + dC + da + db
