@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from _harness import relative_difference, time_interleaved, write_report
+from _summary import entry, write_summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_SIZES = (100_000, 1_000_000)
@@ -70,7 +71,7 @@ def calls_for(function: str, weights: str, p: int, x, y, a, b) -> dict:
 
 
 def run(sizes, repeats, seed):
-    rows = []
+    rows, summary = [], []
     header = (
         "case", "weights", "p", "n", "otkit (s)", "POT (s)", "scipy (s)",
         "otkit / POT", "otkit / scipy", "rel. diff POT", "rel. diff scipy",
@@ -98,7 +99,11 @@ def run(sizes, repeats, seed):
             ]
             print("  ".join(f"{cell:>14}" for cell in row), flush=True)
             rows.append(row)
-    return header, rows
+            case = f"{function}, {weights} weights, p={p}, n={n:.0e}"
+            summary += [
+                entry(case, times["otkit"], peer, times[peer]) for peer in times if peer != "otkit"
+            ]
+    return header, rows, summary
 
 
 def main(argv=None):
@@ -109,7 +114,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=RESULTS / "1d.md")
     args = parser.parse_args(argv)
-    header, rows = run(args.sizes, args.repeats, args.seed)
+    header, rows, summary = run(args.sizes, args.repeats, args.seed)
     setup = (
         "x ~ N(0, 1) and y ~ N(1, 1.5²), n points each (float64, `default_rng([seed, n])`); "
         "weights uniform (`None`) or `rng.random(n)` normalised to 1. All libraries get the "
@@ -128,6 +133,7 @@ def main(argv=None):
         header,
         rows,
     )
+    write_summary(args.output, "1d", "bench_1d.py", argv, summary)
 
 
 if __name__ == "__main__":

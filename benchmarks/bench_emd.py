@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from _summary import entry, write_summary
 
 BENCHMARK_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCHMARK_DIR / "results"
@@ -713,6 +714,13 @@ def main(argv: list[str] | None = None) -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render_markdown(cases, memory, args, argv))
     print(f"wrote {args.output}")
+    summary = [
+        entry(
+            f"n={case.n}, {case.weights} weights", case.median("otkit"), "POT", case.median("pot")
+        )
+        for case in cases
+    ]
+    write_summary(args.output, "emd", "bench_emd.py", argv, summary)
 
 
 if __name__ == "__main__":

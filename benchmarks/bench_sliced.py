@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from _harness import relative_difference, time_interleaved, write_report
+from _summary import entry, write_summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # (n, d, L, weights)
@@ -51,7 +52,7 @@ def run(repeats, seed):
         "otkit SW_2", "POT SW_2", "rel. diff, same directions",
     )  # fmt: skip
     print("  ".join(f"{h:>12}" for h in header))
-    rows = []
+    rows, summary = [], []
     for n, d, n_projections, weights in CASES:
         X, Y, a, b = make_inputs(n, d, seed)
         if weights == "uniform":
@@ -81,7 +82,9 @@ def run(repeats, seed):
         ]
         print("  ".join(f"{cell:>12}" for cell in row), flush=True)
         rows.append(row)
-    return header, rows
+        case = f"n={n:.0e}, d={d}, L={n_projections}, {weights} weights"
+        summary.append(entry(case, times["otkit"], "POT", times["POT"]))
+    return header, rows, summary
 
 
 def main(argv=None):
@@ -91,7 +94,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=RESULTS / "sliced.md")
     args = parser.parse_args(argv)
-    header, rows = run(args.repeats, args.seed)
+    header, rows, summary = run(args.repeats, args.seed)
     setup = (
         "X ~ N(0, I_d) and Y ~ N(1, 1.5² I_d), n points each (float64, "
         "`default_rng([seed, n, d])`); weights uniform (`None`, POT's default) or "
@@ -112,6 +115,7 @@ def main(argv=None):
         header,
         rows,
     )
+    write_summary(args.output, "sliced", "bench_sliced.py", argv, summary)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # examples and docstrings never open
 DOCS = Path(__file__).resolve().parent
 EXAMPLES = DOCS.parent / "examples"
 FAST = os.environ.get("OTKIT_DOCS_FAST", "").strip().lower() not in ("", "0", "false", "no")
+# The gallery scripts also save their figures to OTKIT_EXAMPLE_OUTPUT (default: the working
+# directory, which sphinx-gallery sets to _gallery_src, where sync_gallery_sources deletes
+# unknown files and then the whole rendered gallery): keep those files in the build folder.
+os.environ.setdefault("OTKIT_EXAMPLE_OUTPUT", str(DOCS / "_build" / "example_output"))
 
 # -- Project -----------------------------------------------------------------------------
 
@@ -154,11 +158,20 @@ STUBS = DOCS / "generated"  # autosummary's pages, one per documented name
 # from a module not listed here still gets a page: its section is titled from the first
 # sentence of its module's docstring and comes after these.
 SECTIONS = [
+    ("otkit._solve", "Unified entry points"),
+    ("otkit._solve_sample", "Unified entry points"),
+    ("otkit._result", "Unified entry points"),
     ("otkit.lp._emd", "Exact optimal transport (network simplex)"),
     ("otkit._one_d", "Optimal transport on the real line"),
     ("otkit._sliced", "Sliced Wasserstein distances"),
     ("otkit._sinkhorn", "Entropic optimal transport (Sinkhorn)"),
     ("otkit._sinkhorn_init", "Entropic optimal transport (Sinkhorn)"),
+    ("otkit._divergence", "Point clouds and Sinkhorn divergences"),
+    ("otkit._empirical", "Point clouds and Sinkhorn divergences"),
+    ("otkit._samples_loss", "Point clouds and Sinkhorn divergences"),
+    ("otkit._barycenter", "Barycenters and interpolation"),
+    ("otkit._barycenter_1d", "Barycenters and interpolation"),
+    ("otkit._convolutional", "Barycenters and interpolation"),
     ("otkit.lp._barycenter", "Barycenters and interpolation"),
     ("otkit.lp._free_support", "Barycenters and interpolation"),
     ("otkit._utils", "Costs and weights"),

@@ -10,12 +10,13 @@ import numpy as np
 from ._boundary import as_backend, input_float_dtype, prepare_problem
 from ._sinkhorn_loop import log_weights
 from ._sinkhorn_solve import METHODS, build_outputs, solve_potentials
-from ._validation import check_equal_mass, check_finite, check_nonnegative_weights, mass_tolerance
+from ._validation import check_transport_values
 from .backend import is_traced, stop_gradient, to_numpy
 
 __all__ = ["sinkhorn", "sinkhorn2"]
 
 GRADS = ("envelope", "autodiff", "detach")
+ACCELERATIONS = (None, "overrelax")
 WARMSTART_TYPES = ("log_scalings", "potentials")
 # POT options that have no effect here (every method is already stabilized).
 _IGNORED_OPTIONS = frozenset({"tau", "print_period", "verbose_inner", "log_inner"})
@@ -32,6 +33,25 @@ def _check_reg(reg):
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"reg must be a positive finite number, got {value!r}")
     return value
+
+
+def _check_acceleration(acceleration, omega, method):
+    """The loop's relaxation factor: 1 (none), None (adaptive) or the given ``omega``."""
+    if acceleration not in ACCELERATIONS:
+        raise ValueError(f"acceleration must be None or 'overrelax', got {acceleration!r}")
+    if acceleration is None:
+        if omega is not None:
+            raise ValueError("omega is the factor of acceleration='overrelax'; pass both")
+        return 1.0
+    if method == "greenkhorn":
+        raise ValueError("acceleration='overrelax' does not apply to method='greenkhorn'")
+    if omega is None:
+        return None
+    if isinstance(omega, bool) or not isinstance(omega, (int, float, np.floating)):
+        raise TypeError(f"omega must be a float in [1, 2) or None, got {type(omega).__name__}")
+    if not 1.0 <= omega < 2.0:
+        raise ValueError(f"omega must be in [1, 2) (or None: adaptive), got {omega!r}")
+    return float(omega)
 
 
 def _check_options(method, numItermax, stopThr, grad, warmstart_type, kwargs):
@@ -83,17 +103,13 @@ def _initial_potential(warmstart, warmstart_type, a, b, eps, xp, dtype, device):
 
 
 def _validate_values(a, b, M, input_dtype, check_marginals):
-    M_np, a_np, b_np = to_numpy(M), to_numpy(a), to_numpy(b)
-    check_finite(M_np, "M")
-    check_nonnegative_weights(a_np, "a")
-    check_nonnegative_weights(b_np, "b")
-    if check_marginals:
-        check_equal_mass(a_np, b_np, mass_tolerance(input_dtype, max(M_np.shape)))
+    check_transport_values(to_numpy(a), to_numpy(b), to_numpy(M), input_dtype, check_marginals)
 
 
 def _solve(a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kw):
     warmstart_type = kw.pop("warmstart_type", "log_scalings")
     check_marginals = kw.pop("check_marginals", True)
+    omega = _check_acceleration(kw.pop("acceleration", None), kw.pop("omega", None), method)
     _check_options(method, numItermax, stopThr, grad, warmstart_type, kw)
     eps = _check_reg(reg)
     xp, dtype, device, a, b, M, _ = prepare_problem(a, b, M, None, b_ndims=(1, 2))
@@ -109,21 +125,21 @@ def _solve(a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, 
     else:
         args = tuple(stop_gradient(x, xp) for x in (a, b2, M))
     engine, out = solve_potentials(
-        *args, eps, f0, method, int(numItermax), float(stopThr), xp, unrolled, verbose, kw
+        *args, eps, f0, method, int(numItermax), float(stopThr), xp, unrolled, verbose, kw, omega
     )
     if unrolled and engine != "generic":
         raise ValueError(
             f"grad='autodiff' needs a differentiable solver: method={method!r} on this input "
             "runs on the host; use grad='envelope' (the default)"
         )
-    plan, value_linear, value_reg, f, g = build_outputs(
+    plan, value_linear, value_reg, f, g, out["row_sums"], out["col_sums"] = build_outputs(
         a, b2, M, eps, out["f"], out["g"], out["plan"], xp, dtype, device, grad
     )
     err = out["err"] if traced else float(to_numpy(out["err"]))
-    converged = (err <= stopThr) if traced else bool(err <= stopThr)
+    converged = (err < stopThr) if traced else bool(err < stopThr)
     if not traced and not converged and warn:
         warnings.warn(
-            f"Sinkhorn did not converge: marginal error {float(err):.3e} > stopThr={stopThr:g} "
+            f"Sinkhorn did not converge: marginal error {float(err):.3e} >= stopThr={stopThr:g} "
             f"after {int(out['n_iter'])} iterations (method={method!r}, reg={float(eps):g}). "
             "Increase numItermax or reg, or use method='sinkhorn_epsilon_scaling'.",
             UserWarning,
@@ -136,9 +152,9 @@ def _make_log(xp, batched, eps, plan, value_linear, value_reg, f, g, out, conver
     squeeze = (lambda x: x) if batched else (lambda x: x[..., 0])
     log_u = f / eps + log_weights(a, xp)[:, None]
     log_v = g / eps + log_weights(b2, xp)
-    plan_sg, a_sg, b_sg = (stop_gradient(x, xp) for x in (plan, a, b2))
-    row_error = xp.sum(plan_sg, axis=1) - a_sg[:, None]
-    col_error = xp.sum(plan_sg, axis=0) - b_sg
+    a_sg, b_sg = stop_gradient(a, xp), stop_gradient(b2, xp)
+    row_error = out["row_sums"] - a_sg[:, None]
+    col_error = out["col_sums"] - b_sg
     marginal_error = xp.sqrt(xp.sum(row_error * row_error)) + xp.sqrt(xp.sum(col_error**2))
     trace = out["trace"]
     n_iter = out["n_iter"]
@@ -203,9 +219,10 @@ _DOC_PROBLEM_AND_PARAMETERS = r"""
     numItermax : int, default=1000
         Maximum number of iterations (of the final stage for epsilon scaling).
     stopThr : float, default=1e-9
-        Stop when the L2 norm of the marginal error is at most ``stopThr`` (the column
-        marginals are exact after each iteration, so this is the row error; greenkhorn uses
-        the stacked rows and columns). Use a value above the rounding floor of the dtype
+        Stop when the L2 norm of the marginal error is below ``stopThr`` (the column
+        marginals are exact after each iteration, so this is the row error; greenkhorn and
+        over-relaxation use the stacked rows and columns). As POT, ``stopThr=0`` runs
+        exactly ``numItermax`` iterations. Use a value above the rounding floor of the dtype
         (about ``finfo(dtype).eps * max(M) / reg``) for float32.
     verbose : bool, default=False
         Print the error every 200 iterations (host engines).
@@ -238,6 +255,19 @@ _DOC_PROBLEM_AND_PARAMETERS = r"""
     check_marginals : bool, default=True
         Check that ``a`` and ``b`` (each column) have the same mass. With False, unequal
         masses are not rejected (the iteration then matches the last-updated marginal).
+    acceleration : {None, 'overrelax'}, default=None
+        'overrelax': over-relaxed Sinkhorn (Thibault et al. 2017, Lehmann et al. 2021), each
+        potential moved ``omega`` times its exact update from where it was (the overshoot
+        capped at ``reg``); with the default adaptive ``omega`` the factor is estimated from
+        the observed rate of convergence (two-block SOR theory) after 3 plain iterations and
+        every 20 after. It pays at small ``reg``: on the benchmark problem (n = 1000) the
+        iterations go from 706 to about 110 at reg = 1e-3 and from 54 to 23 at 1e-2, same
+        at 1e-1. If the error ever grows tenfold over its minimum the factor falls back to 1.
+        The columns are then not exact at every iteration: the stopping test uses the
+        stacked row and column error. Not for 'greenkhorn'.
+    omega : float in [1, 2) or None, default=None
+        With ``acceleration='overrelax'``: a fixed factor, or None for the adaptive one
+        (a fixed factor suits one ``reg`` only: 1.5 triples the iterations at reg = 0.1).
 
 """
 

@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from ._relaxation import relax, schedule_start, schedule_step
+
 __all__ = ["greenkhorn_host", "log_c_transform", "stabilized_sinkhorn_host"]
 
 _SCALING_BOUND = 1e50
@@ -69,11 +71,29 @@ def _kernel_cols(C, f, b, log_a, eps):
     return kernel, g
 
 
+def _report(verbose, n_iter, err):
+    """``verbose``: False, True (print every 200 iterations) or a callable
+    ``verbose(n_iter, marginal_error)``, called at every iteration (progress bars)."""
+    if callable(verbose):
+        verbose(n_iter, err)
+    elif verbose and n_iter % 200 == 0:
+        print(f"{n_iter:5d} | {err:.3e}")
+
+
 def _in_range(x):
     return bool(np.all(x > 1.0 / _SCALING_BOUND) and np.all(x < _SCALING_BOUND))
 
 
-def stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False):
+def _relaxed_scaling(previous, exact, w):
+    """The scaling of the over-relaxed potential (:mod:`otkit._relaxation`): eps log(u) is
+    the potential, so the relaxation acts on log(u) with the overshoot capped at 1."""
+    if w == 1.0:
+        return exact
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.exp(relax(np.log(previous), np.log(exact), w, 1.0, np))
+
+
+def stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False, omega=1.0):
     """Stabilized Sinkhorn on positive weights (zero weights must be removed beforehand).
 
     Parameters
@@ -85,7 +105,15 @@ def stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False)
         Initial row potential; the first step is an exact log-domain c-transform.
     num_iter_max : int
     tol : float
-        Stop when the L2 norm of the row-marginal error is <= tol (columns are exact).
+        Stop when the L2 norm of the row-marginal error is < tol (columns are exact).
+    verbose : bool or callable, default=False
+        True prints the error every 200 iterations; a callable is called as
+        ``verbose(n_iter, err)`` at every iteration (``otkit.solve``'s progress bar).
+    omega : float or None, default=1.0
+        Over-relaxation (:mod:`otkit._relaxation`): 1 is plain Sinkhorn, a float in (1, 2) a
+        fixed factor, None the adaptive one. Relaxed, the columns are not exact: the error
+        is the stacked row and column error (``u @ kernel`` of the last v update gives it),
+        and the solve ends with an exact v update (the last error is then the row error).
 
     Returns
     -------
@@ -104,33 +132,54 @@ def stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False)
     v = np.ones_like(b)
     trace = []
     n_iter = 0
+    relaxed, schedule, w, col_sums = omega != 1.0, None, 1.0, b
     while True:
         row_sums = kernel @ v
         err = float(np.linalg.norm(u * row_sums - a))
+        if relaxed:
+            err = math.hypot(err, float(np.linalg.norm(v * col_sums - b)))
         if math.isnan(err):
             err = math.inf
         trace.append(err)
-        if verbose and n_iter % 200 == 0:
-            print(f"{n_iter:5d} | {err:.3e}")
-        if err <= tol or n_iter >= num_iter_max:
+        _report(verbose, n_iter, err)
+        if err < tol or n_iter >= num_iter_max:
             break
+        if relaxed:
+            error = np.asarray(err)
+            schedule = (
+                schedule_start(error, omega, np)
+                if schedule is None
+                else schedule_step(schedule, error, omega is None, np)
+            )
+            w = float(schedule[0])
         with np.errstate(divide="ignore", over="ignore"):
-            u = a / row_sums
+            u = _relaxed_scaling(u, a / row_sums, w)
         if not _in_range(u):
             g += eps * np.log(v)
             kernel, f = _kernel_rows(C, g, a, log_b, eps)
             n_rebuilds += 1
             u = np.ones_like(a)
             v = np.ones_like(b)
+        col_sums = u @ kernel
         with np.errstate(divide="ignore", over="ignore"):
-            v = b / (u @ kernel)
+            v = _relaxed_scaling(v, b / col_sums, w)
         if not _in_range(v):
             f += eps * np.log(u)
             kernel, g = _kernel_cols(C, f, b, log_a, eps)
             n_rebuilds += 1
             u = np.ones_like(a)
             v = np.ones_like(b)
+            col_sums = b
         n_iter += 1
+    if relaxed:  # end as plain Sinkhorn: exact columns, and the row error of that state
+        with np.errstate(divide="ignore", over="ignore"):
+            v = b / (u @ kernel)
+        if not _in_range(v):
+            f += eps * np.log(u)
+            kernel, g = _kernel_cols(C, f, b, log_a, eps)
+            u, v = np.ones_like(a), np.ones_like(b)
+        err = float(np.linalg.norm(u * (kernel @ v) - a))
+        trace[-1] = err if math.isfinite(err) else math.inf
     plan = kernel
     plan *= u[:, None]
     plan *= v[None, :]
@@ -172,9 +221,8 @@ def greenkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False):
         rows, cols = plan.sum(axis=1), plan.sum(axis=0)
         err = float(np.sqrt(np.sum((rows - a) ** 2) + np.sum((cols - b) ** 2)))
         trace.append(err if math.isfinite(err) else math.inf)
-        if verbose and n_iter % 200 == 0:
-            print(f"{n_iter:5d} | {err:.3e}")
-        if err <= tol or n_iter >= num_iter_max:
+        _report(verbose, n_iter, err)
+        if err < tol or n_iter >= num_iter_max:
             break
         row_scores, col_scores = _divergence(a, rows), _divergence(b, cols)
         for _ in range(n + m):

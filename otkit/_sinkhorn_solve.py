@@ -89,33 +89,38 @@ def _pad(traces):
 
 
 @functools.lru_cache(maxsize=32)
-def _jitted_loop(num_iter_max, tol, xp):
-    """The generic loop compiled once per (numItermax, stopThr) for eager JAX input."""
+def _jitted_loop(num_iter_max, tol, omega, xp):
+    """The generic loop compiled once per (numItermax, stopThr, omega) for eager JAX input
+    (``reg`` is an argument: a new value does not recompile)."""
 
     def run(a, b, C, eps, f0):
-        return sinkhorn_log_loop(a, b, C, eps, f0, num_iter_max, tol, xp)
+        return sinkhorn_log_loop(a, b, C, eps, f0, num_iter_max, tol, xp, omega=omega)
 
     return jit(run, xp)
 
 
-def _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbose):
+def _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbose, omega):
     if engine == "generic":
         if is_jax_namespace(xp) and not is_traced(a, b, C, f0, eps):
             eps_array = xp.asarray(eps, dtype=C.dtype)
-            f, g, n_iter, err, trace = _jitted_loop(num_iter_max, tol, xp)(a, b, C, eps_array, f0)
+            run = _jitted_loop(num_iter_max, tol, omega, xp)
+            f, g, n_iter, err, trace = run(a, b, C, eps_array, f0)
             n_iter = int(n_iter)
             trace = [float(x) for x in to_numpy(trace)[: n_iter + 1]]
         else:
             f, g, n_iter, err, trace = sinkhorn_log_loop(
-                a, b, C, eps, f0, num_iter_max, tol, xp, unrolled=unrolled
+                a, b, C, eps, f0, num_iter_max, tol, xp, unrolled=unrolled, omega=omega
             )
         return {"f": f, "g": g, "n_iter": n_iter, "err": err, "trace": trace, "plan": None}
-    host_engine = greenkhorn_host if engine == "greenkhorn" else _stabilized
+    if engine == "greenkhorn":
+        host_engine = greenkhorn_host
+    else:
+        host_engine = functools.partial(_stabilized, omega=omega)
     return _host_solve(host_engine, a, b, C, float(eps), f0, num_iter_max, tol, verbose)
 
 
-def _stabilized(a, b, C, eps, f0, num_iter_max, tol, verbose):
-    return stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose)[:5]
+def _stabilized(a, b, C, eps, f0, num_iter_max, tol, verbose, omega):
+    return stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose, omega)[:5]
 
 
 def choose_engine(method, xp, b, traced):
@@ -132,25 +137,28 @@ def choose_engine(method, xp, b, traced):
     return "generic"
 
 
-def solve_potentials(a, b, C, eps, f0, method, num_iter_max, tol, xp, unrolled, verbose, options):
-    """Solve and return a dict: f, g (in xp for 'generic'), n_iter, trace, err, plan or None."""
+def solve_potentials(
+    a, b, C, eps, f0, method, num_iter_max, tol, xp, unrolled, verbose, options, omega=1.0
+):
+    """Solve and return a dict: f, g (in xp for 'generic'), n_iter, trace, err, plan or None.
+
+    ``omega``: 1 (plain), a fixed over-relaxation factor, or None (adaptive), every stage.
+    """
     traced = is_traced(a, b, C, f0, eps)
     engine = choose_engine(method, xp, b, traced)
+    stage = functools.partial(_run_stage, xp=xp, engine=engine, unrolled=unrolled, omega=omega)
     if method != "sinkhorn_epsilon_scaling":
-        out = _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbose)
-        return engine, out
+        return engine, stage(a, b, C, eps, f0, num_iter_max, tol, verbose=verbose)
     schedule = epsilon_schedule(C, eps, options, traced)
     inner_iter = int(options.get("numInnerItermax", 100))
     inner_tol = max(tol, float(options.get("stopInnerThr", 1e-3)))
     n_iter = 0
     f = f0
     for stage_eps in schedule[:-1]:
-        stage = _run_stage(
-            a, b, C, stage_eps, f, inner_iter, inner_tol, xp, engine, unrolled, False
-        )
-        f = stage["f"] if engine == "generic" else _to_xp(stage["f"], f0, xp)
-        n_iter = n_iter + stage["n_iter"]
-    out = _run_stage(a, b, C, eps, f, num_iter_max, tol, xp, engine, unrolled, verbose)
+        out = stage(a, b, C, stage_eps, f, inner_iter, inner_tol, verbose=False)
+        f = out["f"] if engine == "generic" else _to_xp(out["f"], f0, xp)
+        n_iter = n_iter + out["n_iter"]
+    out = stage(a, b, C, eps, f, num_iter_max, tol, verbose=verbose)
     out["n_iter"] = n_iter + out["n_iter"]
     return engine, out
 
@@ -183,12 +191,9 @@ def epsilon_schedule(C, eps, options, traced):
     return [max(eps, eps0 * factor**t) for t in range(stages)] + [eps]
 
 
-def _sum_nm(x, xp):
-    return xp.sum(xp.sum(x, axis=0), axis=0)
-
-
 def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad):
-    """Plan (n, m, k), linear value <P, C> (k,), regularized value (k,), potentials (n,k),(m,k).
+    """Plan (n, m, k), linear value <P, C> (k,), regularized value (k,), potentials (n,k),(m,k)
+    and the plan's marginals (n, k), (m, k) (without gradient).
 
     ``grad`` sets what carries a gradient (torch/JAX):
 
@@ -197,6 +202,10 @@ def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad):
       (plan, f - mean f, g - mean g) with respect to (C, a, b); the plan is one differentiable
       evaluation from the fixed potentials;
     - "detach": nothing carries a gradient.
+
+    Every n x m quantity takes one pass: <P, C> is a ``tensordot`` (BLAS, no n x m product),
+    the total mass and <P, f + g> come from the two marginals, and for one histogram the
+    plan is built as a 2-D array.
     """
     if plan_host is not None:
         f = from_numpy(np.asarray(f), xp, dtype=dtype, device=device)
@@ -207,30 +216,46 @@ def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad):
         f, g = stop_gradient(f, xp), stop_gradient(g, xp)
     if grad == "detach":
         a, b, C = (stop_gradient(x, xp) for x in (a, b, C))
-    log_a = log_weights(a, xp)[:, None, None]
-    log_b = log_weights(b, xp)[None, :, :]
     if plan_host is not None:
         plan = from_numpy(np.asarray(plan_host), xp, dtype=dtype, device=device)
     else:
-        exponent = (f[:, None, :] + g[None, :, :] - C[:, :, None]) / eps + log_a + log_b
-        plan = xp.exp(exponent)
-    value_linear = _sum_nm(plan * C[:, :, None], xp)
-    mass_term = eps * (_sum_nm(plan, xp) - xp.sum(a) * xp.sum(b, axis=0))
+        plan = _plan(a, b, C, eps, f, g, xp)
+    value_linear = _inner(C, plan, xp)
+    if plan.shape[2] == 1:  # 2-D reductions are much faster than (n, m, 1) ones
+        rows, cols = xp.sum(plan[:, :, 0], axis=1)[:, None], xp.sum(plan[:, :, 0], axis=0)[:, None]
+    else:
+        rows, cols = xp.sum(plan, axis=1), xp.sum(plan, axis=0)
+    mass_term = eps * (xp.sum(rows, axis=0) - xp.sum(a) * xp.sum(b, axis=0))
     # <P, f + g> from the marginals of P: O(n + m) after the two sums, no n x m temporary.
-    rows, cols = xp.sum(plan, axis=1), xp.sum(plan, axis=0)
     value_reg = xp.sum(f * rows, axis=0) + xp.sum(g * cols, axis=0) - mass_term
     if grad == "envelope" and not is_numpy_namespace(xp):  # NumPy has no autodiff
-        value_linear = _envelope(value_linear, a, b, C, f, g, plan, xp)
-        value_reg = _envelope(value_reg, a, b, C, f, g, plan, xp)
-    return plan, value_linear, value_reg, f, g
+        gradient_terms = _envelope_terms(a, b, C, f, g, plan, xp)
+        value_linear = stop_gradient(value_linear, xp) + gradient_terms
+        value_reg = stop_gradient(value_reg, xp) + gradient_terms
+    marginals = (stop_gradient(rows, xp), stop_gradient(cols, xp))
+    return plan, value_linear, value_reg, f, g, *marginals
 
 
-def _envelope(value, a, b, C, f, g, plan, xp):
-    """``value`` with the gradient (plan, centred f, centred g) w.r.t. (C, a, b)."""
+def _plan(a, b, C, eps, f, g, xp):
+    """P_ijl = exp((f_il + eps log a_i + g_jl + eps log b_jl - C_ij) / eps), (n, m, k)."""
+    row_term = f + eps * log_weights(a, xp)[:, None]
+    col_term = g + eps * log_weights(b, xp)
+    if f.shape[1] == 1:
+        exponent = (row_term[:, 0][:, None] + col_term[:, 0][None, :] - C) / eps
+        return xp.exp(exponent)[:, :, None]
+    return xp.exp((row_term[:, None, :] + col_term[None, :, :] - C[:, :, None]) / eps)
+
+
+def _inner(C, plan, xp):
+    """(k,) Frobenius products <C, P[:, :, l]>, by one BLAS contraction."""
+    return xp.tensordot(C, plan, axes=2)
+
+
+def _envelope_terms(a, b, C, f, g, plan, xp):
+    """Zero, with the gradient (plan, centred f, centred g) w.r.t. (C, a, b)."""
     sg = stop_gradient
     f_centred = f - xp.mean(f, axis=0, keepdims=True)
     g_centred = g - xp.mean(g, axis=0, keepdims=True)
-    dC = _sum_nm(sg(plan, xp) * (C - sg(C, xp))[:, :, None], xp)
-    da = xp.sum(f_centred * (a - sg(a, xp))[:, None], axis=0)
-    db = xp.sum(g_centred * (b - sg(b, xp)), axis=0)
-    return sg(value, xp) + dC + da + db
+    terms = _inner(C, sg(plan, xp), xp) + xp.sum(f_centred * a[:, None], axis=0)
+    terms = terms + xp.sum(g_centred * b, axis=0)
+    return terms - sg(terms, xp)

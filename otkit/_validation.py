@@ -14,6 +14,7 @@ __all__ = [
     "check_ndim",
     "check_nonnegative_weights",
     "check_not_empty",
+    "check_transport_values",
     "mass_tolerance",
 ]
 
@@ -65,3 +66,16 @@ def check_equal_mass(a: np.ndarray, b: np.ndarray, rtol: float, names=("a", "b")
             f"sum({names[0]}) = {mass_a!r}, sum({names[1]}) = {np.asarray(mass_b).tolist()!r} "
             f"(relative tolerance {rtol:.1e}); normalise them or pass check_marginals=False"
         )
+
+
+def check_transport_values(
+    a: np.ndarray, b: np.ndarray, M: np.ndarray, input_dtype, check_marginals=True
+):
+    """Value checks of a transport problem ``(a, b, M)`` given as host NumPy arrays: finite
+    costs, non-negative finite weights of positive mass and, if ``check_marginals``, equal
+    masses (``b`` may hold several histograms in columns)."""
+    check_finite(M, "M")
+    check_nonnegative_weights(a, "a")
+    check_nonnegative_weights(b, "b")
+    if check_marginals:
+        check_equal_mass(a, b, mass_tolerance(input_dtype, max(M.shape)))

@@ -71,11 +71,20 @@ def test_empty_inputs():
         ({"stopThr": -1.0}, "stopThr must be"),
         ({"warmstart": (np.zeros(2), np.zeros(3))}, "warmstart arrays must have shapes"),
         ({"warmstart": 3.0}, "warmstart must be a pair"),
+        ({"acceleration": "anderson"}, "acceleration must be None or 'overrelax'"),
+        ({"omega": 1.5}, "omega is the factor of acceleration='overrelax'"),
+        ({"acceleration": "overrelax", "omega": 2.0}, r"omega must be in \[1, 2\)"),
+        ({"acceleration": "overrelax", "method": "greenkhorn"}, "does not apply to"),
     ],
 )
 def test_bad_options(problem, kwargs, message):
     with pytest.raises(ValueError, match=message):
         ot.sinkhorn(*problem, 0.1, **kwargs)
+
+
+def test_omega_of_wrong_type(problem):
+    with pytest.raises(TypeError, match="omega must be a float"):
+        ot.sinkhorn(*problem, 0.1, acceleration="overrelax", omega="fast")
 
 
 def test_unknown_keyword(problem):

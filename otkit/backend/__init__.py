@@ -22,9 +22,11 @@ from ._shims import (
     fori_loop,
     jit,
     logsumexp,
+    logsumexp_add,
     random_normal,
     stop_gradient,
     while_loop,
+    workspace_like,
 )
 
 __all__ = [
@@ -40,9 +42,11 @@ __all__ = [
     "is_traced",
     "jit",
     "logsumexp",
+    "logsumexp_add",
     "random_normal",
     "result_float_dtype",
     "stop_gradient",
     "to_numpy",
     "while_loop",
+    "workspace_like",
 ]

@@ -24,9 +24,11 @@ __all__ = [
     "fori_loop",
     "jit",
     "logsumexp",
+    "logsumexp_add",
     "random_normal",
     "stop_gradient",
     "while_loop",
+    "workspace_like",
 ]
 
 
@@ -58,6 +60,49 @@ def logsumexp(x, axis=None, xp=None):
     if axis is None:
         return xp.reshape(out, ())
     return xp.squeeze(out, axis=axis)
+
+
+def logsumexp_add(x, y, axis, xp=None, *, workspace=None):
+    """``logsumexp(x + y, axis)`` for a 2-D ``x`` and a ``y`` that broadcasts against it.
+
+    JAX: XLA fuses the sum into the reduction (no n x m temporary). torch: with a
+    ``workspace`` (a tensor of ``x``'s shape and dtype that the caller lets this function
+    overwrite; only when nothing needs a gradient), the computation is done in place in it:
+    a fresh n x m tensor per call costs as much in page faults as the arithmetic, and terms
+    more than the dtype's exponent range below the maximum are raised to that floor before
+    ``exp`` (their share of the sum is below ``e^-85``, and float32 subnormals make ``exp``
+    six times slower). Otherwise, the native fused ``logsumexp`` of ``x + y``.
+    """
+    if xp is None:
+        xp = get_namespace(x=x)
+    if workspace is None or not is_torch_namespace(xp):
+        return logsumexp(x + y, axis=axis, xp=xp)
+    import torch
+
+    torch.add(x, y, out=workspace)
+    top = torch.amax(workspace, dim=axis)
+    finite = torch.isfinite(top)
+    # A slice of -inf (or +inf) has no finite shift: its answer is its maximum.
+    shift = torch.where(finite, top, torch.zeros_like(top))
+    floor = -85.0 if workspace.dtype in (torch.float32, torch.float16, torch.bfloat16) else -690.0
+    workspace.sub_(torch.unsqueeze(shift, axis)).clamp_(min=floor).exp_()
+    out = torch.log(torch.sum(workspace, dim=axis)).add_(shift)
+    return torch.where(finite, out, top)
+
+
+def workspace_like(x, xp=None):
+    """An uninitialized array like ``x`` for :func:`logsumexp_add` to overwrite, or None.
+
+    Only eager torch tensors that need no gradient get one (in-place work would break
+    autograd, and JAX arrays are immutable: XLA already avoids the temporaries).
+    """
+    if xp is None:
+        xp = get_namespace(x=x)
+    if not is_torch_namespace(xp) or x.requires_grad:
+        return None
+    import torch
+
+    return torch.empty_like(x)
 
 
 def stop_gradient(x, xp=None):

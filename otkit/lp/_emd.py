@@ -8,12 +8,7 @@ from functools import partial
 import numpy as np
 
 from .._boundary import input_float_dtype, prepare_problem
-from .._validation import (
-    check_equal_mass,
-    check_finite,
-    check_nonnegative_weights,
-    mass_tolerance,
-)
+from .._validation import check_transport_values
 from ..backend import (
     call_host,
     is_jax_namespace,
@@ -70,11 +65,7 @@ def _solve_host(
 
     The dense plan is only built when ``build_plan`` (the solver itself never stores an
     n x m float array; an ``emd2`` without gradients needs none)."""
-    check_finite(M, "M")
-    check_nonnegative_weights(a, "a")
-    check_nonnegative_weights(b, "b")
-    if check_marginals:
-        check_equal_mass(a, b, mass_tolerance(input_dtype, max(M.shape)))
+    check_transport_values(a, b, M, input_dtype, check_marginals)
     # The solver needs a balanced problem: b is rescaled to a's mass (a no-op for matching
     # masses), and zero-weight rows/columns are left out (their duals are restored below).
     b = b * (a.sum() / b.sum())
@@ -167,12 +158,7 @@ def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, 
 
 
 def _validate_host_values(a, b, M, input_dtype, check_marginals):
-    M_np, a_np, b_np = to_numpy(M), to_numpy(a), to_numpy(b)
-    check_finite(M_np, "M")
-    check_nonnegative_weights(a_np, "a")
-    check_nonnegative_weights(b_np, "b")
-    if check_marginals:
-        check_equal_mass(a_np, b_np, mass_tolerance(input_dtype, max(M_np.shape)))
+    check_transport_values(to_numpy(a), to_numpy(b), to_numpy(M), input_dtype, check_marginals)
 
 
 def _make_log(cost, u, v, code, n_iter, traced):

@@ -1,0 +1,248 @@
+"""The solve behind the point-cloud divergences: annealing, the loops, dual values, gradients.
+
+Everything here runs on detached arrays (no autodiff through the iterations). The result is
+the dual value of each entropic problem at the computed potentials and its partial
+derivatives with respect to the points and the weights; by the envelope theorem these are
+the gradients of the optimal value, which the public functions attach in one
+differentiable step (:func:`attach_gradients`).
+
+For a KL marginal penalty ``rho`` (``rho = None``: balanced), with
+``phi(f) = rho (1 - exp(-f / rho))`` (``f`` when balanced), the dual objective of
+``OT_eps(a, b)`` (Sejourne et al. 2019) is
+
+    D(f, g) = <a, phi(f)> + <b, phi(g)> - eps (<a (x) b, exp((f + g - C) / eps)> - m_a m_b)
+
+and, with ``r_i = exp((f_i - T(g)_i) / eps)`` the ratio of the i-th row of the plan to
+``a_i``, its partial derivatives are
+
+    dD/dx_i = a_i r_i sum_j pi_ij grad_x C(x_i, y_j),     dD/da_i = phi(f_i) - eps (r_i - m_b).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+from ._pointcloud import (
+    CostSpec,
+    online_softmin,
+    softmin_cols_online,
+    softmin_rows_online,
+    transport_pass,
+)
+from ._sinkhorn_loop import log_weights, sinkhorn_log_loop, symmetric_log_loop
+from .backend import (
+    device_of,
+    fori_loop,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_traced,
+    jit,
+    stop_gradient,
+)
+
+__all__ = ["SolveConfig", "attach_gradients", "epsilon_stages", "solve_divergence"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SolveConfig:
+    """Static settings of a solve (hashable: one compiled program per config on JAX)."""
+
+    spec: CostSpec
+    balanced: bool
+    debias: bool
+    n_stages: int
+    num_iter_max: int
+    tol: float
+    same_clouds: bool = False
+
+
+def epsilon_stages(diameter_p, eps, scaling, p, xp, dtype, device, traced):
+    """Annealing values eps_t = eps_0 q^(p t) > eps, t < K, with eps_0 = p diameter^p.
+
+    The blur sigma (eps = p sigma^p) shrinks by ``scaling`` per stage, from the diameter (as
+    GeomLoss). K is exact for concrete values; under JAX tracing it is fixed by a ratio
+    eps_0 / eps of at most 1e8 (eps_0 is clipped to it, and extra stages run at eps).
+    """
+    if scaling is None:
+        return xp.zeros((0,), dtype=dtype, device=device), 0
+    ratio_per_stage = scaling**p
+    eps0 = p * diameter_p
+    if traced or is_traced(eps0, eps):
+        n_stages = math.ceil(math.log(1e-8) / math.log(ratio_per_stage))
+    else:
+        start, final = float(eps0), float(eps)
+        if not start > final:
+            return xp.zeros((0,), dtype=dtype, device=device), 0
+        n_stages = math.ceil(math.log(final / start) / math.log(ratio_per_stage))
+
+    def as_array(v):
+        if is_traced(v):  # (under vmap, asarray(tracer, device=...) is refused)
+            return xp.astype(v, dtype)
+        return xp.asarray(v, dtype=dtype, device=device)
+
+    eps0 = xp.minimum(as_array(eps0), as_array(eps * ratio_per_stage ** (-n_stages)))
+    powers = as_array([ratio_per_stage**t for t in range(n_stages)])
+    return xp.maximum(eps0 * powers, as_array(eps)), n_stages
+
+
+def _phi(f, rho, xp):
+    return f if rho is None else rho * (1.0 - xp.exp(-f / rho))
+
+
+def _pair_dual(x, y, a, b, f, g, eps, rho, spec, xp):
+    """Dual value, linear cost <P, C> and partial derivatives at the pair (f, g)."""
+    log_a, log_b = log_weights(a, xp), log_weights(b, xp)
+    row_T, row_grad, row_cost = transport_pass(x, y, log_b + g / eps, eps, spec, xp)
+    col_T, col_grad, _ = transport_pass(y, x, log_a + f / eps, eps, spec, xp)
+    r = xp.exp(xp.clip((f - row_T) / eps, max=700.0))
+    s = xp.exp(xp.clip((g - col_T) / eps, max=700.0))
+    mass_a, mass_b = xp.sum(a), xp.sum(b)
+    row_mass = a * r
+    value = (
+        xp.sum(a * _phi(f, rho, xp))
+        + xp.sum(b * _phi(g, rho, xp))
+        - eps * (xp.sum(row_mass) - mass_a * mass_b)
+    )
+    return {
+        "value": value,
+        "linear": xp.sum(row_mass * row_cost),
+        "grad_x": row_mass[:, None] * row_grad,
+        "grad_y": (b * s)[:, None] * col_grad,
+        "grad_a": _phi(f, rho, xp) - eps * (r - mass_b),
+        "grad_b": _phi(g, rho, xp) - eps * (s - mass_a),
+    }
+
+
+def _self_dual(x, a, f, eps, rho, spec, xp):
+    """The same at the symmetric pair (f, f) of OT_eps(a, a): x is in both slots."""
+    T, grad, cost = transport_pass(x, x, log_weights(a, xp) + f / eps, eps, spec, xp)
+    r = xp.exp(xp.clip((f - T) / eps, max=700.0))
+    mass = xp.sum(a)
+    row_mass = a * r
+    return {
+        "value": 2.0 * xp.sum(a * _phi(f, rho, xp)) - eps * (xp.sum(row_mass) - mass * mass),
+        "linear": xp.sum(row_mass * cost),
+        "grad_x": 2.0 * row_mass[:, None] * grad,
+        "grad_a": 2.0 * (_phi(f, rho, xp) - eps * (r - mass)),
+    }
+
+
+def _solve(x, y, a, b, eps, rho, stages, config, xp):
+    spec = config.spec
+    rho = None if config.balanced else rho
+    n, m = x.shape[0], y.shape[0]
+    traced = is_traced(x, y, a, b, eps, rho)
+    geometry = (x, y, spec)
+    log_a, log_b = log_weights(a, xp), log_weights(b, xp)
+
+    def damping(e):
+        return 1.0 if rho is None else rho / (rho + e)
+
+    zeros = functools.partial(xp.zeros, dtype=x.dtype, device=device_of(x))
+    state = (zeros((n, 1)), zeros((n,)), zeros((m,)))
+
+    def anneal(t, state):
+        f, f_aa, f_bb = state
+        e = stages[t]
+        lam = damping(e)
+        g = lam * softmin_cols_online(geometry, f, log_a[:, None], e, xp)
+        f = lam * softmin_rows_online(geometry, g, log_b[:, None], e, xp)
+        if config.debias:
+            f_aa = 0.5 * (f_aa + lam * online_softmin(x, x, log_a + f_aa / e, e, spec, xp))
+            f_bb = 0.5 * (f_bb + lam * online_softmin(y, y, log_b + f_bb / e, e, spec, xp))
+        return f, f_aa, f_bb
+
+    if config.n_stages:  # (JAX traces the body even for an empty loop)
+        state = fori_loop(0, config.n_stages, anneal, state, xp=xp)
+    f, f_aa, f_bb = state
+    lam = damping(eps)
+    if config.same_clouds:
+        return _solve_same(x, a, f_aa, eps, rho, lam, traced, config, xp)
+    _, g, n_iter, err, trace, f = sinkhorn_log_loop(
+        a,
+        b[:, None],
+        geometry,
+        eps,
+        f,
+        config.num_iter_max,
+        config.tol,
+        xp,
+        softmin_rows=softmin_rows_online,
+        softmin_cols=softmin_cols_online,
+        damping=lam,
+        return_next=True,
+    )
+    out = {"ab": _pair_dual(x, y, a, b, f[:, 0], g[:, 0], eps, rho, spec, xp)}
+    out["ab"].update(f=f[:, 0], g=g[:, 0], n_iter=n_iter, err=err, trace=trace)
+    if config.debias:
+        for name, points, weights, start in (("aa", x, a, f_aa), ("bb", y, b, f_bb)):
+            log_w = log_weights(weights, xp)
+
+            def softmin(h, points=points, log_w=log_w):
+                return online_softmin(points, points, log_w + h / eps, eps, spec, xp)
+
+            potential, self_iter, self_err, self_trace = symmetric_log_loop(
+                weights, eps, start, config.num_iter_max, config.tol, xp, softmin, lam, traced
+            )
+            out[name] = _self_dual(points, weights, potential, eps, rho, spec, xp)
+            out[name].update(f=potential, n_iter=self_iter, err=self_err, trace=self_trace)
+    return out
+
+
+def _solve_same(x, a, f, eps, rho, lam, traced, config, xp):
+    """OT_eps(a, a) for every term when the two clouds are the same: S is exactly 0.
+
+    The alternating iteration is slow on identical clouds (its linearization has
+    eigenvalues near 1 when the plan is near the identity); the averaged one is fast.
+    """
+    log_a = log_weights(a, xp)
+
+    def softmin(h):
+        return online_softmin(x, x, log_a + h / eps, eps, config.spec, xp)
+
+    f, n_iter, err, trace = symmetric_log_loop(
+        a, eps, f, config.num_iter_max, config.tol, xp, softmin, lam, traced
+    )
+    info = {"f": f, "g": f, "n_iter": n_iter, "err": err, "trace": trace}
+    out = {"ab": {**_pair_dual(x, x, a, a, f, f, eps, rho, config.spec, xp), **info}}
+    if config.debias:
+        self_term = {**_self_dual(x, a, f, eps, rho, config.spec, xp), **info}
+        out["aa"] = out["bb"] = self_term
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _jitted(config, xp):
+    def run(x, y, a, b, eps, rho, stages):
+        return _solve(x, y, a, b, eps, rho, stages, config, xp)
+
+    return jit(run, xp)
+
+
+def solve_divergence(x, y, a, b, eps, rho, stages, config, xp):
+    """Run the solve (compiled once per config on JAX) on detached inputs."""
+    x, y, a, b = (stop_gradient(v, xp) for v in (x, y, a, b))
+    if is_jax_namespace(xp):
+        rho_array = xp.asarray(1.0 if rho is None else rho, dtype=x.dtype)
+        eps_array = xp.asarray(eps, dtype=x.dtype)
+        return _jitted(config, xp)(x, y, a, b, eps_array, rho_array, stages)
+    return _solve(x, y, a, b, eps, rho, stages, config, xp)
+
+
+def attach_gradients(value, pairs, xp):
+    """``value`` with the gradient ``grad`` for each (grad, array) pair, in one linear step.
+
+    ``sg(value) + sum <sg(grad), array - sg(array)>``: the value is unchanged and autodiff
+    sees the envelope gradients; nothing from the solve stays in the graph.
+    """
+    if is_numpy_namespace(xp):
+        return value
+    sg = stop_gradient
+    out = sg(value, xp)
+    for grad, array in pairs:
+        if grad is None:
+            continue
+        out = out + xp.sum(sg(grad, xp) * (array - sg(array, xp)))
+    return out
