@@ -198,20 +198,28 @@ def solvers(skip):
     return out
 
 
-def timed(run, repeats):
+def timed(run, repeats, budget=float("inf"), min_seconds=1.0):
+    """Median time of at least ``repeats`` runs (more, up to 25, while they total less than
+    ``min_seconds``: fast cases are noisy), not starting another once ``budget`` seconds are
+    spent; returns ``(median, last result, number of runs)``."""
     times, result = [], None
-    for _ in range(repeats):
+    while sum(times) < budget and (
+        len(times) < repeats or (sum(times) < min_seconds and len(times) < 25)
+    ):
         start = time.perf_counter()
         result = run()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+    return statistics.median(times), result, len(times)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
     parser.add_argument("--regs", type=float, nargs="+", default=[0.1, 0.01, 0.001])
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per solver (median)")
+    parser.add_argument(
+        "--budget", type=float, default=60.0, help="seconds after which a solver is not rerun"
+    )
     parser.add_argument(
         "--skip", nargs="*", default=[], help="torch, jax, ott, overrelax, pot_log_4000"
     )
@@ -221,6 +229,9 @@ def main(argv=None):
     warnings.simplefilter("ignore")
     load_before = os.getloadavg()
     table = solvers(set(args.skip))
+    tiny = build_problem(50)
+    for prepare in table.values():  # first calls pay for lazy imports and allocator warm-up
+        prepare(*tiny, 0.1)()
     rows, ratios = [], []
     for n in args.sizes:
         for reg in args.regs:
@@ -229,13 +240,13 @@ def main(argv=None):
             for name, prepare in table.items():
                 if name == "POT sinkhorn_log" and n >= 4000 and "pot_log_4000" in args.skip:
                     continue
-                seconds, (P, n_iter) = timed(prepare(a, b, M, reg), args.repeats)
+                seconds, (P, n_iter), runs = timed(prepare(a, b, M, reg), args.repeats, args.budget)
                 err, mass = marginal_error(P, a, b)
                 times[name] = seconds
-                rows.append((n, reg, name, seconds, n_iter, err, mass))
+                rows.append((n, reg, name, seconds, runs, n_iter, err, mass))
                 print(
-                    f"n={n} reg={reg:g} {name:24s} {seconds:8.3f}s it={n_iter} err={err:.2e} "
-                    f"mass={mass:.6f}",
+                    f"n={n} reg={reg:g} {name:26s} {seconds:8.3f}s ({runs} runs) it={n_iter} "
+                    f"err={err:.2e} mass={mass:.6f}",
                     flush=True,
                 )
             ratios.append((n, reg, times))
@@ -247,14 +258,15 @@ def main(argv=None):
         import otkit
 
         k = args.fixed_iters
-        t_pot, _ = timed(
-            lambda a=a, b=b, M=M, k=k: pot.sinkhorn(a, b, M, 0.01, stopThr=0.0, numItermax=k), 1
+        t_pot, *_ = timed(
+            lambda a=a, b=b, M=M, k=k: pot.sinkhorn(a, b, M, 0.01, stopThr=0.0, numItermax=k),
+            args.repeats,
         )
-        t_otk, _ = timed(
+        t_otk, *_ = timed(
             lambda a=a, b=b, M=M, k=k: otkit.sinkhorn(
                 a, b, M, 0.01, stopThr=0.0, numItermax=k, warn=False
             ),
-            1,
+            args.repeats,
         )
         fixed.append((n, k, t_pot, t_otk))
         print(f"fixed n={n} k={k}: POT {t_pot:.3f}s otkit {t_otk:.3f}s", flush=True)
@@ -281,7 +293,7 @@ def _machine_lines(loads):
 
 def _overrelax_lines(rows):
     """Time and iterations of acceleration='overrelax' next to the plain iteration."""
-    found = {(n, reg, name): (seconds, n_iter) for n, reg, name, seconds, n_iter, *_ in rows}
+    found = {(n, reg, name): (seconds, n_iter) for n, reg, name, seconds, _, n_iter, *_ in rows}
     lines = [
         "## Over-relaxation (`acceleration='overrelax'`, adaptive factor) vs plain",
         "",
@@ -346,7 +358,7 @@ def write_report(args, rows, ratios, fixed, loads):
         f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- Platform: {platform.platform()}, {platform.machine()}",
         f"- Versions: {', '.join(versions)}",
-        f"- Reproduce: `python benchmarks/bench_sinkhorn.py {' '.join(sys.argv[1:])}`".rstrip(),
+        f"- Reproduce: `{' '.join(['python', 'benchmarks/bench_sinkhorn.py', *sys.argv[1:]])}`",
         *_machine_lines(loads),
         "",
         (
@@ -354,15 +366,17 @@ def write_report(args, rows, ratios, fixed, loads):
             "reg/max(M)), uniform weights, float64, stopThr=1e-9, numItermax=1000, every solver "
             "at its default method options. `err` = ||P1-a||_2 + ||P^T1-b||_2 of the returned "
             "plan, computed by the script; `mass` = sum(P). JAX solvers are compiled by a "
-            f"warm-up call first. Median of {args.repeats} run(s); CPU only."
+            f"warm-up call first. Time: median of up to {args.repeats} runs (`runs`; a solver "
+            f"is not rerun once {args.budget:g} s are spent); CPU only."
         ),
         "",
-        "| n | reg | solver | time (s) | iterations | err | mass |",
-        "|---|---|---|---|---|---|---|",
+        "| n | reg | solver | time (s) | runs | iterations | err | mass |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for n, reg, name, seconds, n_iter, err, mass in rows:
+    for n, reg, name, seconds, runs, n_iter, err, mass in rows:
         lines.append(
-            f"| {n} | {reg:g} | {name} | {seconds:.3f} | {n_iter} | {err:.1e} | {mass:.6f} |"
+            f"| {n} | {reg:g} | {name} | {seconds:.3f} | {runs} | {n_iter} | {err:.1e} "
+            f"| {mass:.6f} |"
         )
     lines += [
         "",

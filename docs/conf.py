@@ -166,6 +166,7 @@ SECTIONS = [
     ("otkit._sliced", "Sliced Wasserstein distances"),
     ("otkit._sinkhorn", "Entropic optimal transport (Sinkhorn)"),
     ("otkit._sinkhorn_init", "Entropic optimal transport (Sinkhorn)"),
+    ("otkit._unbalanced", "Unbalanced optimal transport"),
     ("otkit._divergence", "Point clouds and Sinkhorn divergences"),
     ("otkit._empirical", "Point clouds and Sinkhorn divergences"),
     ("otkit._samples_loss", "Point clouds and Sinkhorn divergences"),
@@ -174,6 +175,7 @@ SECTIONS = [
     ("otkit._convolutional", "Barycenters and interpolation"),
     ("otkit.lp._barycenter", "Barycenters and interpolation"),
     ("otkit.lp._free_support", "Barycenters and interpolation"),
+    ("otkit._free_support_entropic", "Barycenters and interpolation"),
     ("otkit._utils", "Costs and weights"),
 ]
 # Descriptions of module-level constants (their values are shown whatever is listed here).

@@ -16,6 +16,7 @@ from ._barycenter_1d import barycenter_1d
 from ._convolutional import convolutional_barycenter2d, convolutional_barycenter2d_debiased
 from ._divergence import sinkhorn_divergence
 from ._empirical import empirical_sinkhorn, empirical_sinkhorn2, empirical_sinkhorn_divergence
+from ._free_support_entropic import free_support_sinkhorn_barycenter
 from ._one_d import SparsePlan, emd2_1d, emd_1d, wasserstein_1d, wasserstein_1d_potentials
 from ._result import OTResult
 from ._samples_loss import SamplesLoss
@@ -24,6 +25,7 @@ from ._sinkhorn_init import sinkhorn_init_gaussian, sinkhorn_init_sorting
 from ._sliced import max_sliced_wasserstein_distance, sliced_wasserstein_distance
 from ._solve import solve
 from ._solve_sample import solve_sample
+from ._unbalanced import sinkhorn_unbalanced, sinkhorn_unbalanced2
 from ._utils import METRICS, dist, unif
 from .lp import displacement_interpolation, emd, emd2, free_support_barycenter
 
@@ -52,6 +54,7 @@ __all__ = [
     "empirical_sinkhorn2",
     "empirical_sinkhorn_divergence",
     "free_support_barycenter",
+    "free_support_sinkhorn_barycenter",
     "lp",
     "max_sliced_wasserstein_distance",
     "sinkhorn",
@@ -59,6 +62,8 @@ __all__ = [
     "sinkhorn_divergence",
     "sinkhorn_init_gaussian",
     "sinkhorn_init_sorting",
+    "sinkhorn_unbalanced",
+    "sinkhorn_unbalanced2",
     "sliced_wasserstein_distance",
     "solve",
     "solve_sample",

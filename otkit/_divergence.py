@@ -8,7 +8,13 @@ import warnings
 import numpy as np
 
 from ._boundary import as_backend, weights_or_uniform
-from ._divergence_core import SolveConfig, attach_gradients, epsilon_stages, solve_divergence
+from ._divergence_core import (
+    SolveConfig,
+    attach_gradients,
+    epsilon_stages,
+    solve_divergence,
+    use_dense_cost,
+)
 from ._pointcloud import CostSpec, cost_std, diameter
 from ._validation import check_equal_mass, check_finite, check_nonnegative_weights
 from .backend import (
@@ -21,7 +27,7 @@ from .backend import (
     to_numpy,
 )
 
-__all__ = ["prepare_clouds", "sinkhorn_divergence", "solve_clouds"]
+__all__ = ["positive_parameter", "prepare_clouds", "sinkhorn_divergence", "solve_clouds"]
 
 VALUES = ("regularized", "linear")
 
@@ -48,7 +54,7 @@ def cost_spec(metric, p, block=0):
     raise ValueError(f"metric must be None, 'sqeuclidean', 'euclidean' or 'cosine', got {metric!r}")
 
 
-def _positive(value, name):
+def positive_parameter(value, name):
     if value is None or is_traced(value):
         return value
     try:
@@ -167,7 +173,11 @@ def solve_clouds(
     if tol is None:
         tol = 1e-6 if work_dtype == xp.float64 else 1e-4
     same = not traced and _same_clouds(X_s, X_t, a, b, xp)
-    config = SolveConfig(spec, rho is None, debias, n_stages, int(num_iter_max), float(tol), same)
+    itemsize = 4 if work_dtype == xp.float32 else 8
+    dense = use_dense_cost(x.shape[0], y.shape[0], itemsize, rho is None, spec, traced, xp)
+    config = SolveConfig(
+        spec, rho is None, debias, n_stages, int(num_iter_max), float(tol), same, dense
+    )
     out = solve_divergence(x, y, wa, wb, eps, rho, stages, config, xp)
     return eps, out, config
 
@@ -240,7 +250,13 @@ def sinkhorn_divergence(
     data (the blur :math:`\sigma` shrinks by ``scaling`` per stage, one Sinkhorn iteration
     per stage) and then iterates at :math:`\varepsilon` until the marginal error is at
     most ``stopThr``: the achieved error is reported, and a warning is issued when it is
-    not reached. The self terms use the averaged symmetric update.
+    not reached. The self terms use the averaged symmetric update. In balanced problems the
+    (α, β) iteration is over-relaxed with an adaptive factor (Thibault et al. 2017; about
+    four times fewer iterations at blur 0.05 on the unit sphere) and, on eager NumPy and
+    torch input without ``batch_size`` whose n x m cost fits in 256 MiB, it runs the
+    stabilized scaling loop of :func:`otkit.sinkhorn` on the stored cost (two
+    matrix-vector products per iteration instead of two exp passes); otherwise the costs
+    are never stored.
 
     Parameters
     ----------
@@ -279,7 +295,7 @@ def sinkhorn_divergence(
         in mass units) to reach: 1e-6 in float64, 1e-4 in float32 by default.
     batch_size : int, optional
         Rows per cost block (default: 2**16 / m on NumPy, a block that stays in the L2
-        cache; 2**21 / m on torch and JAX).
+        cache; 2**21 / m on torch and JAX). Given, no cost matrix is ever stored.
     diameter : float, optional
         Start of the annealing, in point units (default: the diagonal of the bounding box;
         give it under ``jax.jit`` to fix the number of stages exactly).
@@ -343,8 +359,8 @@ def sinkhorn_divergence(
     if block < 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     spec, exponent = cost_spec(metric, p, block)
-    reg, blur = _positive(reg, "reg"), _positive(blur, "blur")
-    reach, rho = _positive(reach, "reach"), _positive(rho, "rho")
+    reg, blur = positive_parameter(reg, "reg"), positive_parameter(blur, "blur")
+    reach, rho = positive_parameter(reach, "reach"), positive_parameter(rho, "rho")
     if reach is not None:
         rho = exponent * reach**exponent
     xp, dtype, device, X_s, X_t, a, b = prepare_clouds(X_s, X_t, a, b, rho is None)
@@ -352,7 +368,7 @@ def sinkhorn_divergence(
     eps, out, config = solve_clouds(
         X_s, X_t, a, b, spec=spec, exponent=exponent, reg=reg, blur=blur, rho=rho,
         debias=debias, scaling=scaling, num_iter_max=numItermax, tol=stopThr, xp=xp,
-        dtype=dtype, device=device, diameter_value=_positive(diameter, "diameter"),
+        dtype=dtype, device=device, diameter_value=positive_parameter(diameter, "diameter"),
     )  # fmt: skip
     keys = ("ab", "aa", "bb") if debias else ("ab",)
     total = _combine(out, keys, value, eps, a, b, xp)

@@ -35,7 +35,10 @@ import dataclasses
 import numpy as np
 
 from .backend import (
+    device_of,
     fori_loop,
+    from_numpy,
+    host_view,
     is_numpy_namespace,
     is_traced,
     logsumexp_add,
@@ -153,14 +156,26 @@ def map_row_blocks(fn, x, block, width, xp):
     return xp.reshape(out, (n_blocks * block, width))[:n, :]
 
 
-def _numpy_fast_path(x, y, h, eps, spec, xp):
-    """Whether the NumPy kernels below apply (eager NumPy, squared Euclidean cost)."""
-    return (
-        spec.squared_euclidean
-        and is_numpy_namespace(xp)
-        and all(isinstance(v, np.ndarray) for v in (x, y, h))
-        and isinstance(eps, (int, float, np.floating, np.ndarray))
-    )
+def _host_arrays(x, y, h, eps, spec):
+    """(x, y, h) as NumPy arrays sharing memory when the NumPy kernels below apply, else None.
+
+    They apply to the squared Euclidean cost on eager NumPy input and on CPU torch tensors
+    outside autograd (zero-copy views; the kernels are several times faster there than
+    torch's own block loop, whose small-k matrix product and fused logsumexp are slow).
+    """
+    if not spec.squared_euclidean or not isinstance(eps, (int, float, np.floating, np.ndarray)):
+        return None
+    views = [host_view(v) for v in (x, y, h)]
+    if any(v is None for v in views) or len({v.dtype for v in views}) != 1:
+        return None
+    return views
+
+
+def _back(array, like, xp):
+    """A kernel's NumPy output in the namespace and device of ``like``."""
+    if is_numpy_namespace(xp):
+        return array
+    return from_numpy(array, xp, dtype=like.dtype, device=device_of(like))
 
 
 def _score_factors(x, y, h, eps):
@@ -248,8 +263,9 @@ def _numpy_transport(x, y, h, eps, spec):
 
 def online_softmin(x, y, h, eps, spec, xp):
     """T_i = -eps log sum_j exp(h_j - C(x_i, y_j) / eps), as an (n,) array."""
-    if _numpy_fast_path(x, y, h, eps, spec, xp):
-        return _numpy_softmin(x, y, h, eps, spec)
+    host = _host_arrays(x, y, h, eps, spec)
+    if host is not None:
+        return _back(_numpy_softmin(*host, float(eps), spec), x, xp)
     if spec.squared_euclidean:
         # -C/eps = (2 <x, y> - |x|^2 - |y|^2) / eps: the |x_i|^2 term leaves the logsumexp,
         # so a block costs one matrix product and one fused logsumexp.
@@ -313,8 +329,9 @@ def transport_pass(x, y, h, eps, spec, xp):
     sum_j pi_ij C_ij. The row i of the plan with potentials (f, g) is a_i exp((f_i - T_i) /
     eps) pi_i: its gradient and linear cost follow by one multiplication.
     """
-    if _numpy_fast_path(x, y, h, eps, spec, xp):
-        return _numpy_transport(x, y, h, eps, spec)
+    host = _host_arrays(x, y, h, eps, spec)
+    if host is not None:
+        return tuple(_back(out, x, xp) for out in _numpy_transport(*host, float(eps), spec))
     d = x.shape[1]
     y_sq = xp.sum(y * y, axis=1)
     floor = -690.0 if x.dtype == xp.float64 else -85.0

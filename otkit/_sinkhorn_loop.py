@@ -51,6 +51,7 @@ __all__ = [
     "dense_geometry",
     "iterate",
     "log_weights",
+    "row_error",
     "sinkhorn_log_loop",
     "softmin_cols",
     "softmin_rows",
@@ -113,7 +114,7 @@ def _finite_error(squared, xp):
     return xp.where(xp.isnan(err), xp.full_like(err, math.inf), err)
 
 
-def _row_error(a_col, f, f_next, eps, xp):
+def row_error(a_col, f, f_next, eps, xp):
     """L2 norm of (row marginal - a) of the state (f, g) whose next row update is f_next."""
     return _finite_error(_squared_residual(a_col, f, f_next, eps, xp), xp)
 
@@ -208,14 +209,14 @@ def sinkhorn_log_loop(
 
     g = update_cols(f0)
     f_next = update_rows(g)
-    err = _row_error(a_col, f0, f_next, eps, xp)
+    err = row_error(a_col, f0, f_next, eps, xp)
     if omega == 1.0:
 
         def advance(state):
             _, _, f_next = state
             g = update_cols(f_next)
             f_after = update_rows(g)
-            return (f_next, g, f_after), _row_error(a_col, f_next, f_after, eps, xp)
+            return (f_next, g, f_after), row_error(a_col, f_next, f_after, eps, xp)
 
         state = (f0, g, f_next)
     else:
@@ -235,7 +236,7 @@ def sinkhorn_log_loop(
         # error of the relaxed pair in every case we measured.
         g = update_cols(f)
         f_next = update_rows(g)
-        err = _row_error(a_col, f, f_next, eps, xp)
+        err = row_error(a_col, f, f_next, eps, xp)
         trace = _with_last(trace, err, n_iter, xp)
     if return_next:
         return f, g, n_iter, err, trace, f_next
@@ -286,10 +287,10 @@ def symmetric_log_loop(a, eps, f0, num_iter_max, tol, xp, softmin, damping=1.0, 
         f, update = state
         f = 0.5 * (f + update)
         update = damping * softmin(f)
-        return (f, update), _row_error(a_col, f[:, None], update[:, None], eps, xp)
+        return (f, update), row_error(a_col, f[:, None], update[:, None], eps, xp)
 
     update = damping * softmin(f0)
-    err = _row_error(a_col, f0[:, None], update[:, None], eps, xp)
+    err = row_error(a_col, f0[:, None], update[:, None], eps, xp)
     state, n_iter, err, trace = iterate(
         advance, (f0, update), err, num_iter_max, tol, xp, traced, False
     )

@@ -1,4 +1,4 @@
-"""Host (NumPy float64) Sinkhorn solvers: the stabilized scaling loop and greenkhorn.
+"""Eager Sinkhorn solvers: the stabilized scaling loop (NumPy or torch) and greenkhorn (NumPy).
 
 Stabilized scaling (Schmitzer 2019, "Stabilized sparse scaling algorithms", §3.2): the
 potentials ``f, g`` (cost units) are kept apart from scalings ``u, v`` and the stabilized
@@ -7,11 +7,11 @@ matrix-vector products of the exponential domain on ``u, v``, which stay close t
 
     u <- a / (K v),    v <- b / (K^T u),    plan = diag(u) K diag(v).
 
-When a scaling leaves [1e-50, 1e50] (or becomes 0 or inf because a row or column of the kernel
-underflowed), it is absorbed into the potentials and the kernel is rebuilt by an *exact*
-log-domain half step (the shift by the row or column maximum makes every row, or column, of
-the new kernel hold an entry equal to its weight).  The iteration is therefore the
-log-domain iteration up to rounding, never loses mass, and costs two BLAS mat-vecs per
+When a scaling leaves [1e-50, 1e50] ([2.3e-10, 4.3e9] in float32), or becomes 0 or inf because
+a row or column of the kernel underflowed, it is absorbed into the potentials and the kernel
+is rebuilt by an *exact* log-domain half step (the shift by the row or column maximum makes
+every row, or column, of the new kernel hold an entry equal to its weight).  The iteration is
+therefore the log-domain iteration up to rounding, never loses mass, and costs two mat-vecs per
 iteration between rebuilds.
 """
 
@@ -22,13 +22,24 @@ import math
 import numpy as np
 
 from ._relaxation import relax, schedule_start, schedule_step
+from .backend import inplace_ops
 
-__all__ = ["greenkhorn_host", "log_c_transform", "stabilized_sinkhorn_host"]
+__all__ = ["greenkhorn_host", "log_c_transform", "stabilized_sinkhorn"]
 
-_SCALING_BOUND = 1e50
-# Exponents below this are raised to it: e^-690 ~ 1e-300 keeps the kernel out of the
-# subnormal range (slow in BLAS) while staying negligible next to the row maximum 1.
-_EXP_FLOOR = -690.0
+
+def _limits(dtype, xp):
+    """(scaling bound, exponent floor) for a floating dtype.
+
+    Scalings are absorbed once they leave [1/bound, bound]: 1e50 in float64, and the fourth
+    root of the largest value in narrower types (products of two scalings and a kernel entry
+    must stay finite). Kernel exponents below the floor are raised to it: it keeps the kernel
+    (an entry times a weight) out of the subnormal range, slow in BLAS, while staying
+    negligible next to the row maximum 1 (e^-690 in float64, e^-69 in float32).
+    """
+    info = xp.finfo(dtype)
+    bound = min(1e50, float(info.max) ** 0.25)
+    floor = math.log(float(info.smallest_normal)) + 18.0
+    return bound, floor
 
 
 def log_c_transform(C, potential, log_weights, eps, axis):
@@ -43,32 +54,24 @@ def log_c_transform(C, potential, log_weights, eps, axis):
     return np.squeeze(-eps * (np.log(sums) + top), axis=axis)
 
 
-def _kernel_rows(C, g, a, log_b, eps):
-    """Exact f update from g and the kernel whose rows sum to a (u = v = 1)."""
-    kernel = np.multiply(C, -1.0 / eps)
-    kernel += (g / eps + log_b)[None, :]
-    top = kernel.max(axis=1)
-    kernel -= top[:, None]
-    np.maximum(kernel, _EXP_FLOOR, out=kernel)
-    np.exp(kernel, out=kernel)
-    sums = kernel.sum(axis=1)
-    kernel *= (a / sums)[:, None]
-    f = -eps * (top + np.log(sums))
-    return kernel, f
+def _normalized_kernel(C, potential, weights, other_log_weights, eps, axis, floor, xp):
+    """Exact potential update along ``axis`` and the kernel whose slices sum to ``weights``.
 
-
-def _kernel_cols(C, f, b, log_a, eps):
-    """Exact g update from f and the kernel whose columns sum to b (u = v = 1)."""
-    kernel = np.multiply(C, -1.0 / eps)
-    kernel += (f / eps + log_a)[:, None]
-    top = kernel.max(axis=0)
-    kernel -= top[None, :]
-    np.maximum(kernel, _EXP_FLOOR, out=kernel)
-    np.exp(kernel, out=kernel)
-    sums = kernel.sum(axis=0)
-    kernel *= (b / sums)[None, :]
-    g = -eps * (top + np.log(sums))
-    return kernel, g
+    ``axis=1``: rows, f from g (``potential``); ``axis=0``: columns, g from f.  The kernel
+    ``exp((potential - C) / eps + log w - top)`` is built in one buffer, shifted by its slice
+    maxima ``top`` (every slice keeps an entry 1 before normalization), so u = v = 1 after.
+    """
+    ops = inplace_ops(xp)
+    kernel = C * (-1.0 / eps)
+    shift = potential / eps + other_log_weights
+    kernel = ops.add(kernel, shift[None, :] if axis == 1 else shift[:, None])
+    top = xp.max(kernel, axis=axis)
+    kernel = ops.add(kernel, -(top[:, None] if axis == 1 else top[None, :]))
+    kernel = ops.exp(ops.clip_min(kernel, floor))
+    sums = xp.sum(kernel, axis=axis)
+    ratio = weights / sums
+    kernel = ops.multiply(kernel, ratio[:, None] if axis == 1 else ratio[None, :])
+    return kernel, -eps * (top + xp.log(sums))
 
 
 def _report(verbose, n_iter, err):
@@ -80,28 +83,34 @@ def _report(verbose, n_iter, err):
         print(f"{n_iter:5d} | {err:.3e}")
 
 
-def _in_range(x):
-    return bool(np.all(x > 1.0 / _SCALING_BOUND) and np.all(x < _SCALING_BOUND))
+def _norm(x, xp):
+    return float(xp.sqrt(xp.sum(x * x)))
 
 
-def _relaxed_scaling(previous, exact, w):
+def _in_range(x, bound, xp):
+    return bool(xp.all(x > 1.0 / bound) and xp.all(x < bound))
+
+
+def _relaxed_scaling(previous, exact, w, xp):
     """The scaling of the over-relaxed potential (:mod:`otkit._relaxation`): eps log(u) is
     the potential, so the relaxation acts on log(u) with the overshoot capped at 1."""
     if w == 1.0:
         return exact
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.exp(relax(np.log(previous), np.log(exact), w, 1.0, np))
+        return xp.exp(relax(xp.log(previous), xp.log(exact), w, 1.0, xp))
 
 
-def stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False, omega=1.0):
+def stabilized_sinkhorn(a, b, C, eps, f0, num_iter_max, tol, verbose=False, omega=1.0, xp=np):
     """Stabilized Sinkhorn on positive weights (zero weights must be removed beforehand).
+
+    Runs eagerly on NumPy or torch arrays (``xp``), in their dtype and on their device.
 
     Parameters
     ----------
-    a, b : (n,), (m,) float64 arrays, positive
-    C : (n, m) float64 array
+    a, b : (n,), (m,) arrays, positive
+    C : (n, m) array
     eps : float
-    f0 : (n,) float64 array
+    f0 : (n,) array
         Initial row potential; the first step is an exact log-domain c-transform.
     num_iter_max : int
     tol : float
@@ -114,6 +123,7 @@ def stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False,
         fixed factor, None the adaptive one. Relaxed, the columns are not exact: the error
         is the stacked row and column error (``u @ kernel`` of the last v update gives it),
         and the solve ends with an exact v update (the last error is then the row error).
+    xp : namespace, default=numpy
 
     Returns
     -------
@@ -124,20 +134,20 @@ def stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False,
         Row-marginal error before each iteration and of the returned state.
     n_rebuilds : int
     """
-    log_a, log_b = np.log(a), np.log(b)
-    f = np.array(f0, dtype=np.float64)
-    kernel, g = _kernel_cols(C, f, b, log_a, eps)
+    bound, floor = _limits(C.dtype, xp)
+    log_a, log_b = xp.log(a), xp.log(b)
+    kernel, g = _normalized_kernel(C, f0, b, log_a, eps, 0, floor, xp)
+    f = f0
     n_rebuilds = 1
-    u = np.ones_like(a)
-    v = np.ones_like(b)
+    u, v = xp.ones_like(a), xp.ones_like(b)
     trace = []
     n_iter = 0
     relaxed, schedule, w, col_sums = omega != 1.0, None, 1.0, b
     while True:
         row_sums = kernel @ v
-        err = float(np.linalg.norm(u * row_sums - a))
+        err = _norm(u * row_sums - a, xp)
         if relaxed:
-            err = math.hypot(err, float(np.linalg.norm(v * col_sums - b)))
+            err = math.hypot(err, _norm(v * col_sums - b, xp))
         if math.isnan(err):
             err = math.inf
         trace.append(err)
@@ -153,37 +163,34 @@ def stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False,
             )
             w = float(schedule[0])
         with np.errstate(divide="ignore", over="ignore"):
-            u = _relaxed_scaling(u, a / row_sums, w)
-        if not _in_range(u):
-            g += eps * np.log(v)
-            kernel, f = _kernel_rows(C, g, a, log_b, eps)
+            u = _relaxed_scaling(u, a / row_sums, w, xp)
+        if not _in_range(u, bound, xp):
+            g = g + eps * xp.log(v)
+            kernel, f = _normalized_kernel(C, g, a, log_b, eps, 1, floor, xp)
             n_rebuilds += 1
-            u = np.ones_like(a)
-            v = np.ones_like(b)
+            u, v = xp.ones_like(a), xp.ones_like(b)
         col_sums = u @ kernel
         with np.errstate(divide="ignore", over="ignore"):
-            v = _relaxed_scaling(v, b / col_sums, w)
-        if not _in_range(v):
-            f += eps * np.log(u)
-            kernel, g = _kernel_cols(C, f, b, log_a, eps)
+            v = _relaxed_scaling(v, b / col_sums, w, xp)
+        if not _in_range(v, bound, xp):
+            f = f + eps * xp.log(u)
+            kernel, g = _normalized_kernel(C, f, b, log_a, eps, 0, floor, xp)
             n_rebuilds += 1
-            u = np.ones_like(a)
-            v = np.ones_like(b)
+            u, v = xp.ones_like(a), xp.ones_like(b)
             col_sums = b
         n_iter += 1
     if relaxed:  # end as plain Sinkhorn: exact columns, and the row error of that state
         with np.errstate(divide="ignore", over="ignore"):
             v = b / (u @ kernel)
-        if not _in_range(v):
-            f += eps * np.log(u)
-            kernel, g = _kernel_cols(C, f, b, log_a, eps)
-            u, v = np.ones_like(a), np.ones_like(b)
-        err = float(np.linalg.norm(u * (kernel @ v) - a))
+        if not _in_range(v, bound, xp):
+            f = f + eps * xp.log(u)
+            kernel, g = _normalized_kernel(C, f, b, log_a, eps, 0, floor, xp)
+            u, v = xp.ones_like(a), xp.ones_like(b)
+        err = _norm(u * (kernel @ v) - a, xp)
         trace[-1] = err if math.isfinite(err) else math.inf
-    plan = kernel
-    plan *= u[:, None]
-    plan *= v[None, :]
-    return plan, f + eps * np.log(u), g + eps * np.log(v), n_iter, trace, n_rebuilds
+    ops = inplace_ops(xp)
+    plan = ops.multiply(ops.multiply(kernel, u[:, None]), v[None, :])
+    return plan, f + eps * xp.log(u), g + eps * xp.log(v), n_iter, trace, n_rebuilds
 
 
 def _divergence(target, current):

@@ -1,9 +1,10 @@
 """Dispatch of a Sinkhorn solve to an engine, epsilon scaling, and the outputs with gradients.
 
-Engines: the host stabilized loop (NumPy input, one histogram), host greenkhorn (eager input),
-and the generic log-domain loop (every other case, also under ``jax.jit``).  Whatever the
-engine, the solve yields potentials ``f, g`` in cost units; plans, values and gradients are
-then built here from them in the caller's namespace.
+Engines: the stabilized scaling loop ('scaling': NumPy input, or eager torch input that is not
+differentiated through the iterations; one histogram, positive weights on torch), host
+greenkhorn (eager input), and the generic log-domain loop (every other case, also under
+``jax.jit``).  Whatever the engine, the solve yields potentials ``f, g`` in cost units; plans,
+values and gradients are then built here from them in the caller's namespace.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import math
 import numpy as np
 
 from ._sinkhorn_loop import log_weights, sinkhorn_log_loop
-from ._sinkhorn_numpy import greenkhorn_host, log_c_transform, stabilized_sinkhorn_host
+from ._sinkhorn_numpy import greenkhorn_host, log_c_transform, stabilized_sinkhorn
 from .backend import (
+    device_of,
+    exp_outer_sum,
     from_numpy,
     is_jax_namespace,
     is_numpy_namespace,
+    is_torch_namespace,
     is_traced,
     jit,
+    requires_grad,
     stop_gradient,
     to_numpy,
 )
@@ -113,18 +118,29 @@ def _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbos
             )
         return {"f": f, "g": g, "n_iter": n_iter, "err": err, "trace": trace, "plan": None}
     if engine == "greenkhorn":
-        host_engine = greenkhorn_host
-    else:
-        host_engine = functools.partial(_stabilized, omega=omega)
+        return _host_solve(greenkhorn_host, a, b, C, float(eps), f0, num_iter_max, tol, verbose)
+    if not is_numpy_namespace(xp):  # eager torch, positive weights: in place, on its device
+        plan, f, g, n_iter, trace, _ = stabilized_sinkhorn(
+            a, b[:, 0], C, float(eps), f0[:, 0], num_iter_max, tol, verbose, omega, xp
+        )
+        return {
+            "plan": plan[:, :, None],
+            "f": f[:, None],
+            "g": g[:, None],
+            "n_iter": n_iter,
+            "trace": trace,
+            "err": trace[-1],
+        }
+    host_engine = functools.partial(_stabilized, omega=omega)
     return _host_solve(host_engine, a, b, C, float(eps), f0, num_iter_max, tol, verbose)
 
 
 def _stabilized(a, b, C, eps, f0, num_iter_max, tol, verbose, omega):
-    return stabilized_sinkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose, omega)[:5]
+    return stabilized_sinkhorn(a, b, C, eps, f0, num_iter_max, tol, verbose, omega)[:5]
 
 
-def choose_engine(method, xp, b, traced):
-    """'host' (stabilized NumPy), 'greenkhorn' (host) or 'generic' (log domain in xp)."""
+def choose_engine(method, xp, a, b, C, traced, unrolled):
+    """'scaling' (stabilized), 'greenkhorn' (host) or 'generic' (log domain in xp)."""
     if method == "greenkhorn":
         if traced:
             raise ValueError(
@@ -132,8 +148,18 @@ def choose_engine(method, xp, b, traced):
                 "use method='sinkhorn' under jit"
             )
         return "greenkhorn"
-    if is_numpy_namespace(xp) and b.shape[1] == 1:
-        return "host"
+    if b.shape[1] != 1:
+        return "generic"
+    if is_numpy_namespace(xp):
+        return "scaling"
+    if (
+        is_torch_namespace(xp)
+        and not unrolled
+        and C.dtype in (xp.float32, xp.float64)
+        and bool(xp.all(a > 0))
+        and bool(xp.all(b > 0))
+    ):
+        return "scaling"
     return "generic"
 
 
@@ -145,7 +171,7 @@ def solve_potentials(
     ``omega``: 1 (plain), a fixed over-relaxation factor, or None (adaptive), every stage.
     """
     traced = is_traced(a, b, C, f0, eps)
-    engine = choose_engine(method, xp, b, traced)
+    engine = choose_engine(method, xp, a, b, C, traced, unrolled)
     stage = functools.partial(_run_stage, xp=xp, engine=engine, unrolled=unrolled, omega=omega)
     if method != "sinkhorn_epsilon_scaling":
         return engine, stage(a, b, C, eps, f0, num_iter_max, tol, verbose=verbose)
@@ -156,15 +182,18 @@ def solve_potentials(
     f = f0
     for stage_eps in schedule[:-1]:
         out = stage(a, b, C, stage_eps, f, inner_iter, inner_tol, verbose=False)
-        f = out["f"] if engine == "generic" else _to_xp(out["f"], f0, xp)
+        f = _to_xp(out["f"], xp, f0.dtype, device_of(f0))
         n_iter = n_iter + out["n_iter"]
     out = stage(a, b, C, eps, f, num_iter_max, tol, verbose=verbose)
     out["n_iter"] = n_iter + out["n_iter"]
     return engine, out
 
 
-def _to_xp(host, like, xp):
-    return from_numpy(np.asarray(host), xp, dtype=like.dtype)
+def _to_xp(x, xp, dtype, device=None):
+    """An engine's output (a NumPy array from the host engines) in ``xp``."""
+    if isinstance(x, np.ndarray) and not is_numpy_namespace(xp):
+        return from_numpy(x, xp, dtype=dtype, device=device)
+    return xp.astype(x, dtype)
 
 
 def epsilon_schedule(C, eps, options, traced):
@@ -191,7 +220,7 @@ def epsilon_schedule(C, eps, options, traced):
     return [max(eps, eps0 * factor**t) for t in range(stages)] + [eps]
 
 
-def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad):
+def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad, plan_only=False):
     """Plan (n, m, k), linear value <P, C> (k,), regularized value (k,), potentials (n,k),(m,k)
     and the plan's marginals (n, k), (m, k) (without gradient).
 
@@ -203,23 +232,23 @@ def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad):
       evaluation from the fixed potentials;
     - "detach": nothing carries a gradient.
 
+    ``plan_only`` (``sinkhorn`` without log): the values and marginals are None.
+
     Every n x m quantity takes one pass: <P, C> is a ``tensordot`` (BLAS, no n x m product),
     the total mass and <P, f + g> come from the two marginals, and for one histogram the
     plan is built as a 2-D array.
     """
-    if plan_host is not None:
-        f = from_numpy(np.asarray(f), xp, dtype=dtype, device=device)
-        g = from_numpy(np.asarray(g), xp, dtype=dtype, device=device)
-    else:
-        f, g = xp.astype(f, dtype), xp.astype(g, dtype)
+    f, g = _to_xp(f, xp, dtype, device), _to_xp(g, xp, dtype, device)
     if grad != "autodiff":
         f, g = stop_gradient(f, xp), stop_gradient(g, xp)
     if grad == "detach":
         a, b, C = (stop_gradient(x, xp) for x in (a, b, C))
-    if plan_host is not None:
-        plan = from_numpy(np.asarray(plan_host), xp, dtype=dtype, device=device)
+    if plan_host is not None and not requires_grad(a, b, C):
+        plan = _to_xp(plan_host, xp, dtype, device)
     else:
         plan = _plan(a, b, C, eps, f, g, xp)
+    if plan_only:
+        return plan, None, None, f, g, None, None
     value_linear = _inner(C, plan, xp)
     if plan.shape[2] == 1:  # 2-D reductions are much faster than (n, m, 1) ones
         rows, cols = xp.sum(plan[:, :, 0], axis=1)[:, None], xp.sum(plan[:, :, 0], axis=0)[:, None]
@@ -241,8 +270,7 @@ def _plan(a, b, C, eps, f, g, xp):
     row_term = f + eps * log_weights(a, xp)[:, None]
     col_term = g + eps * log_weights(b, xp)
     if f.shape[1] == 1:
-        exponent = (row_term[:, 0][:, None] + col_term[:, 0][None, :] - C) / eps
-        return xp.exp(exponent)[:, :, None]
+        return exp_outer_sum(row_term[:, 0], col_term[:, 0], C, 1.0 / eps, xp)[:, :, None]
     return xp.exp((row_term[:, None, :] + col_term[None, :, :] - C[:, :, None]) / eps)
 
 

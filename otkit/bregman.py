@@ -4,6 +4,7 @@ from ._barycenter import barycenter, barycenter_debiased
 from ._convolutional import convolutional_barycenter2d, convolutional_barycenter2d_debiased
 from ._divergence import sinkhorn_divergence
 from ._empirical import empirical_sinkhorn, empirical_sinkhorn2, empirical_sinkhorn_divergence
+from ._free_support_entropic import free_support_sinkhorn_barycenter
 from ._sinkhorn import sinkhorn, sinkhorn2
 from ._sinkhorn_init import sinkhorn_init_gaussian, sinkhorn_init_sorting
 
@@ -15,6 +16,7 @@ __all__ = [
     "empirical_sinkhorn",
     "empirical_sinkhorn2",
     "empirical_sinkhorn_divergence",
+    "free_support_sinkhorn_barycenter",
     "sinkhorn",
     "sinkhorn2",
     "sinkhorn_divergence",

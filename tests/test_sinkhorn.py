@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 
 import otkit as ot
 from otkit._sinkhorn_loop import sinkhorn_log_loop
-from otkit._sinkhorn_numpy import stabilized_sinkhorn_host
+from otkit._sinkhorn_numpy import stabilized_sinkhorn
 
 METHODS = ["sinkhorn", "sinkhorn_log", "sinkhorn_stabilized", "sinkhorn_epsilon_scaling"]
 ALL_METHODS = [*METHODS, "greenkhorn"]
@@ -76,7 +76,7 @@ def test_methods_agree_and_stabilized_equals_log_domain_loop(problem):
     for G in plans[1:]:
         np.testing.assert_allclose(G, plans[0], atol=1e-11)
     # Engines directly: host stabilized scaling vs the generic log-domain loop.
-    _, f_host, g_host, n_host, _, _ = stabilized_sinkhorn_host(
+    _, f_host, g_host, n_host, _, _ = stabilized_sinkhorn(
         a, b, M, 0.02, np.zeros(a.size), 1000, 1e-12
     )
     f, g, n_iter, _, _ = sinkhorn_log_loop(
@@ -278,3 +278,42 @@ class TestJax:
             self.jax.jit(lambda M: ot.sinkhorn2(a, b, M, 0.01, method="sinkhorn_epsilon_scaling"))(
                 M
             )
+
+
+def test_torch_stabilized_loop_equals_log_domain_loop():
+    """Eager torch runs the stabilized scaling loop (grad='envelope'); 'autodiff' runs the
+    log-domain loop. Same iterates up to rounding, same plan, a plan that still carries the
+    gradient w.r.t. M, and a per-iteration progress callback."""
+    torch = pytest.importorskip("torch")
+    a, b, M = (torch.from_numpy(x) for x in random_problem(40, 30, seed=11))
+    M = (M / M.max()).requires_grad_(True)
+    seen = []
+    G, log = ot.sinkhorn(
+        a, b, M, 0.002, stopThr=1e-11, numItermax=20000, log=True, verbose=lambda *s: seen.append(s)
+    )
+    G_log, log_log = ot.sinkhorn(
+        a, b, M, 0.002, stopThr=1e-11, numItermax=20000, log=True, grad="autodiff"
+    )
+    assert log["converged"] and log["n_iter"] == log_log["n_iter"]
+    assert [it for it, _ in seen] == list(range(log["n_iter"] + 1))
+    np.testing.assert_allclose(to_np(G), to_np(G_log), atol=1e-12)
+    np.testing.assert_allclose(to_np(log["f"]), to_np(log_log["f"]), atol=1e-10)
+    # 'envelope': the plan is exp((f + g - M) / reg) a b at fixed potentials.
+    i, j = divmod(int(torch.argmax(G)), G.shape[1])
+    (gradient,) = torch.autograd.grad(G[i, j], M)
+    np.testing.assert_allclose(float(gradient[i, j]), -float(G[i, j].detach()) / 0.002, rtol=1e-12)
+    assert int(torch.count_nonzero(gradient)) == 1
+
+
+def test_torch_float32_small_reg_stays_on_the_marginals():
+    torch = pytest.importorskip("torch")
+    a, b, M = random_problem(200, 150, seed=12)
+    M = M / M.max()
+    G = ot.sinkhorn(
+        *(torch.from_numpy(x).float() for x in (a, b, M)), 1e-4, stopThr=1e-5, numItermax=20000
+    )
+    assert G.dtype == torch.float32 and bool(torch.isfinite(G).all())
+    G64 = ot.sinkhorn(a, b, M, 1e-4, stopThr=1e-9, numItermax=20000)
+    # float32 rounding of costs/reg = 1e4 shifts exponents by ~1e-3: compare plans in mass.
+    assert np.abs(G.double().numpy() - G64).sum() < 1e-2
+    np.testing.assert_allclose(G.sum(1).numpy(), a, atol=1e-5)

@@ -6,10 +6,12 @@ lazily, and only when the caller already passed one of their arrays.
 """
 
 from ._autodiff import call_host
+from ._inplace import inplace_ops
 from ._namespace import (
     device_of,
     from_numpy,
     get_namespace,
+    host_view,
     is_jax_namespace,
     is_numpy_namespace,
     is_torch_namespace,
@@ -19,11 +21,13 @@ from ._namespace import (
 )
 from ._shims import (
     as_generator,
+    exp_outer_sum,
     fori_loop,
     jit,
     logsumexp,
     logsumexp_add,
     random_normal,
+    requires_grad,
     stop_gradient,
     while_loop,
     workspace_like,
@@ -33,9 +37,12 @@ __all__ = [
     "as_generator",
     "call_host",
     "device_of",
+    "exp_outer_sum",
     "fori_loop",
     "from_numpy",
     "get_namespace",
+    "host_view",
+    "inplace_ops",
     "is_jax_namespace",
     "is_numpy_namespace",
     "is_torch_namespace",
@@ -44,6 +51,7 @@ __all__ = [
     "logsumexp",
     "logsumexp_add",
     "random_normal",
+    "requires_grad",
     "result_float_dtype",
     "stop_gradient",
     "to_numpy",

@@ -168,6 +168,20 @@ def to_numpy(x, dtype=np.float64) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
+def host_view(x):
+    """A NumPy array sharing memory with ``x``, or None where there is none to share.
+
+    NumPy arrays are returned as they are; CPU torch tensors that autograd does not record
+    give ``x.numpy()`` (no copy); anything else (GPU tensors, JAX arrays, tensors that
+    require a gradient) gives None. Lets host kernels run on CPU tensors without a copy.
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_torch_array(x) and x.device.type == "cpu" and not x.requires_grad:
+        return x.resolve_conj().numpy()
+    return None
+
+
 def from_numpy(array: np.ndarray, xp, dtype=None, device=None):
     """Move a host array into namespace ``xp``.
 

@@ -21,11 +21,13 @@ from ._namespace import (
 
 __all__ = [
     "as_generator",
+    "exp_outer_sum",
     "fori_loop",
     "jit",
     "logsumexp",
     "logsumexp_add",
     "random_normal",
+    "requires_grad",
     "stop_gradient",
     "while_loop",
     "workspace_like",
@@ -90,6 +92,22 @@ def logsumexp_add(x, y, axis, xp=None, *, workspace=None):
     return torch.where(finite, out, top)
 
 
+def exp_outer_sum(row, col, C, scale, xp=None):
+    """``exp((row[:, None] + col[None, :] - C) * scale)`` for an (n, m) ``C``: a Gibbs kernel.
+
+    torch builds it in one fresh tensor (the first subtraction allocates, the rest is in
+    place; autograd supports that chain), where the plain expression allocates four n x m
+    temporaries, each as costly in page faults as the arithmetic. Other libraries evaluate
+    the expression (XLA fuses it).
+    """
+    if xp is None:
+        xp = get_namespace(x=C)
+    if not is_torch_namespace(xp):
+        return xp.exp((row[:, None] + col[None, :] - C) * scale)
+    out = row[:, None] - C
+    return out.add_(col[None, :]).mul_(scale).exp_()
+
+
 def workspace_like(x, xp=None):
     """An uninitialized array like ``x`` for :func:`logsumexp_add` to overwrite, or None.
 
@@ -103,6 +121,12 @@ def workspace_like(x, xp=None):
     import torch
 
     return torch.empty_like(x)
+
+
+def requires_grad(*arrays) -> bool:
+    """Whether torch's autograd records operations on any of ``arrays`` (False elsewhere:
+    JAX differentiates by tracing, see :func:`is_traced`)."""
+    return any(bool(getattr(x, "requires_grad", False)) for x in arrays)
 
 
 def stop_gradient(x, xp=None):
