@@ -13,7 +13,13 @@ import numpy as np
 from ._validation import check_ndim, check_not_empty
 from .backend import device_of, from_numpy, get_namespace, result_float_dtype
 
-__all__ = ["as_backend", "input_float_dtype", "prepare_problem", "weights_or_uniform"]
+__all__ = [
+    "as_backend",
+    "input_float_dtype",
+    "prepare_problem",
+    "warmstart_rows",
+    "weights_or_uniform",
+]
 
 
 def prepare_problem(a, b, M, potentials_init, b_ndims=(1,)):
@@ -101,3 +107,25 @@ def input_float_dtype(*arrays):
         if np.issubdtype(dt, np.floating):
             dtypes.append(dt)
     return max(dtypes, key=lambda d: np.finfo(d).eps) if dtypes else np.dtype(np.float64)
+
+
+def warmstart_rows(warmstart, n, m, k, xp, dtype, device, pair_names):
+    """The first array of a warm-start pair as an (n, k) array (k problems share a 1-D one).
+
+    ``warmstart`` must be a pair of arrays of shapes (n,), (m,) (or (n, k), (m, k));
+    ``pair_names`` names the pair in the error message (e.g. "(log_u, log_v) or (f, g)").
+    """
+    try:
+        first, second = warmstart
+    except (TypeError, ValueError):
+        raise ValueError(f"warmstart must be a pair {pair_names}") from None
+    first = as_backend(first, xp, dtype, device)
+    second = as_backend(second, xp, dtype, device)
+    if first.shape[0] != n or second.shape[0] != m or first.ndim not in (1, 2):
+        raise ValueError(
+            f"warmstart arrays must have shapes ({n},) and ({m},) (or (n, k), (m, k) for a 2-D "
+            f"b); got {tuple(first.shape)} and {tuple(second.shape)}"
+        )
+    if first.ndim == 1:
+        first = xp.broadcast_to(first[:, None], (n, k))
+    return first

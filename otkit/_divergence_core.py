@@ -27,12 +27,13 @@ import math
 from ._pointcloud import (
     CostSpec,
     cost_block,
+    online_log_loop,
     online_softmin,
     softmin_cols_online,
     softmin_rows_online,
     transport_pass,
 )
-from ._sinkhorn_loop import log_weights, sinkhorn_log_loop, symmetric_log_loop
+from ._sinkhorn_loop import log_weights, symmetric_log_loop
 from ._sinkhorn_numpy import stabilized_sinkhorn
 from .backend import (
     device_of,
@@ -215,17 +216,17 @@ def _online_pair(x, y, a, b, eps, f, lam, config, xp):
     Balanced problems are over-relaxed with the adaptive factor (:mod:`otkit._relaxation`):
     at blur 0.05 on the unit sphere it cuts the iterations at the final eps about fourfold.
     """
-    _, g, n_iter, err, trace, f = sinkhorn_log_loop(
+    _, g, n_iter, err, trace, f = online_log_loop(
         a,
         b[:, None],
-        (x, y, config.spec),
+        x,
+        y,
+        config.spec,
         eps,
         f,
         config.num_iter_max,
         config.tol,
         xp,
-        softmin_rows=softmin_rows_online,
-        softmin_cols=softmin_cols_online,
         damping=lam,
         omega=None if config.balanced else 1.0,
         return_next=True,

@@ -6,9 +6,9 @@ import functools
 import warnings
 
 from ._divergence import cost_spec, prepare_clouds, sinkhorn_divergence
-from ._pointcloud import softmin_cols_online, softmin_rows_online
+from ._pointcloud import online_log_loop
 from ._sinkhorn import sinkhorn, sinkhorn2
-from ._sinkhorn_loop import log_weights, sinkhorn_log_loop
+from ._sinkhorn_loop import log_weights
 from ._utils import dist
 from .backend import get_namespace, is_jax_namespace, is_traced, jit, stop_gradient, to_numpy
 
@@ -37,18 +37,7 @@ def _check_metric(metric):
 @functools.lru_cache(maxsize=16)
 def _jitted_online(num_iter_max, tol, spec, xp):
     def run(x, y, a, b, eps, f0):
-        return sinkhorn_log_loop(
-            a,
-            b,
-            (x, y, spec),
-            eps,
-            f0,
-            num_iter_max,
-            tol,
-            xp,
-            softmin_rows=softmin_rows_online,
-            softmin_cols=softmin_cols_online,
-        )
+        return online_log_loop(a, b, x, y, spec, eps, f0, num_iter_max, tol, xp)
 
     return jit(run, xp)
 
@@ -72,10 +61,9 @@ def _online_potentials(X_s, X_t, reg, a, b, metric, numIterMax, stopThr, batchSi
         run = _jitted_online(int(numIterMax), float(stopThr), spec, xp)
         f, g, n_iter, err, trace = run(x, y, wa, wb[:, None], xp.asarray(reg, dtype=dtype), f0)
     else:
-        f, g, n_iter, err, trace = sinkhorn_log_loop(
-            wa, wb[:, None], (x, y, spec), reg, f0, int(numIterMax), float(stopThr), xp,
-            softmin_rows=softmin_rows_online, softmin_cols=softmin_cols_online,
-        )  # fmt: skip
+        f, g, n_iter, err, trace = online_log_loop(
+            wa, wb[:, None], x, y, spec, reg, f0, int(numIterMax), float(stopThr), xp
+        )
     return xp, wa, wb, f[:, 0], g[:, 0], n_iter, err, trace
 
 

@@ -11,11 +11,12 @@ from ._divergence_core import epsilon_stages
 from ._pointcloud import (
     CostSpec,
     diameter,
+    online_log_loop,
     softmin_cols_online,
     softmin_rows_online,
     transport_pass,
 )
-from ._sinkhorn_loop import log_weights, row_error, sinkhorn_log_loop
+from ._sinkhorn_loop import log_weights, row_error
 from ._validation import (
     check_finite,
     check_ndim,
@@ -396,17 +397,8 @@ def _inner_solver(num_iter_max, tol, spec, xp):
     """``solve(x, y, b, nu, eps, f0) -> (g, projection, n_iter, err)`` (compiled on JAX)."""
 
     def solve(x, y, b, nu, eps, f0):
-        _, g, n_iter, err, _ = sinkhorn_log_loop(
-            b,
-            nu[:, None],
-            (x, y, spec),
-            eps,
-            f0,
-            num_iter_max,
-            tol,
-            xp,
-            softmin_rows=softmin_rows_online,
-            softmin_cols=softmin_cols_online,
+        _, g, n_iter, err, _ = online_log_loop(
+            b, nu[:, None], x, y, spec, eps, f0, num_iter_max, tol, xp
         )
         # Rows of the plan with potentials (T(g), g) are b_i pi_ij, pi_i. summing to 1: the
         # barycentric projection is sum_j pi_ij y_j = x_i - (1/2) sum_j pi_ij 2 (x_i - y_j).

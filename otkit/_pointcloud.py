@@ -34,6 +34,7 @@ import dataclasses
 
 import numpy as np
 
+from ._sinkhorn_loop import sinkhorn_log_loop
 from .backend import (
     device_of,
     fori_loop,
@@ -52,6 +53,7 @@ __all__ = [
     "cost_std",
     "diameter",
     "map_row_blocks",
+    "online_log_loop",
     "online_softmin",
     "softmin_cols_online",
     "softmin_rows_online",
@@ -319,6 +321,24 @@ def softmin_cols_online(geometry, f, log_a, eps, xp):
     if spec.block_cols:
         spec = dataclasses.replace(spec, block=spec.block_cols)
     return online_softmin(y, x, log_a[:, 0] + f[:, 0] / eps, eps, spec, xp)[:, None]
+
+
+def online_log_loop(a, b, x, y, spec, eps, f0, num_iter_max, tol, xp, **options):
+    """:func:`otkit._sinkhorn_loop.sinkhorn_log_loop` on the costs between ``x`` and ``y``,
+    recomputed block by block (``b`` is (m, k); ``options`` are the loop's keywords)."""
+    return sinkhorn_log_loop(
+        a,
+        b,
+        (x, y, spec),
+        eps,
+        f0,
+        num_iter_max,
+        tol,
+        xp,
+        softmin_rows=softmin_rows_online,
+        softmin_cols=softmin_cols_online,
+        **options,
+    )
 
 
 def transport_pass(x, y, h, eps, spec, xp):

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ._boundary import as_backend, input_float_dtype, prepare_problem
+from ._boundary import input_float_dtype, prepare_problem, warmstart_rows
 from ._sinkhorn_loop import log_weights
 from ._sinkhorn_solve import METHODS, build_outputs, solve_potentials
 from ._validation import check_transport_values
@@ -80,20 +80,9 @@ def _initial_potential(warmstart, warmstart_type, a, b, eps, xp, dtype, device):
     n, k = a.shape[0], b.shape[1]
     if warmstart is None:
         return xp.zeros((n, k), dtype=dtype, device=device)
-    try:
-        first, second = warmstart
-    except (TypeError, ValueError):
-        raise ValueError("warmstart must be a pair (log_u, log_v) or (f, g)") from None
-    first = as_backend(first, xp, dtype, device)
-    second = as_backend(second, xp, dtype, device)
-    if first.shape[0] != n or second.shape[0] != b.shape[0] or first.ndim not in (1, 2):
-        raise ValueError(
-            f"warmstart arrays must have shapes ({n},) and ({b.shape[0]},) "
-            f"(or (n, k), (m, k) for a 2-D b); got {tuple(first.shape)} and "
-            f"{tuple(second.shape)}"
-        )
-    if first.ndim == 1:
-        first = xp.broadcast_to(first[:, None], (n, k))
+    first = warmstart_rows(
+        warmstart, n, b.shape[0], k, xp, dtype, device, "(log_u, log_v) or (f, g)"
+    )
     if warmstart_type == "potentials":
         f0 = first
     else:  # POT's log-scalings: log u = log a + f / eps

@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from ._boundary import as_backend, prepare_problem
+from ._boundary import as_backend, prepare_problem, warmstart_rows
 from ._sinkhorn_loop import dense_geometry, log_weights, sinkhorn_log_loop
 from ._sinkhorn_loop import softmin_cols as dense_softmin_cols
 from ._sinkhorn_loop import softmin_rows as dense_softmin_rows
@@ -332,19 +332,9 @@ def _initial_potential(warmstart, a, b2, eps, xp, dtype, device):
     n, k = a.shape[0], b2.shape[1]
     if warmstart is None:
         return xp.zeros((n, k), dtype=dtype, device=device)
-    try:
-        log_u, log_v = warmstart
-    except (TypeError, ValueError):
-        raise ValueError("warmstart must be a pair (log_u, log_v) of log-scalings") from None
-    log_u = as_backend(log_u, xp, dtype, device)
-    log_v = as_backend(log_v, xp, dtype, device)
-    if log_u.shape[0] != n or log_v.shape[0] != b2.shape[0] or log_u.ndim not in (1, 2):
-        raise ValueError(
-            f"warmstart arrays must have shapes ({n},) and ({b2.shape[0]},) (or (n, k), (m, k) "
-            f"for a 2-D b); got {tuple(log_u.shape)} and {tuple(log_v.shape)}"
-        )
-    if log_u.ndim == 1:
-        log_u = xp.broadcast_to(log_u[:, None], (n, k))
+    log_u = warmstart_rows(
+        warmstart, n, b2.shape[0], k, xp, dtype, device, "(log_u, log_v) of log-scalings"
+    )
     f0 = eps * log_u
     return stop_gradient(xp.where(xp.isfinite(f0), f0, xp.zeros_like(f0)), xp)
 
