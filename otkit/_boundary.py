@@ -100,11 +100,12 @@ def input_float_dtype(*arrays):
         dt = getattr(x, "dtype", None)
         if dt is None:
             continue
-        try:
-            dt = np.dtype(str(dt).rsplit(".", 1)[-1])
-        except TypeError:
-            continue
-        if np.issubdtype(dt, np.floating):
+        if not isinstance(dt, np.dtype):  # torch.float32, jax's dtypes: parse the name
+            try:
+                dt = np.dtype(str(dt).rsplit(".", 1)[-1])
+            except TypeError:
+                continue
+        if dt.kind == "f":
             dtypes.append(dt)
     return max(dtypes, key=lambda d: np.finfo(d).eps) if dtypes else np.dtype(np.float64)
 

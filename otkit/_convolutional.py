@@ -79,6 +79,12 @@ class SeparableGaussianKernel(NamedTuple):
 
     apply_t = apply
 
+    def apply_into(self, x, out):
+        """NumPy only: ``apply`` written into ``out``."""
+        np.matmul(self.kernel_h, x @ self.kernel_w, out=out)
+
+    apply_t_into = apply_into
+
     def log_apply(self, y, xp):
         along_w = logsumexp(self.log_kernel_w[None, None, :, :] + y[:, :, None, :], axis=3, xp=xp)
         return logsumexp(

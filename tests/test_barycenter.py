@@ -110,6 +110,73 @@ def test_barycenter_mass_and_log():
     np.testing.assert_allclose(plan.sum(axis=0), A[:, 0], atol=1e-12)
 
 
+def test_debiased_loop_measures_every_five_sweeps():
+    _, A, M = _problem()
+    _, log = ot.barycenter_debiased(A, M, 1e-2, stopThr=1e-6, log=True)
+    n_iter = log["n_iter"]
+    assert log["converged"] and n_iter % 5 == 0
+    # The first sweep, then every fifth: its error is not monotone over the first sweeps.
+    assert len(log["err"]) == 1 + n_iter // 5
+    assert log["err"][-1] <= 1e-6 < log["err"][-2]
+
+
+def _generic_and_inplace(A_rows, w, op, debiased, num_iter_max, tol):
+    from otkit._barycenter import iterative_bregman_projections, measure_schedule
+    from otkit._barycenter_numpy import bregman_projections_inplace
+
+    generic = iterative_bregman_projections(
+        A_rows, w, op, num_iter_max, tol, np, log_domain=False, debiased=debiased
+    )
+    measure_all, check_every = measure_schedule(False, debiased)
+    inplace = bregman_projections_inplace(
+        A_rows,
+        w,
+        op,
+        num_iter_max,
+        tol,
+        debiased=debiased,
+        measure_all=measure_all,
+        check_every=check_every,
+    )
+    return generic, inplace
+
+
+@pytest.mark.parametrize("num_iter_max, tol", [(1, 0.0), (23, 0.0), (1000, 1e-7)])
+@pytest.mark.parametrize("debiased", [False, True])
+def test_inplace_numpy_loop_is_the_generic_loop(debiased, num_iter_max, tol):
+    # The NumPy loop (buffers, K d stacked under the v_k) runs the same sweeps as the
+    # generic one: same stopping sweep, same measured errors, same scalings up to rounding.
+    from otkit._barycenter import DenseKernel
+
+    _, A, M = _problem(d=30, means=(0.2, 0.5, 0.8), stds=(0.04, 0.08, 0.05))
+    w = np.array([0.5, 0.3, 0.2])
+    op = DenseKernel.from_cost(M, 2e-2, np, log_domain=False)
+    generic, inplace = _generic_and_inplace(
+        np.ascontiguousarray(A.T), w, op, debiased, num_iter_max, tol
+    )
+    assert inplace["n_iter"] == generic["n_iter"]
+    # An error is a sum of differences of O(1) numbers: absolute rounding of ~1e-15 per bin.
+    np.testing.assert_allclose(inplace["trace"], generic["trace"], rtol=1e-9, atol=1e-12)
+    for key in ("b", "u", "v") + (("d",) if debiased else ()):
+        np.testing.assert_allclose(inplace[key], generic[key], rtol=1e-9, err_msg=key)
+    assert inplace["d"] is None if not debiased else inplace["d"].shape == (1, 30)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_inplace_numpy_loop_on_images_is_the_generic_loop(debiased):
+    from otkit._convolutional import SeparableGaussianKernel
+
+    rng = np.random.default_rng(3)
+    A = rng.random((3, 6, 4)) + 0.1
+    A /= A.sum(axis=(1, 2), keepdims=True)
+    op = SeparableGaussianKernel.on_grid(6, 4, 0.05, np, np.float64, None, log_domain=False)
+    generic, inplace = _generic_and_inplace(A, np.full(3, 1 / 3), op, debiased, 400, 1e-8)
+    assert inplace["n_iter"] == generic["n_iter"]
+    assert inplace["b"].shape == (6, 4) and inplace["u"].shape == (3, 6, 4)
+    for key in ("b", "u", "v"):
+        np.testing.assert_allclose(inplace[key], generic[key], rtol=1e-9, err_msg=key)
+
+
 def test_sinkhorn_switches_to_the_log_domain_when_the_kernel_underflows():
     # reg = 1e-4 on costs up to 1: exp(-M / reg) underflows to 0 away from the diagonal and
     # the scalings overflow; the result is the log-domain one, not NaN.
