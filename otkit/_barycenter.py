@@ -44,6 +44,7 @@ from ._validation import (
     check_ndim,
     check_nonnegative_weights,
     check_not_empty,
+    check_sums_to_one,
     mass_tolerance,
 )
 from .backend import (
@@ -349,8 +350,7 @@ def check_barycentric_weights(weights, n_hists, xp, dtype, device):
     if not is_traced(w):
         w_np = to_numpy(w)
         check_nonnegative_weights(w_np, "weights")
-        if abs(float(w_np.sum()) - 1.0) > mass_tolerance(input_float_dtype(w), n_hists):
-            raise ValueError(f"weights must sum to 1, got sum {float(w_np.sum())!r}")
+        check_sums_to_one(w_np, "weights", input_float_dtype(w))
     return w
 
 

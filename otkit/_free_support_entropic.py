@@ -22,7 +22,7 @@ from ._validation import (
     check_ndim,
     check_nonnegative_weights,
     check_not_empty,
-    mass_tolerance,
+    check_sums_to_one,
 )
 from .backend import (
     device_of,
@@ -271,12 +271,6 @@ def _scalar(eps, xp, dtype):
     return xp.asarray(eps, dtype=dtype) if is_jax_namespace(xp) else eps
 
 
-def _sums_to_one(w_host, name, dtype):
-    total = float(w_host.sum())
-    if abs(total - 1.0) > mass_tolerance(dtype, w_host.shape[0]):
-        raise ValueError(f"{name} must sum to 1, got sum({name}) = {total!r}")
-
-
 def _prepare(measures_locations, measures_weights, X_init, b, weights):
     """Namespace, dtype and the checked arrays: (xp, dtype, X, clouds, b, w)."""
     try:
@@ -324,7 +318,7 @@ def _prepare(measures_locations, measures_weights, X_init, b, weights):
             )
         nu_host = to_numpy(nu)
         check_nonnegative_weights(nu_host, weight_name)
-        _sums_to_one(nu_host, weight_name, host_dtype)
+        check_sums_to_one(nu_host, weight_name, host_dtype)
         clouds.append((y, nu))
     b = stop_gradient(weights_or_uniform(b, k, xp, dtype, device), xp)
     if tuple(b.shape) != (k,):
@@ -333,7 +327,7 @@ def _prepare(measures_locations, measures_weights, X_init, b, weights):
     check_nonnegative_weights(b_host, "b")
     if (b_host == 0).any():
         raise ValueError("b has zero entries: an atom without mass has no barycentric position")
-    _sums_to_one(b_host, "b", host_dtype)
+    check_sums_to_one(b_host, "b", host_dtype)
     if weights is None or (isinstance(weights, (list, tuple)) and len(weights) == 0):
         w_host = to_numpy([1.0 / n_measures] * n_measures)
     else:
@@ -343,7 +337,7 @@ def _prepare(measures_locations, measures_weights, X_init, b, weights):
             f"weights.shape == {w_host.shape}, expected ({n_measures},): one per measure"
         )
     check_nonnegative_weights(w_host, "weights")
-    _sums_to_one(w_host, "weights", host_dtype)
+    check_sums_to_one(w_host, "weights", host_dtype)
     return xp, dtype, X, clouds, b, [float(v) for v in w_host]
 
 

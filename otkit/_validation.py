@@ -14,6 +14,7 @@ __all__ = [
     "check_ndim",
     "check_nonnegative_weights",
     "check_not_empty",
+    "check_sums_to_one",
     "check_transport_values",
     "mass_tolerance",
 ]
@@ -55,6 +56,13 @@ def mass_tolerance(dtype, size: int) -> float:
     """
     eps = float(np.finfo(dtype).eps) if np.issubdtype(np.dtype(dtype), np.floating) else 0.0
     return max(1e-6, 10.0 * np.sqrt(size) * eps)
+
+
+def check_sums_to_one(x: np.ndarray, name: str, dtype) -> None:
+    """Weights on the simplex: their sum is 1 up to the rounding of ``dtype``."""
+    total = float(np.sum(x))
+    if abs(total - 1.0) > mass_tolerance(dtype, max(int(np.size(x)), 1)):
+        raise ValueError(f"{name} must sum to 1, got sum({name}) = {total!r}")
 
 
 def check_equal_mass(a: np.ndarray, b: np.ndarray, rtol: float, names=("a", "b")) -> None:

@@ -142,6 +142,14 @@ def test_free_support_bad_input():
         ot.free_support_barycenter([x], [ot.unif(3)], np.zeros((3, 1)))
     with pytest.raises(ValueError, match=r"measures_weights\[0\] has negative entries"):
         ot.free_support_barycenter([x], [np.array([-1.0, 1.0, 1.0])], x)
+    # Weights off the simplex are refused, as by the entropic free-support barycenter, rather
+    # than silently renormalised.
+    with pytest.raises(ValueError, match=r"measures_weights\[0\] must sum to 1"):
+        ot.free_support_barycenter([x], [np.full(3, 0.5)], x)
+    with pytest.raises(ValueError, match=r"b must sum to 1"):
+        ot.free_support_barycenter([x], [ot.unif(3)], x, b=np.full(3, 0.5))
+    with pytest.raises(ValueError, match=r"weights must sum to 1"):
+        ot.free_support_barycenter([x, x], [ot.unif(3)] * 2, x, weights=np.array([0.5, 0.6]))
 
 
 # --- displacement interpolation -------------------------------------------------------------

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._boundary import input_float_dtype
 from .._utils import dist
-from .._validation import check_finite, check_ndim, check_nonnegative_weights
+from .._validation import check_finite, check_ndim, check_nonnegative_weights, check_sums_to_one
 from ..backend import device_of, from_numpy, get_namespace, result_float_dtype, to_numpy
 from ._emd import emd
 
@@ -73,6 +74,13 @@ def free_support_barycenter(
     log : dict
         Only if ``log`` is true.
 
+    Raises
+    ------
+    ValueError
+        Lists of different lengths, shapes that disagree with ``X_init``, non-finite atoms,
+        weights (``measures_weights[i]``, ``b``, ``weights``) that are negative or do not sum
+        to 1, a zero entry of ``b``.
+
     References
     ----------
     .. [1] M. Cuturi, A. Doucet. Fast computation of Wasserstein barycenters. ICML 2014.
@@ -110,8 +118,9 @@ def free_support_barycenter(
             )
         check_finite(loc_np, f"measures_locations[{i}]")
         check_nonnegative_weights(mass_np, f"measures_weights[{i}]")
+        check_sums_to_one(mass_np, f"measures_weights[{i}]", input_float_dtype(mass))
         locations.append(loc_np)
-        masses.append(mass_np / mass_np.sum())
+        masses.append(mass_np)
     b_np = np.full(k, 1.0 / k) if b is None else to_numpy(b)
     w_np = np.full(n_measures, 1.0 / n_measures) if weights is None else to_numpy(weights)
     if b_np.shape != (k,):
@@ -120,7 +129,8 @@ def free_support_barycenter(
         raise ValueError(f"weights.shape == {w_np.shape}, expected ({n_measures},)")
     check_nonnegative_weights(b_np, "b")
     check_nonnegative_weights(w_np, "weights")
-    b_np, w_np = b_np / b_np.sum(), w_np / w_np.sum()
+    check_sums_to_one(b_np, "b", input_float_dtype(b))
+    check_sums_to_one(w_np, "weights", input_float_dtype(weights))
     if np.any(b_np == 0):
         raise ValueError("b has zero entries: an atom without mass has no barycentric position")
 
