@@ -48,6 +48,7 @@ from ._validation import (
     mass_tolerance,
 )
 from .backend import (
+    contiguous,
     device_of,
     get_namespace,
     inplace_ops,
@@ -56,11 +57,13 @@ from .backend import (
     is_traced,
     jit,
     logsumexp,
+    logsumexp_add,
     requires_grad,
     result_float_dtype,
     stop_gradient,
     to_numpy,
     while_loop,
+    workspace_like,
 )
 
 __all__ = [
@@ -99,14 +102,20 @@ class DenseKernel(NamedTuple):
     kernel_t: object  # K^T (a transposed view: BLAS reads it in place)
     log_kernel: object  # -M / eps
     log_kernel_t: object
+    # A (d, d) buffer for the log-sum-exps, one vector at a time (NumPy, torch without
+    # autograd); None: one batched log-sum-exp over a (N, d, d) temporary.
+    workspace: object = None
 
     @classmethod
     def from_cost(cls, M, eps, xp, log_domain):
         log_kernel = M / (-eps)
         if log_domain:
             # A contiguous transpose: the log-sum-exp reduces along the last axis.
-            log_kernel_t = xp.asarray(xp.permute_dims(log_kernel, (1, 0)), copy=True)
-            return cls(None, None, log_kernel, log_kernel_t)
+            log_kernel_t = contiguous(xp.permute_dims(log_kernel, (1, 0)), xp)
+            # Below 64 x 64 bins the batched log-sum-exp's fewer calls win.
+            small = log_kernel.shape[0] * log_kernel.shape[1] < 64 * 64
+            workspace = None if small or is_traced(M) else workspace_like(log_kernel, xp)
+            return cls(None, None, log_kernel, log_kernel_t, workspace)
         # In place where the library allows it: a second d x d temporary costs more in page
         # faults than the exponential itself at d = 200.
         kernel = inplace_ops(xp, requires_grad(M)).exp(log_kernel)
@@ -126,10 +135,19 @@ class DenseKernel(NamedTuple):
         np.matmul(x, self.kernel, out=out)
 
     def log_apply(self, y, xp):
-        return logsumexp(self.log_kernel[None, :, :] + y[:, None, :], axis=2, xp=xp)
+        return self._log_apply(self.log_kernel, y, xp)
 
     def log_apply_t(self, y, xp):
-        return logsumexp(self.log_kernel_t[None, :, :] + y[:, None, :], axis=2, xp=xp)
+        return self._log_apply(self.log_kernel_t, y, xp)
+
+    def _log_apply(self, log_kernel, y, xp):
+        if self.workspace is None or requires_grad(y):
+            return logsumexp(log_kernel[None, :, :] + y[:, None, :], axis=2, xp=xp)
+        rows = [
+            logsumexp_add(log_kernel, y[k, None, :], 1, xp, workspace=self.workspace)
+            for k in range(y.shape[0])
+        ]
+        return xp.stack(rows)
 
 
 # --- the loop -------------------------------------------------------------------------------

@@ -13,16 +13,19 @@ from conftest import assert_same_backend, default_device, rtol_for, to_np, to_xp
 
 from otkit.backend import (
     as_generator,
+    contiguous,
     device_of,
     fori_loop,
     from_numpy,
     get_namespace,
     logsumexp,
+    logsumexp_add,
     random_normal,
     result_float_dtype,
     stop_gradient,
     to_numpy,
     while_loop,
+    workspace_like,
 )
 
 NO_FRAMEWORK = "assert 'torch' not in sys.modules and 'jax' not in sys.modules, sorted(sys.modules)"
@@ -214,6 +217,43 @@ def test_logsumexp_of_large_values_does_not_overflow(xp, dtype_name):
 def test_logsumexp_propagates_nan(xp):
     result = to_np(logsumexp(to_xp(xp, np.array([[np.nan, 0.0], [1.0, 2.0]])), axis=1))
     assert np.isnan(result[0]) and np.isfinite(result[1])
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_logsumexp_add_in_a_workspace_matches_scipy(xp, dtype_name, axis):
+    # Terms far below a slice's maximum are raised to the dtype's exponent floor before
+    # exp(); slices of -inf (zero weights) give -inf, and nothing warns.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 6)) * 300.0
+    x[2, :] = -np.inf
+    x[:, 3] = -np.inf
+    y = rng.normal(size=(1, 6)) if axis == 1 else rng.normal(size=(5, 1))
+    x_xp = to_xp(xp, x.astype(dtype_name), dtype_name)
+    workspace = workspace_like(x_xp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = to_np(logsumexp_add(x_xp, to_xp(xp, y, dtype_name), axis, workspace=workspace))
+    expected = scipy.special.logsumexp(x.astype(dtype_name).astype(np.float64) + y, axis=axis)
+    np.testing.assert_allclose(result, expected, rtol=rtol_for(dtype_name))
+
+
+def test_workspace_like_is_a_buffer_only_where_it_may_be_overwritten(xp):
+    x = to_xp(xp, np.zeros((2, 3)))
+    workspace = workspace_like(x)
+    if xp.__name__.startswith(("array_api_compat.numpy", "array_api_compat.torch")):
+        assert tuple(workspace.shape) == (2, 3) and workspace.dtype == x.dtype
+    else:
+        assert workspace is None
+
+
+def test_contiguous_keeps_values_and_lays_rows_out_contiguously(xp):
+    x = xp.permute_dims(to_xp(xp, np.arange(6.0).reshape(2, 3)), (1, 0))
+    result = contiguous(x)
+    np.testing.assert_array_equal(to_np(result), np.arange(6.0).reshape(2, 3).T)
+    if hasattr(result, "is_contiguous"):
+        assert result.is_contiguous()
+    elif isinstance(result, np.ndarray):
+        assert result.flags.c_contiguous
 
 
 # --- stop_gradient --------------------------------------------------------------------------

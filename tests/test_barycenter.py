@@ -82,9 +82,12 @@ def test_plain_barycenter_of_identical_inputs_is_blurred():
     assert np.abs(b - a).sum() > 0.05
 
 
+@pytest.mark.parametrize("d", [40, 80], ids=["batched", "workspace"])
 @pytest.mark.parametrize("debiased", [False, True])
-def test_exp_and_log_domains_agree(debiased):
-    _, A, M = _problem()
+def test_exp_and_log_domains_agree(debiased, d):
+    # From 64 x 64 bins on, the log domain takes its log-sum-exps one histogram at a time in
+    # a d x d workspace (NumPy, torch without autograd); below, one batched log-sum-exp.
+    _, A, M = _problem(d=d)
     solve = ot.barycenter_debiased if debiased else ot.barycenter
     # The same iteration in two domains: equal up to rounding, sweep for sweep.
     b_exp = solve(A, M, 1e-2, stopThr=0.0, numItermax=50, warn=False)
@@ -243,6 +246,22 @@ def test_barycenter_torch_gradient_through_the_iterations():
         return (b * torch.arange(5.0, dtype=torch.float64)).sum()
 
     assert torch.autograd.gradcheck(value, (M_t,))
+
+
+@pytest.mark.parametrize("requires_grad", ["A", "M", None])
+def test_torch_log_domain_on_a_workspace_and_under_autograd(requires_grad):
+    # d = 70: the log-sum-exps run in place in a workspace unless autograd records them.
+    torch = pytest.importorskip("torch")
+    _, A, M = _problem(d=70)
+    A_t = torch.as_tensor(A).requires_grad_(requires_grad == "A")
+    M_t = torch.as_tensor(M).requires_grad_(requires_grad == "M")
+    kw = {"method": "sinkhorn_log", "numItermax": 30, "stopThr": 0.0, "warn": False}
+    b = ot.barycenter_debiased(A_t, M_t, 1e-2, **kw)
+    np.testing.assert_allclose(b.detach().numpy(), ot.barycenter_debiased(A, M, 1e-2, **kw))
+    if requires_grad is not None:
+        (b * torch.arange(70.0, dtype=torch.float64)).sum().backward()
+        grad = (A_t if requires_grad == "A" else M_t).grad
+        assert grad is not None and bool(torch.all(torch.isfinite(grad)))
 
 
 _BAD_INPUT = [

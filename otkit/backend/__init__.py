@@ -21,6 +21,7 @@ from ._namespace import (
 )
 from ._shims import (
     as_generator,
+    contiguous,
     exp_outer_sum,
     fori_loop,
     jit,
@@ -36,6 +37,7 @@ from ._shims import (
 __all__ = [
     "as_generator",
     "call_host",
+    "contiguous",
     "device_of",
     "exp_outer_sum",
     "fori_loop",

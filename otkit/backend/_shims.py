@@ -21,6 +21,7 @@ from ._namespace import (
 
 __all__ = [
     "as_generator",
+    "contiguous",
     "exp_outer_sum",
     "fori_loop",
     "jit",
@@ -67,17 +68,22 @@ def logsumexp(x, axis=None, xp=None):
 def logsumexp_add(x, y, axis, xp=None, *, workspace=None):
     """``logsumexp(x + y, axis)`` for a 2-D ``x`` and a ``y`` that broadcasts against it.
 
-    JAX: XLA fuses the sum into the reduction (no n x m temporary). torch: with a
-    ``workspace`` (a tensor of ``x``'s shape and dtype that the caller lets this function
-    overwrite; only when nothing needs a gradient), the computation is done in place in it:
-    a fresh n x m tensor per call costs as much in page faults as the arithmetic, and terms
-    more than the dtype's exponent range below the maximum are raised to that floor before
-    ``exp`` (their share of the sum is below ``e^-85``, and float32 subnormals make ``exp``
-    six times slower). Otherwise, the native fused ``logsumexp`` of ``x + y``.
+    JAX: XLA fuses the sum into the reduction (no n x m temporary). NumPy and torch: with a
+    ``workspace`` (an array of ``x``'s shape and dtype that the caller lets this function
+    overwrite, from :func:`workspace_like`; on torch only when nothing needs a gradient), the
+    computation is done in place in it: a fresh n x m array per call costs as much in page
+    faults as the arithmetic, and terms more than the dtype's exponent range below the
+    maximum are raised to that floor before ``exp`` (their share of the sum is below
+    ``e^-85``, and subnormal results make ``exp`` several times slower). Otherwise, the
+    native fused ``logsumexp`` of ``x + y``.
     """
     if xp is None:
         xp = get_namespace(x=x)
-    if workspace is None or not is_torch_namespace(xp):
+    if workspace is None:
+        return logsumexp(x + y, axis=axis, xp=xp)
+    if is_numpy_namespace(xp):
+        return _numpy_logsumexp_add(x, y, axis, workspace)
+    if not is_torch_namespace(xp):
         return logsumexp(x + y, axis=axis, xp=xp)
     import torch
 
@@ -86,10 +92,29 @@ def logsumexp_add(x, y, axis, xp=None, *, workspace=None):
     finite = torch.isfinite(top)
     # A slice of -inf (or +inf) has no finite shift: its answer is its maximum.
     shift = torch.where(finite, top, torch.zeros_like(top))
-    floor = -85.0 if workspace.dtype in (torch.float32, torch.float16, torch.bfloat16) else -690.0
+    floor = _exp_floor(workspace.dtype.itemsize)
     workspace.sub_(torch.unsqueeze(shift, axis)).clamp_(min=floor).exp_()
     out = torch.log(torch.sum(workspace, dim=axis)).add_(shift)
     return torch.where(finite, out, top)
+
+
+def _exp_floor(itemsize):
+    """Exponent floor of :func:`logsumexp_add`: exp() stays normal above it."""
+    return -85.0 if itemsize <= 4 else -690.0
+
+
+def _numpy_logsumexp_add(x, y, axis, workspace):
+    np.add(x, y, out=workspace)
+    top = workspace.max(axis=axis)
+    finite = np.isfinite(top)
+    # A slice of -inf (or +inf) has no finite shift: its answer is its maximum.
+    shift = np.where(finite, top, 0.0).astype(workspace.dtype, copy=False)
+    np.subtract(workspace, np.expand_dims(shift, axis), out=workspace)
+    np.maximum(workspace, _exp_floor(workspace.dtype.itemsize), out=workspace)
+    np.exp(workspace, out=workspace)
+    out = np.log(workspace.sum(axis=axis))
+    out += shift
+    return np.where(finite, out, top)
 
 
 def exp_outer_sum(row, col, C, scale, xp=None):
@@ -108,14 +133,29 @@ def exp_outer_sum(row, col, C, scale, xp=None):
     return out.add_(col[None, :]).mul_(scale).exp_()
 
 
+def contiguous(x, xp=None):
+    """``x`` in row-major (C-contiguous) storage, copied only when it is not, and
+    differentiable on torch. JAX arrays and other libraries are returned as they are (XLA
+    chooses layouts itself)."""
+    if xp is None:
+        xp = get_namespace(x=x)
+    if is_numpy_namespace(xp):
+        return np.ascontiguousarray(x)
+    if is_torch_namespace(xp):
+        return x.contiguous()
+    return x
+
+
 def workspace_like(x, xp=None):
     """An uninitialized array like ``x`` for :func:`logsumexp_add` to overwrite, or None.
 
-    Only eager torch tensors that need no gradient get one (in-place work would break
-    autograd, and JAX arrays are immutable: XLA already avoids the temporaries).
+    NumPy arrays and eager torch tensors that need no gradient get one (in-place work would
+    break autograd; JAX arrays are immutable, and XLA already avoids the temporaries).
     """
     if xp is None:
         xp = get_namespace(x=x)
+    if is_numpy_namespace(xp):
+        return np.empty_like(x)
     if not is_torch_namespace(xp) or x.requires_grad:
         return None
     import torch
