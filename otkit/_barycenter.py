@@ -83,7 +83,7 @@ __all__ = [
     "warn_not_converged",
 ]
 
-BARYCENTER_METHODS = ("sinkhorn", "sinkhorn_log")
+BARYCENTER_METHODS = ("sinkhorn", "sinkhorn_log", "sinkhorn_stabilized")
 # POT options without effect here (the log domain is the stabilisation).
 _IGNORED_OPTIONS = frozenset({"stabThr", "tau", "print_period"})
 
@@ -318,6 +318,9 @@ def iterative_bregman_projections(
 
 
 def check_barycenter_options(method, numItermax, stopThr, kwargs):
+    """Check the solver options; returns the method that runs ('sinkhorn_stabilized', POT's
+    absorption-stabilized loop, runs as 'sinkhorn_log': the same fixed point, stable at any
+    reg)."""
     if method not in BARYCENTER_METHODS:
         raise ValueError(
             f"method must be one of {', '.join(map(repr, BARYCENTER_METHODS))}; got {method!r}"
@@ -331,6 +334,7 @@ def check_barycenter_options(method, numItermax, stopThr, kwargs):
     unknown = set(kwargs) - _IGNORED_OPTIONS
     if unknown:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    return "sinkhorn_log" if method == "sinkhorn_stabilized" else method
 
 
 def check_finite_fast(x_np, name):
@@ -491,7 +495,7 @@ def _finite_result(out, xp):
 
 
 def _dense(A, M, reg, weights, method, numItermax, stopThr, verbose, log, warn, kw, debiased):
-    check_barycenter_options(method, numItermax, stopThr, kw)
+    method = check_barycenter_options(method, numItermax, stopThr, kw)
     xp, eps, A, M, w = _prepare_dense(A, M, reg, weights)
     xp = loop_namespace(xp)
     traced = is_traced(A, M, w, eps)
@@ -555,11 +559,13 @@ _DOC_PARAMETERS = r"""
         Entropic regularization :math:`\varepsilon > 0`, in the units of ``M``.
     weights : (N,) array, optional
         Barycentric weights, non-negative, summing to 1 (uniform by default).
-    method : {'sinkhorn', 'sinkhorn_log'}, default='sinkhorn'
+    method : {'sinkhorn', 'sinkhorn_log', 'sinkhorn_stabilized'}, default='sinkhorn'
         'sinkhorn': scaling iterations with matrix products (fast); if the scalings under- or
         overflow (small ``reg``), the solve is rerun in the log domain instead of returning
         zeros or NaN (eagerly; under ``jax.jit`` use 'sinkhorn_log' at small ``reg``).
-        'sinkhorn_log': log-sum-exp iterations, stable at any ``reg``, O(N d^2) memory.
+        'sinkhorn_log': log-sum-exp iterations, stable at any ``reg``, O(d^2) memory on
+        NumPy and torch without autograd (one histogram at a time), O(N d^2) otherwise.
+        'sinkhorn_stabilized' (POT's name) runs 'sinkhorn_log'.
     numItermax : int, default=10000
         Maximum number of sweeps.
     stopThr : float, default=1e-4

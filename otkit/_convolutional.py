@@ -123,7 +123,7 @@ def _compiled(num_iter_max, tol, log_domain, debiased, shape, xp):
 
 
 def _solve(A, reg, weights, method, numItermax, stopThr, verbose, log, warn, kw, debiased):
-    check_barycenter_options(method, numItermax, stopThr, kw)
+    method = check_barycenter_options(method, numItermax, stopThr, kw)
     xp, eps, A, w, dtype, device = _prepare_images(A, reg, weights)
     xp = loop_namespace(xp)
     traced = is_traced(A, w, eps)
@@ -160,11 +160,11 @@ _DOC_PARAMETERS = r"""
         square (pixel (i, j) at :math:`(i / (H - 1), j / (W - 1))`, as POT).
     weights : (N,) array, optional
         Barycentric weights, non-negative, summing to 1 (uniform by default).
-    method : {'sinkhorn', 'sinkhorn_log'}, default='sinkhorn'
+    method : {'sinkhorn', 'sinkhorn_log', 'sinkhorn_stabilized'}, default='sinkhorn'
         'sinkhorn': scaling iterations with two batched matrix products per convolution;
         rerun in the log domain when the scalings under- or overflow (eagerly).
         'sinkhorn_log': a log-sum-exp along each axis, stable at any ``reg``, memory
-        O(N H W max(H, W)).
+        O(N H W max(H, W)). 'sinkhorn_stabilized' runs 'sinkhorn_log'.
     numItermax : int, default=10000
         Maximum number of sweeps.
     stopThr : float, default=1e-4 (1e-3 for the debiased version, as POT)

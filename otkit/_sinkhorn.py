@@ -132,7 +132,13 @@ def _solve(
         warnings.warn(
             f"Sinkhorn did not converge: marginal error {float(err):.3e} >= stopThr={stopThr:g} "
             f"after {int(out['n_iter'])} iterations (method={method!r}, reg={float(eps):g}). "
-            "Increase numItermax or reg, or use method='sinkhorn_epsilon_scaling'.",
+            "Increase numItermax or reg"
+            + (
+                ""
+                if method == "sinkhorn_epsilon_scaling"
+                else ", or use method='sinkhorn_epsilon_scaling'"
+            )
+            + ".",
             UserWarning,
             stacklevel=3,
         )
