@@ -330,7 +330,12 @@ def _solve_unbalanced(M, a, b, eps, rho, method, max_iter, tol, potentials_init,
             )
         return _solve_unbalanced_exact(M, a, b, rho, max_iter, tol, grad, verbose, xp)
     if rho == (math.inf, math.inf) and not is_traced(a, b):
-        check_equal_mass(to_numpy(a), to_numpy(b), mass_tolerance(np.float64, max(M.shape)))
+        check_equal_mass(
+            to_numpy(a),
+            to_numpy(b),
+            mass_tolerance(np.float64, max(M.shape)),
+            remedy="normalise them or give a finite unbalanced penalty",
+        )
     if potentials is None:
         f0 = xp.zeros((a.shape[0], 1), dtype=M.dtype, device=device_of(M))
     else:

@@ -65,14 +65,20 @@ def check_sums_to_one(x: np.ndarray, name: str, dtype) -> None:
         raise ValueError(f"{name} must sum to 1, got sum({name}) = {total!r}")
 
 
-def check_equal_mass(a: np.ndarray, b: np.ndarray, rtol: float, names=("a", "b")) -> None:
+def check_equal_mass(
+    a: np.ndarray,
+    b: np.ndarray,
+    rtol: float,
+    names=("a", "b"),
+    remedy="normalise them or pass check_marginals=False",
+) -> None:
     mass_a = float(np.sum(a))
     mass_b = np.sum(b, axis=0)
     if np.any(np.abs(mass_a - mass_b) > rtol * np.maximum(mass_a, mass_b)):
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same total mass: "
             f"sum({names[0]}) = {mass_a!r}, sum({names[1]}) = {np.asarray(mass_b).tolist()!r} "
-            f"(relative tolerance {rtol:.1e}); normalise them or pass check_marginals=False"
+            f"(relative tolerance {rtol:.1e}); {remedy}"
         )
 
 

@@ -326,6 +326,10 @@ def test_bad_arrays_raise(problem):
         ot.sinkhorn_unbalanced(a, b[:4], M, 0.1, 1.0)
     with pytest.raises(ValueError, match="returnCost"):
         ot.sinkhorn_unbalanced2(a, b, M, 0.1, 1.0, returnCost="all")
+    # Hard marginal constraints need equal masses; solve has no check_marginals option, so
+    # the message points to what solve does accept.
+    with pytest.raises(ValueError, match="same total mass.*finite unbalanced penalty"):
+        ot.solve(M, a, 2.0 * b, reg=0.1, unbalanced=np.inf)
 
 
 def test_reach_uses_the_squared_euclidean_rule(problem):
