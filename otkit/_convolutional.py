@@ -38,8 +38,11 @@ from .backend import (
     is_traced,
     jit,
     logsumexp,
+    logsumexp_add,
+    requires_grad,
     result_float_dtype,
     to_numpy,
+    workspace_like,
 )
 
 __all__ = [
@@ -59,6 +62,9 @@ class SeparableGaussianKernel(NamedTuple):
     kernel_w: object  # (W, W)
     log_kernel_h: object
     log_kernel_w: object
+    # (H, W, W) and (H, H, W) buffers for the two log-sum-exps, one image at a time (NumPy,
+    # torch without autograd); None: batched log-sum-exps over (N, H, W, max(H, W)).
+    workspaces: object = None
 
     @classmethod
     def on_grid(cls, height, width, eps, xp, dtype, device, log_domain):
@@ -69,7 +75,12 @@ class SeparableGaussianKernel(NamedTuple):
 
         log_h, log_w = log_factor(height), log_factor(width)
         if log_domain:
-            return cls(None, None, log_h, log_w)
+            workspaces = None
+            if not is_traced(log_h):
+                along_w = workspace_like(log_w, xp, (height, width, width))
+                along_h = workspace_like(log_h, xp, (height, height, width))
+                workspaces = None if along_w is None else (along_w, along_h)
+            return cls(None, None, log_h, log_w, workspaces)
         return cls(xp.exp(log_h), xp.exp(log_w), None, None)
 
     def apply(self, x, xp):
@@ -86,10 +97,25 @@ class SeparableGaussianKernel(NamedTuple):
     apply_t_into = apply_into
 
     def log_apply(self, y, xp):
-        along_w = logsumexp(self.log_kernel_w[None, None, :, :] + y[:, :, None, :], axis=3, xp=xp)
-        return logsumexp(
-            self.log_kernel_h[None, :, :, None] + along_w[:, None, :, :], axis=2, xp=xp
-        )
+        if self.workspaces is None or requires_grad(y):
+            along_w = logsumexp(
+                self.log_kernel_w[None, None, :, :] + y[:, :, None, :], axis=3, xp=xp
+            )
+            return logsumexp(
+                self.log_kernel_h[None, :, :, None] + along_w[:, None, :, :], axis=2, xp=xp
+            )
+        work_w, work_h = self.workspaces
+        images = []
+        for k in range(y.shape[0]):
+            along_w = logsumexp_add(
+                self.log_kernel_w[None, :, :], y[k][:, None, :], 2, xp, workspace=work_w
+            )
+            images.append(
+                logsumexp_add(
+                    self.log_kernel_h[:, :, None], along_w[None, :, :], 1, xp, workspace=work_h
+                )
+            )
+        return xp.stack(images)
 
     log_apply_t = log_apply
 

@@ -274,7 +274,7 @@ _BAD_INPUT = [
     ({"weights": np.array([1.5, -0.5])}, ValueError, "weights has negative entries"),
     ({"reg": 0.0}, ValueError, "reg must be a positive"),
     ({"reg": -1.0}, ValueError, "reg must be a positive"),
-    ({"method": "sinkhorn_stabilized"}, ValueError, "method must be one of"),
+    ({"method": "greenkhorn"}, ValueError, "method must be one of"),
     ({"numItermax": 0}, ValueError, "numItermax must be >= 1"),
     ({"bogus": 1}, TypeError, "unexpected keyword"),
 ]

@@ -119,7 +119,7 @@ def test_convolutional_non_convergence_warns():
         ({"weights": np.array([0.5, 0.6])}, ValueError, "weights must sum to 1"),
         ({"weights": np.ones(3) / 3}, ValueError, r"weights.shape == \(3,\), expected \(2,\)"),
         ({"reg": 0.0}, ValueError, "reg must be a positive"),
-        ({"method": "sinkhorn_stabilized"}, ValueError, "method must be one of"),
+        ({"method": "greenkhorn"}, ValueError, "method must be one of"),
     ],
 )
 def test_convolutional_bad_input(kwargs, error, message):

@@ -146,21 +146,23 @@ def contiguous(x, xp=None):
     return x
 
 
-def workspace_like(x, xp=None):
-    """An uninitialized array like ``x`` for :func:`logsumexp_add` to overwrite, or None.
+def workspace_like(x, xp=None, shape=None):
+    """An uninitialized array like ``x`` (of ``shape``, by default ``x``'s) for
+    :func:`logsumexp_add` to overwrite, or None.
 
     NumPy arrays and eager torch tensors that need no gradient get one (in-place work would
     break autograd; JAX arrays are immutable, and XLA already avoids the temporaries).
     """
     if xp is None:
         xp = get_namespace(x=x)
+    shape = tuple(x.shape) if shape is None else tuple(shape)
     if is_numpy_namespace(xp):
-        return np.empty_like(x)
+        return np.empty(shape, dtype=x.dtype)
     if not is_torch_namespace(xp) or x.requires_grad:
         return None
     import torch
 
-    return torch.empty_like(x)
+    return torch.empty(shape, dtype=x.dtype, device=x.device)
 
 
 def requires_grad(*arrays) -> bool:
