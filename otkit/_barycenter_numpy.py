@@ -1,6 +1,6 @@
 r"""The exponential-domain Bregman projections of :mod:`otkit._barycenter` on NumPy buffers.
 
-The sweep is the one of :func:`otkit._barycenter.iterative_bregman_projections` (same
+The sweep is the one of :func:`otkit._bregman_loop.iterative_bregman_projections` (same
 updates, same measured sweeps, same stopping test), written for NumPy input with every
 update in place on buffers allocated once: at the sizes where a barycenter takes a
 millisecond (a few hundred bins), the allocations and the calls of the generic loop cost
@@ -45,7 +45,7 @@ def bregman_projections_inplace(
 
     Returns
     -------
-    dict as :func:`otkit._barycenter.iterative_bregman_projections` (exponential domain).
+    dict as :func:`otkit._bregman_loop.iterative_bregman_projections` (exponential domain).
     """
     n_hists, grid = int(A.shape[0]), tuple(A.shape[1:])
     size = math.prod(grid)

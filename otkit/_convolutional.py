@@ -25,11 +25,11 @@ from ._barycenter import (
     check_barycentric_weights,
     check_histograms,
     finish,
-    iterative_bregman_projections,
     loop_namespace,
     solve_loop,
 )
 from ._boundary import as_backend, input_float_dtype
+from ._bregman_loop import iterative_bregman_projections
 from ._sinkhorn import _check_reg
 from ._validation import check_ndim, check_not_empty
 from .backend import (

@@ -124,8 +124,8 @@ def test_debiased_loop_measures_every_five_sweeps():
 
 
 def _generic_and_inplace(A_rows, w, op, debiased, num_iter_max, tol):
-    from otkit._barycenter import iterative_bregman_projections, measure_schedule
     from otkit._barycenter_numpy import bregman_projections_inplace
+    from otkit._bregman_loop import iterative_bregman_projections, measure_schedule
 
     generic = iterative_bregman_projections(
         A_rows, w, op, num_iter_max, tol, np, log_domain=False, debiased=debiased
