@@ -79,7 +79,8 @@ def _host_solve(engine, a, b, C, eps, f0, num_iter_max, tol, verbose):
         traces.append(trace)
     trace = traces[0] if len(traces) == 1 else [max(t) for t in zip(*_pad(traces))]
     return {
-        "plan": np.stack(plans, axis=-1),
+        # One histogram: a view, not a copy of the n x m plan.
+        "plan": plans[0][:, :, None] if len(plans) == 1 else np.stack(plans, axis=-1),
         "f": np.stack(fs, axis=-1),
         "g": np.stack(gs, axis=-1),
         "n_iter": max(n_iters),
@@ -193,7 +194,7 @@ def _to_xp(x, xp, dtype, device=None):
     """An engine's output (a NumPy array from the host engines) in ``xp``."""
     if isinstance(x, np.ndarray) and not is_numpy_namespace(xp):
         return from_numpy(x, xp, dtype=dtype, device=device)
-    return xp.astype(x, dtype)
+    return xp.astype(x, dtype, copy=False)
 
 
 def epsilon_schedule(C, eps, options, traced):

@@ -277,8 +277,12 @@ def solve_unbalanced_entropic(a, b2, M, eps, rho, reg_type, c, f0, num_iter_max,
         Mp = _effective_cost(M, a, b_col, eps, reg_type, c, xp)
         c_mass = _reference_mass(a, b_col, reg_type, c, xp)
         columns.append(_column_outputs(a, b_col, M, Mp, c_mass, eps, rho, f[:, l], g[:, l], xp))
+    # One column: a view (an n x m copy of the plan costs as much as building it).
     plan, rows, cols, linear, total, dual = (
-        xp.stack([col[i] for col in columns], axis=-1) for i in range(6)
+        xp.expand_dims(columns[0][i], axis=-1)
+        if k == 1
+        else xp.stack([col[i] for col in columns], axis=-1)
+        for i in range(6)
     )
     if grad == "envelope" and not is_numpy_namespace(xp):  # NumPy has no autodiff
         terms = dual - stop_gradient(dual, xp)
