@@ -278,17 +278,8 @@ def solve_loop(make_op, A, w, settings, compiled, xp, method, traced):
     def run_eager(log_domain):
         op = make_op(log_domain)
         if not log_domain and xp is np:
-            measure_all, check_every = measure_schedule(log_domain, debiased)
             return bregman_projections_inplace(
-                A,
-                w,
-                op,
-                num_iter_max,
-                tol,
-                debiased=debiased,
-                measure_all=measure_all,
-                check_every=check_every,
-                verbose=verbose,
+                A, w, op, num_iter_max, tol, debiased=debiased, verbose=verbose
             )
         return iterative_bregman_projections(
             A,

@@ -20,13 +20,16 @@ import math
 
 import numpy as np
 
+from ._bregman_loop import measure_schedule
+
 __all__ = ["bregman_projections_inplace"]
 
 
-def bregman_projections_inplace(
-    A, w, op, num_iter_max, tol, *, debiased, measure_all, check_every, verbose=False
-):
+def bregman_projections_inplace(A, w, op, num_iter_max, tol, *, debiased, verbose=False):
     """Exponential-domain iterative Bregman projections on NumPy arrays.
+
+    The error is measured at the sweeps of :func:`otkit._bregman_loop.measure_schedule`
+    (exponential domain), as the generic loop does.
 
     Parameters
     ----------
@@ -39,14 +42,13 @@ def bregman_projections_inplace(
     num_iter_max : int
     tol : float
     debiased : bool
-    measure_all, check_every : int
-        The error is measured at each of the first ``measure_all`` sweeps, then every
-        ``check_every`` sweeps and at the last one.
+    verbose : bool, default=False
 
     Returns
     -------
     dict as :func:`otkit._bregman_loop.iterative_bregman_projections` (exponential domain).
     """
+    measure_all, check_every = measure_schedule(False, debiased)
     n_hists, grid = int(A.shape[0]), tuple(A.shape[1:])
     size = math.prod(grid)
     rows = n_hists + 1 if debiased else n_hists

@@ -125,22 +125,12 @@ def test_debiased_loop_measures_every_five_sweeps():
 
 def _generic_and_inplace(A_rows, w, op, debiased, num_iter_max, tol):
     from otkit._barycenter_numpy import bregman_projections_inplace
-    from otkit._bregman_loop import iterative_bregman_projections, measure_schedule
+    from otkit._bregman_loop import iterative_bregman_projections
 
     generic = iterative_bregman_projections(
         A_rows, w, op, num_iter_max, tol, np, log_domain=False, debiased=debiased
     )
-    measure_all, check_every = measure_schedule(False, debiased)
-    inplace = bregman_projections_inplace(
-        A_rows,
-        w,
-        op,
-        num_iter_max,
-        tol,
-        debiased=debiased,
-        measure_all=measure_all,
-        check_every=check_every,
-    )
+    inplace = bregman_projections_inplace(A_rows, w, op, num_iter_max, tol, debiased=debiased)
     return generic, inplace
 
 
