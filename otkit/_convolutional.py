@@ -220,8 +220,9 @@ _DOC_PARAMETERS = r"""
 
     Notes
     -----
-    Backends: NumPy, array API libraries, torch (unrolled autodiff) and JAX (compiled loop
-    eagerly; ``jax.lax.while_loop`` under ``jax.jit``, not reverse-differentiable).
+    Backends: NumPy, array API libraries, torch (unrolled autodiff; CPU tensors that need no
+    gradient run the in-place NumPy loop on zero-copy views) and JAX (compiled loop eagerly;
+    ``jax.lax.while_loop`` under ``jax.jit``, not reverse-differentiable).
 
     References
     ----------

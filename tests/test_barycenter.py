@@ -238,6 +238,21 @@ def test_barycenter_torch_gradient_through_the_iterations():
     assert torch.autograd.gradcheck(value, (M_t,))
 
 
+@pytest.mark.parametrize("debiased", [False, True])
+def test_cpu_torch_runs_the_numpy_loop_and_returns_tensors(debiased):
+    # CPU tensors outside autograd run the in-place NumPy loop on zero-copy views: the same
+    # sweeps as NumPy (up to the rounding of torch's exp in the kernel), torch results.
+    torch = pytest.importorskip("torch")
+    _, A, M = _problem(d=30)
+    solve = ot.barycenter_debiased if debiased else ot.barycenter
+    b, log = solve(torch.as_tensor(A), torch.as_tensor(M), 1e-2, log=True)
+    expected, expected_log = solve(A, M, 1e-2, log=True)
+    assert isinstance(b, torch.Tensor) and b.dtype == torch.float64
+    assert isinstance(log["log_u"], torch.Tensor)
+    assert log["n_iter"] == expected_log["n_iter"]
+    np.testing.assert_allclose(b.numpy(), expected, rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("requires_grad", ["A", "M", None])
 def test_torch_log_domain_on_a_workspace_and_under_autograd(requires_grad):
     # d = 70: the log-sum-exps run in place in a workspace unless autograd records them.
