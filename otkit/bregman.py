@@ -52,42 +52,33 @@ _SEE_SINKHORN = """
 """
 
 
-def sinkhorn_knopp(
-    a,
-    b,
-    M,
-    reg,
-    numItermax=1000,
-    stopThr=1e-9,
-    verbose=False,
-    log=False,
-    warn=True,
-    warmstart=None,
-    **kwargs,
-):
-    """POT's ``ot.bregman.sinkhorn_knopp``: :func:`otkit.sinkhorn` with method='sinkhorn'."""
-    return sinkhorn(
-        a, b, M, reg, "sinkhorn", numItermax, stopThr, verbose, log, warn, warmstart, **kwargs
-    )
+def _plain_method(method, name):
+    """POT's entry point ``name``: :func:`otkit.sinkhorn` with ``method`` (same signature)."""
+
+    def entry(
+        a,
+        b,
+        M,
+        reg,
+        numItermax=1000,
+        stopThr=1e-9,
+        verbose=False,
+        log=False,
+        warn=True,
+        warmstart=None,
+        **kwargs,
+    ):
+        return sinkhorn(
+            a, b, M, reg, method, numItermax, stopThr, verbose, log, warn, warmstart, **kwargs
+        )
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = f"POT's ``ot.bregman.{name}``: :func:`otkit.sinkhorn` with method={method!r}."
+    return entry
 
 
-def sinkhorn_log(
-    a,
-    b,
-    M,
-    reg,
-    numItermax=1000,
-    stopThr=1e-9,
-    verbose=False,
-    log=False,
-    warn=True,
-    warmstart=None,
-    **kwargs,
-):
-    """POT's ``ot.bregman.sinkhorn_log``: :func:`otkit.sinkhorn` with method='sinkhorn_log'."""
-    return sinkhorn(
-        a, b, M, reg, "sinkhorn_log", numItermax, stopThr, verbose, log, warn, warmstart, **kwargs
-    )
+sinkhorn_knopp = _plain_method("sinkhorn", "sinkhorn_knopp")
+sinkhorn_log = _plain_method("sinkhorn_log", "sinkhorn_log")
 
 
 def sinkhorn_stabilized(
