@@ -10,24 +10,39 @@ The flat public API follows POT's names and signatures::
 Importing otkit imports neither torch nor jax.
 """
 
-from . import backend, bregman, lp
-from ._barycenter import barycenter, barycenter_debiased
-from ._barycenter_1d import barycenter_1d
-from ._convolutional import convolutional_barycenter2d, convolutional_barycenter2d_debiased
-from ._divergence import sinkhorn_divergence
-from ._empirical import empirical_sinkhorn, empirical_sinkhorn2, empirical_sinkhorn_divergence
-from ._free_support_entropic import free_support_sinkhorn_barycenter
-from ._one_d import SparsePlan, emd2_1d, emd_1d, wasserstein_1d, wasserstein_1d_potentials
-from ._result import OTResult
-from ._samples_loss import SamplesLoss
-from ._sinkhorn import sinkhorn, sinkhorn2
-from ._sinkhorn_init import sinkhorn_init_gaussian, sinkhorn_init_sorting
-from ._sliced import max_sliced_wasserstein_distance, sliced_wasserstein_distance
-from ._solve import solve
-from ._solve_sample import solve_sample
-from ._unbalanced import sinkhorn_unbalanced, sinkhorn_unbalanced2
-from ._utils import METRICS, dist, unif
-from .lp import displacement_interpolation, emd, emd2, free_support_barycenter
+from . import backend, bregman, geomloss, lp, sliced, solvers, unbalanced, utils
+from .bregman import (
+    barycenter,
+    barycenter_debiased,
+    convolutional_barycenter2d,
+    convolutional_barycenter2d_debiased,
+    empirical_sinkhorn,
+    empirical_sinkhorn2,
+    empirical_sinkhorn_divergence,
+    free_support_sinkhorn_barycenter,
+    sinkhorn,
+    sinkhorn2,
+    sinkhorn_divergence,
+    sinkhorn_init_gaussian,
+    sinkhorn_init_sorting,
+)
+from .geomloss import SamplesLoss
+from .lp import (
+    SparsePlan,
+    barycenter_1d,
+    displacement_interpolation,
+    emd,
+    emd2,
+    emd2_1d,
+    emd_1d,
+    free_support_barycenter,
+    wasserstein_1d,
+    wasserstein_1d_potentials,
+)
+from .sliced import max_sliced_wasserstein_distance, sliced_wasserstein_distance
+from .solvers import solve, solve_sample
+from .unbalanced import sinkhorn_unbalanced, sinkhorn_unbalanced2
+from .utils import METRICS, OTResult, dist, unif
 
 __version__ = "0.1.0.dev0"
 
@@ -55,6 +70,7 @@ __all__ = [
     "empirical_sinkhorn_divergence",
     "free_support_barycenter",
     "free_support_sinkhorn_barycenter",
+    "geomloss",
     "lp",
     "max_sliced_wasserstein_distance",
     "sinkhorn",
@@ -64,10 +80,14 @@ __all__ = [
     "sinkhorn_init_sorting",
     "sinkhorn_unbalanced",
     "sinkhorn_unbalanced2",
+    "sliced",
     "sliced_wasserstein_distance",
     "solve",
     "solve_sample",
+    "solvers",
+    "unbalanced",
     "unif",
+    "utils",
     "wasserstein_1d",
     "wasserstein_1d_potentials",
 ]

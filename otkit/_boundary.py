@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_ndim, check_not_empty
-from .backend import device_of, from_numpy, get_namespace, result_float_dtype
+from ._validation import check_ndim, check_nonnegative_weights, check_not_empty, check_sums_to_one
+from .backend import device_of, from_numpy, get_namespace, is_traced, result_float_dtype, to_numpy
 
 __all__ = [
     "as_backend",
+    "check_barycentric_weights",
     "input_float_dtype",
     "prepare_problem",
     "warmstart_rows",
@@ -130,3 +131,20 @@ def warmstart_rows(warmstart, n, m, k, xp, dtype, device, pair_names):
     if first.ndim == 1:
         first = xp.broadcast_to(first[:, None], (n, k))
     return first
+
+
+def check_barycentric_weights(weights, n_hists, xp, dtype, device):
+    """(N,) weights in ``xp``: uniform when None; shape, sign and sum checked eagerly."""
+    if weights is None:
+        return xp.full((n_hists,), 1.0 / n_hists, dtype=dtype, device=device)
+    w = as_backend(weights, xp, dtype, device)
+    if tuple(w.shape) != (n_hists,):
+        raise ValueError(
+            f"weights.shape == {tuple(w.shape)}, expected ({n_hists},) to match the number of "
+            "histograms"
+        )
+    if not is_traced(w):
+        w_np = to_numpy(w)
+        check_nonnegative_weights(w_np, "weights")
+        check_sums_to_one(w_np, "weights", input_float_dtype(w))
+    return w

@@ -124,8 +124,8 @@ def test_debiased_loop_measures_every_five_sweeps():
 
 
 def _generic_and_inplace(A_rows, w, op, debiased, num_iter_max, tol):
-    from otkit._barycenter_numpy import bregman_projections_inplace
-    from otkit._bregman_loop import iterative_bregman_projections
+    from otkit.bregman._barycenter_numpy import bregman_projections_inplace
+    from otkit.bregman._bregman_loop import iterative_bregman_projections
 
     generic = iterative_bregman_projections(
         A_rows, w, op, num_iter_max, tol, np, log_domain=False, debiased=debiased
@@ -139,7 +139,7 @@ def _generic_and_inplace(A_rows, w, op, debiased, num_iter_max, tol):
 def test_inplace_numpy_loop_is_the_generic_loop(debiased, num_iter_max, tol):
     # The NumPy loop (buffers, K d stacked under the v_k) runs the same sweeps as the
     # generic one: same stopping sweep, same measured errors, same scalings up to rounding.
-    from otkit._barycenter import DenseKernel
+    from otkit.bregman._barycenter import DenseKernel
 
     _, A, M = _problem(d=30, means=(0.2, 0.5, 0.8), stds=(0.04, 0.08, 0.05))
     w = np.array([0.5, 0.3, 0.2])
@@ -157,7 +157,7 @@ def test_inplace_numpy_loop_is_the_generic_loop(debiased, num_iter_max, tol):
 
 @pytest.mark.parametrize("debiased", [False, True])
 def test_inplace_numpy_loop_on_images_is_the_generic_loop(debiased):
-    from otkit._convolutional import SeparableGaussianKernel
+    from otkit.bregman._convolutional import SeparableGaussianKernel
 
     rng = np.random.default_rng(3)
     A = rng.random((3, 6, 4)) + 0.1

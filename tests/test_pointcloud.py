@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_same_backend, to_np, to_xp
 
 import otkit as ot
-from otkit._pointcloud import CostSpec, cost_std, online_softmin
+from otkit.bregman._pointcloud import CostSpec, cost_std, online_softmin
 
 RNG = np.random.default_rng(5)
 X = RNG.normal(size=(23, 3))

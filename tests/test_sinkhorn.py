@@ -11,8 +11,8 @@ from oracles import random_problem
 from scipy.special import logsumexp
 
 import otkit as ot
-from otkit._sinkhorn_loop import sinkhorn_log_loop
-from otkit._sinkhorn_numpy import stabilized_sinkhorn
+from otkit.bregman._sinkhorn_loop import sinkhorn_log_loop
+from otkit.bregman._sinkhorn_numpy import stabilized_sinkhorn
 
 METHODS = ["sinkhorn", "sinkhorn_log", "sinkhorn_stabilized", "sinkhorn_epsilon_scaling"]
 ALL_METHODS = [*METHODS, "greenkhorn"]

@@ -11,8 +11,8 @@ from conftest import assert_same_backend, to_np, to_xp
 from oracles import random_problem
 
 import otkit as ot
-from otkit._relaxation import GUARD, optimal_omega, schedule_start, schedule_step
-from otkit._sinkhorn_loop import (
+from otkit.bregman._relaxation import GUARD, optimal_omega, schedule_start, schedule_step
+from otkit.bregman._sinkhorn_loop import (
     dense_geometry,
     iterate,
     sinkhorn_log_loop,
@@ -181,7 +181,7 @@ class TestJax:
         np.testing.assert_allclose(np.asarray(grad_M), plan, atol=1e-10)
 
     def test_eager_calls_compile_the_loop_once_for_every_reg(self, monkeypatch):
-        import otkit._sinkhorn_solve as solve
+        import otkit.bregman._sinkhorn_solve as solve
 
         a, b, M = self._inputs(random_problem(9, 7, seed=3))
         traces = []

@@ -11,8 +11,8 @@ from conftest import assert_same_backend, to_np, to_xp
 from oracles import random_problem
 
 import otkit as ot
-from otkit._progress import Progress, progress
-from otkit._sinkhorn_numpy import stabilized_sinkhorn
+from otkit.solvers._progress import Progress, progress
+from otkit.bregman._sinkhorn_numpy import stabilized_sinkhorn
 
 REG = 0.1
 needs_divergence = pytest.mark.skipif(

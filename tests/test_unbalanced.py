@@ -171,7 +171,7 @@ def test_batched_b_matches_columns(problem):
 def test_pot_examples_and_methods():
     M = [[0.0, 1.0], [1.0, 0.0]]
     expected = [[0.3220536, 0.1184769], [0.1184769, 0.3220536]]
-    for method in ot._unbalanced.METHODS:
+    for method in ot.unbalanced._sinkhorn.METHODS:
         G = ot.sinkhorn_unbalanced([0.5, 0.5], [0.5, 0.5], M, 1.0, 1.0, method=method, **TIGHT)
         np.testing.assert_allclose(G, expected, atol=1e-7)
     np.testing.assert_allclose(

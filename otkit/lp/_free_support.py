@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._boundary import input_float_dtype
-from .._utils import dist
 from .._validation import check_finite, check_ndim, check_nonnegative_weights, check_sums_to_one
 from ..backend import device_of, from_numpy, get_namespace, result_float_dtype, to_numpy
+from ..utils._costs import dist
 from ._emd import emd
 
 __all__ = ["displacement_interpolation", "free_support_barycenter"]

@@ -7,17 +7,9 @@ import warnings
 
 import numpy as np
 
-from ._boundary import as_backend, weights_or_uniform
-from ._divergence_core import (
-    SolveConfig,
-    attach_gradients,
-    epsilon_stages,
-    solve_divergence,
-    use_dense_cost,
-)
-from ._pointcloud import CostSpec, cost_std, diameter
-from ._validation import check_equal_mass, check_finite, check_nonnegative_weights
-from .backend import (
+from .._boundary import as_backend, weights_or_uniform
+from .._validation import check_equal_mass, check_finite, check_nonnegative_weights
+from ..backend import (
     device_of,
     get_namespace,
     is_numpy_namespace,
@@ -26,6 +18,14 @@ from .backend import (
     stop_gradient,
     to_numpy,
 )
+from ._divergence_core import (
+    SolveConfig,
+    attach_gradients,
+    epsilon_stages,
+    solve_divergence,
+    use_dense_cost,
+)
+from ._pointcloud import CostSpec, cost_std, diameter
 
 __all__ = ["positive_parameter", "prepare_clouds", "sinkhorn_divergence", "solve_clouds"]
 

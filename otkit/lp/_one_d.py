@@ -14,18 +14,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._boundary import as_backend, input_float_dtype
-from ._one_d_kernels import (
-    attach_weight_gradients,
-    centre_potentials,
-    compiled,
-    effective_weights,
-    overlap_plan,
-    solve_1d,
-    without_gradient,
-)
-from ._validation import check_finite, check_not_empty, mass_tolerance
-from .backend import (
+from .._boundary import as_backend, input_float_dtype
+from .._validation import check_finite, check_not_empty, mass_tolerance
+from ..backend import (
     device_of,
     get_namespace,
     is_jax_namespace,
@@ -34,6 +25,15 @@ from .backend import (
     is_traced,
     result_float_dtype,
     to_numpy,
+)
+from ._one_d_kernels import (
+    attach_weight_gradients,
+    centre_potentials,
+    compiled,
+    effective_weights,
+    overlap_plan,
+    solve_1d,
+    without_gradient,
 )
 
 __all__ = [

@@ -20,19 +20,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._barycenter import (
-    check_barycenter_options,
-    check_barycentric_weights,
-    check_histograms,
-    finish,
-    loop_namespace,
-    solve_loop,
-)
-from ._boundary import as_backend, input_float_dtype
-from ._bregman_loop import iterative_bregman_projections
-from ._sinkhorn import _check_reg
-from ._validation import check_ndim, check_not_empty
-from .backend import (
+from .._boundary import as_backend, input_float_dtype
+from .._validation import check_ndim, check_not_empty
+from ..backend import (
     device_of,
     get_namespace,
     is_traced,
@@ -44,6 +34,16 @@ from .backend import (
     to_numpy,
     workspace_like,
 )
+from ._barycenter import (
+    check_barycenter_options,
+    check_barycentric_weights,
+    check_histograms,
+    finish,
+    loop_namespace,
+    solve_loop,
+)
+from ._bregman_loop import iterative_bregman_projections
+from ._sinkhorn import _check_reg
 
 __all__ = [
     "SeparableGaussianKernel",

@@ -14,21 +14,14 @@ import warnings
 
 import numpy as np
 
-from ._boundary import prepare_problem
-from ._progress import progress
-from ._result import OTResult
-from ._sinkhorn import sinkhorn
-from ._sinkhorn_solve import METHODS as SINKHORN_METHODS
-from ._unbalanced import METHODS as UNBALANCED_SINKHORN_METHODS
-from ._unbalanced import check_reg_m, solve_unbalanced_entropic
-from ._unbalanced_exact import mm_potentials, mm_unbalanced_log, unbalanced_primal
-from ._validation import (
+from .._boundary import prepare_problem
+from .._validation import (
     check_equal_mass,
     check_finite,
     check_nonnegative_weights,
     mass_tolerance,
 )
-from .backend import (
+from ..backend import (
     device_of,
     get_namespace,
     is_numpy_namespace,
@@ -36,7 +29,14 @@ from .backend import (
     stop_gradient,
     to_numpy,
 )
-from .lp import emd2
+from ..bregman._sinkhorn import sinkhorn
+from ..bregman._sinkhorn_solve import METHODS as SINKHORN_METHODS
+from ..lp import emd2
+from ..unbalanced._mm import mm_potentials, mm_unbalanced_log, unbalanced_primal
+from ..unbalanced._sinkhorn import METHODS as UNBALANCED_SINKHORN_METHODS
+from ..unbalanced._sinkhorn import check_reg_m, solve_unbalanced_entropic
+from ..utils._result import OTResult
+from ._progress import progress
 
 __all__ = ["EXACT_METHODS", "GRADS", "SINKHORN_METHODS", "UNBALANCED_EXACT_METHODS", "solve"]
 

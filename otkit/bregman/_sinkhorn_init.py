@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import device_of, from_numpy, get_namespace, result_float_dtype, to_numpy
+from ..backend import device_of, from_numpy, get_namespace, result_float_dtype, to_numpy
 
 __all__ = ["sinkhorn_init_gaussian", "sinkhorn_init_sorting"]
 

@@ -14,10 +14,9 @@ position the weighted average of the inputs' quantiles there.
 
 from __future__ import annotations
 
-from ._barycenter import check_barycentric_weights
-from ._boundary import as_backend
-from ._validation import check_finite, check_nonnegative_weights
-from .backend import device_of, get_namespace, is_traced, result_float_dtype, to_numpy
+from .._boundary import as_backend, check_barycentric_weights
+from .._validation import check_finite, check_nonnegative_weights
+from ..backend import device_of, get_namespace, is_traced, result_float_dtype, to_numpy
 
 __all__ = ["barycenter_1d"]
 

@@ -7,11 +7,11 @@ import warnings
 
 import numpy as np
 
-from ._boundary import input_float_dtype, prepare_problem, warmstart_rows
+from .._boundary import input_float_dtype, prepare_problem, warmstart_rows
+from .._validation import check_transport_values
+from ..backend import is_traced, stop_gradient, to_numpy
 from ._sinkhorn_loop import log_weights
 from ._sinkhorn_solve import METHODS, build_outputs, solve_potentials
-from ._validation import check_transport_values
-from .backend import is_traced, stop_gradient, to_numpy
 
 __all__ = ["sinkhorn", "sinkhorn2"]
 

@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
+from ..backend import inplace_ops
 from ._relaxation import relax, schedule_start, schedule_step
-from .backend import inplace_ops
 
 __all__ = ["greenkhorn_host", "log_c_transform", "stabilized_sinkhorn"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._divergence import sinkhorn_divergence
+from ..bregman._divergence import sinkhorn_divergence
 
 __all__ = ["SamplesLoss"]
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-from .backend import device_of, jit, stop_gradient
+from ..backend import device_of, jit, stop_gradient
 
 __all__ = [
     "Coupling",

@@ -5,7 +5,24 @@ from __future__ import annotations
 import functools
 import warnings
 
-from ._boundary import as_backend, input_float_dtype, weights_or_uniform
+from .._boundary import as_backend, input_float_dtype, weights_or_uniform
+from .._validation import (
+    check_finite,
+    check_ndim,
+    check_nonnegative_weights,
+    check_not_empty,
+    check_sums_to_one,
+)
+from ..backend import (
+    device_of,
+    fori_loop,
+    get_namespace,
+    is_jax_namespace,
+    jit,
+    result_float_dtype,
+    stop_gradient,
+    to_numpy,
+)
 from ._divergence import positive_parameter
 from ._divergence_core import epsilon_stages
 from ._pointcloud import (
@@ -17,23 +34,6 @@ from ._pointcloud import (
     transport_pass,
 )
 from ._sinkhorn_loop import log_weights, row_error
-from ._validation import (
-    check_finite,
-    check_ndim,
-    check_nonnegative_weights,
-    check_not_empty,
-    check_sums_to_one,
-)
-from .backend import (
-    device_of,
-    fori_loop,
-    get_namespace,
-    is_jax_namespace,
-    jit,
-    result_float_dtype,
-    stop_gradient,
-    to_numpy,
-)
 
 __all__ = ["free_support_sinkhorn_barycenter"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from .backend import device_of, is_traced, stop_gradient, while_loop
+from ..backend import device_of, is_traced, stop_gradient, while_loop
 
 __all__ = [
     "EXP_DOMAIN_CHECK_EVERY",

@@ -1,38 +1,20 @@
-"""Entropic solvers under POT's ``ot.bregman`` names (``otkit.bregman.sinkhorn`` ...).
+"""POT's per-method Sinkhorn entry points, with POT's signatures.
 
-Besides the functions otkit exports at the top level, POT's per-method entry points
+POT's per-method entry points
 (``sinkhorn_knopp``, ``sinkhorn_log``, ``sinkhorn_stabilized``, ``sinkhorn_epsilon_scaling``,
 ``greenkhorn``, ``barycenter_sinkhorn``, ``barycenter_stabilized``) are here with POT's
 positional order and defaults, so that scripts calling them run unchanged. Each is
 :func:`otkit.sinkhorn` or :func:`otkit.barycenter` with the matching ``method``.
 """
 
-from ._barycenter import barycenter, barycenter_debiased
-from ._convolutional import convolutional_barycenter2d, convolutional_barycenter2d_debiased
-from ._divergence import sinkhorn_divergence
-from ._empirical import empirical_sinkhorn, empirical_sinkhorn2, empirical_sinkhorn_divergence
-from ._free_support_entropic import free_support_sinkhorn_barycenter
-from ._sinkhorn import sinkhorn, sinkhorn2
-from ._sinkhorn_init import sinkhorn_init_gaussian, sinkhorn_init_sorting
+from ._barycenter import barycenter
+from ._sinkhorn import sinkhorn
 
 __all__ = [
-    "barycenter",
-    "barycenter_debiased",
     "barycenter_sinkhorn",
     "barycenter_stabilized",
-    "convolutional_barycenter2d",
-    "convolutional_barycenter2d_debiased",
-    "empirical_sinkhorn",
-    "empirical_sinkhorn2",
-    "empirical_sinkhorn_divergence",
-    "free_support_sinkhorn_barycenter",
     "greenkhorn",
-    "sinkhorn",
-    "sinkhorn2",
-    "sinkhorn_divergence",
     "sinkhorn_epsilon_scaling",
-    "sinkhorn_init_gaussian",
-    "sinkhorn_init_sorting",
     "sinkhorn_knopp",
     "sinkhorn_log",
     "sinkhorn_stabilized",

@@ -24,6 +24,17 @@ import dataclasses
 import functools
 import math
 
+from ..backend import (
+    device_of,
+    fori_loop,
+    inplace_ops,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_namespace,
+    is_traced,
+    jit,
+    stop_gradient,
+)
 from ._pointcloud import (
     CostSpec,
     cost_block,
@@ -35,17 +46,6 @@ from ._pointcloud import (
 )
 from ._sinkhorn_loop import log_weights, symmetric_log_loop
 from ._sinkhorn_numpy import stabilized_sinkhorn
-from .backend import (
-    device_of,
-    fori_loop,
-    inplace_ops,
-    is_jax_namespace,
-    is_numpy_namespace,
-    is_torch_namespace,
-    is_traced,
-    jit,
-    stop_gradient,
-)
 
 __all__ = [
     "SolveConfig",

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 from functools import partial
 
-from ._boundary import as_backend, weights_or_uniform
-from ._one_d import (
+from .._boundary import as_backend, weights_or_uniform
+from .._validation import check_ndim, check_not_empty
+from ..backend import device_of, get_namespace, is_traced, stop_gradient
+from ..bregman._sinkhorn_loop import log_weights
+from ..lp._one_d import (
     emd_1d,
     namespace_dtype_device,
     wasserstein_1d,
     wasserstein_1d_potentials,
     weights_or_none,
 )
+from ..sliced._sliced import sliced_wasserstein_distance
+from ..utils._costs import dist
+from ..utils._result import OTResult
 from ._progress import progress
-from ._result import OTResult
-from ._sinkhorn_loop import log_weights
-from ._sliced import sliced_wasserstein_distance
 from ._solve import (
     EXACT_METHODS,
     GRADS,
@@ -33,9 +36,6 @@ from ._solve import (
     is_regularized,
     solve,
 )
-from ._utils import dist
-from ._validation import check_ndim, check_not_empty
-from .backend import device_of, get_namespace, is_traced, stop_gradient
 
 __all__ = ["SAMPLE_METHODS", "solve_sample"]
 
@@ -323,7 +323,7 @@ def _solve_sliced(X, Y, a, b, metric, options, grad, xp, verbose):
 
 def _solve_online(X, Y, a, b, metric, eps, debias, reach, options, grad, verbose):
     try:  # the point-cloud solver is a separate, later layer than the matrix solvers
-        from ._divergence import sinkhorn_divergence
+        from ..bregman._divergence import sinkhorn_divergence
     except ImportError:  # pragma: no cover - only in a build without it
         raise NotImplementedError(
             "method='online' (and lazy=True) needs otkit.sinkhorn_divergence, which this "

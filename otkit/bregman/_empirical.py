@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import warnings
 
+from ..backend import get_namespace, is_jax_namespace, is_traced, jit, stop_gradient, to_numpy
+from ..utils._costs import dist
 from ._divergence import cost_spec, prepare_clouds, sinkhorn_divergence
 from ._pointcloud import online_log_loop
 from ._sinkhorn import sinkhorn, sinkhorn2
 from ._sinkhorn_loop import log_weights
-from ._utils import dist
-from .backend import get_namespace, is_jax_namespace, is_traced, jit, stop_gradient, to_numpy
 
 __all__ = ["empirical_sinkhorn", "empirical_sinkhorn2", "empirical_sinkhorn_divergence"]
 

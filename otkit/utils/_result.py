@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .backend import get_namespace
+from ..backend import get_namespace
 
 __all__ = ["OTResult"]
 

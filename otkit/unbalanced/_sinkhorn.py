@@ -28,12 +28,9 @@ import warnings
 
 import numpy as np
 
-from ._boundary import as_backend, prepare_problem, warmstart_rows
-from ._sinkhorn_loop import dense_geometry, log_weights, sinkhorn_log_loop
-from ._sinkhorn_loop import softmin_cols as dense_softmin_cols
-from ._sinkhorn_loop import softmin_rows as dense_softmin_rows
-from ._validation import check_finite, check_nonnegative_weights
-from .backend import (
+from .._boundary import as_backend, prepare_problem, warmstart_rows
+from .._validation import check_finite, check_nonnegative_weights
+from ..backend import (
     exp_outer_sum,
     is_jax_namespace,
     is_numpy_namespace,
@@ -42,6 +39,9 @@ from .backend import (
     stop_gradient,
     to_numpy,
 )
+from ..bregman._sinkhorn_loop import dense_geometry, log_weights, sinkhorn_log_loop
+from ..bregman._sinkhorn_loop import softmin_cols as dense_softmin_cols
+from ..bregman._sinkhorn_loop import softmin_rows as dense_softmin_rows
 
 __all__ = [
     "METHODS",

@@ -38,23 +38,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._barycenter_numpy import bregman_projections_inplace
-from ._boundary import as_backend, input_float_dtype
-from ._bregman_loop import (
-    iterative_bregman_projections,
-    log_of,
-    measure_schedule,
-)
-from ._sinkhorn import _check_reg
-from ._validation import (
+from .._boundary import as_backend, check_barycentric_weights, input_float_dtype
+from .._validation import (
     check_finite,
     check_ndim,
-    check_nonnegative_weights,
     check_not_empty,
-    check_sums_to_one,
     mass_tolerance,
 )
-from .backend import (
+from ..backend import (
     contiguous,
     device_of,
     from_numpy,
@@ -73,6 +64,13 @@ from .backend import (
     to_numpy,
     workspace_like,
 )
+from ._barycenter_numpy import bregman_projections_inplace
+from ._bregman_loop import (
+    iterative_bregman_projections,
+    log_of,
+    measure_schedule,
+)
+from ._sinkhorn import _check_reg
 
 __all__ = [
     "BARYCENTER_METHODS",
@@ -201,21 +199,6 @@ def check_histograms(A_np, axis, name, dtype):
         )
 
 
-def check_barycentric_weights(weights, n_hists, xp, dtype, device):
-    """(N,) weights in ``xp``: uniform when None; shape, sign and sum checked eagerly."""
-    if weights is None:
-        return xp.full((n_hists,), 1.0 / n_hists, dtype=dtype, device=device)
-    w = as_backend(weights, xp, dtype, device)
-    if tuple(w.shape) != (n_hists,):
-        raise ValueError(
-            f"weights.shape == {tuple(w.shape)}, expected ({n_hists},) to match the number of "
-            "histograms"
-        )
-    if not is_traced(w):
-        w_np = to_numpy(w)
-        check_nonnegative_weights(w_np, "weights")
-        check_sums_to_one(w_np, "weights", input_float_dtype(w))
-    return w
 
 
 def warn_not_converged(name, err, stopThr, n_iter, method, eps):

@@ -26,8 +26,8 @@ from __future__ import annotations
 import functools
 import math
 
-from ._sinkhorn_loop import iterate, log_weights
-from .backend import is_jax_namespace, is_traced, jit, logsumexp, stop_gradient, to_numpy
+from ..backend import is_jax_namespace, is_traced, jit, logsumexp, stop_gradient, to_numpy
+from ..bregman._sinkhorn_loop import iterate, log_weights
 
 __all__ = ["mm_potentials", "mm_unbalanced_log", "unbalanced_primal"]
 

@@ -34,8 +34,7 @@ import dataclasses
 
 import numpy as np
 
-from ._sinkhorn_loop import sinkhorn_log_loop
-from .backend import (
+from ..backend import (
     device_of,
     fori_loop,
     from_numpy,
@@ -45,6 +44,7 @@ from .backend import (
     logsumexp_add,
     workspace_like,
 )
+from ._sinkhorn_loop import sinkhorn_log_loop
 
 __all__ = [
     "POINT_METRICS",

@@ -11,8 +11,10 @@ import math
 
 import numpy as np
 
-from ._boundary import as_backend, input_float_dtype
-from ._one_d import (
+from .._boundary import as_backend, input_float_dtype
+from .._validation import check_ndim, check_not_empty, mass_tolerance
+from ..backend import from_numpy, is_traced, random_normal, stop_gradient
+from ..lp._one_d import (
     as_result,
     check_exponent,
     check_same_mass,
@@ -22,16 +24,14 @@ from ._one_d import (
     weights_need_gradient,
     weights_or_none,
 )
-from ._one_d_kernels import (
+from ..lp._one_d_kernels import (
     attach_weight_gradients,
     compiled,
     ground_cost_slope,
     solve_1d,
     without_gradient,
 )
-from ._utils import _safe_root
-from ._validation import check_ndim, check_not_empty, mass_tolerance
-from .backend import from_numpy, is_traced, random_normal, stop_gradient
+from ..utils._costs import _safe_root
 
 __all__ = ["max_sliced_wasserstein_distance", "sliced_wasserstein_distance"]
 

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from ._validation import check_ndim
-from .backend import (
+from .._validation import check_ndim
+from ..backend import (
     device_of,
     from_numpy,
     get_namespace,

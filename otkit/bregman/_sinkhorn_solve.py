@@ -14,9 +14,7 @@ import math
 
 import numpy as np
 
-from ._sinkhorn_loop import log_weights, sinkhorn_log_loop
-from ._sinkhorn_numpy import greenkhorn_host, log_c_transform, stabilized_sinkhorn
-from .backend import (
+from ..backend import (
     device_of,
     exp_outer_sum,
     from_numpy,
@@ -29,6 +27,8 @@ from .backend import (
     stop_gradient,
     to_numpy,
 )
+from ._sinkhorn_loop import log_weights, sinkhorn_log_loop
+from ._sinkhorn_numpy import greenkhorn_host, log_c_transform, stabilized_sinkhorn
 
 __all__ = ["METHODS", "build_outputs", "solve_potentials"]
 

@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import math
 
-from ._relaxation import relax, schedule_start, schedule_step
-from .backend import (
+from ..backend import (
     device_of,
     fori_loop,
     is_traced,
@@ -46,6 +45,7 @@ from .backend import (
     while_loop,
     workspace_like,
 )
+from ._relaxation import relax, schedule_start, schedule_step
 
 __all__ = [
     "dense_geometry",
