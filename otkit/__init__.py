@@ -10,7 +10,7 @@ The flat public API follows POT's names and signatures::
 Importing otkit imports neither torch nor jax.
 """
 
-from . import backend, bregman, geomloss, lp, sliced, solvers, unbalanced, utils
+from . import backend, bregman, datasets, geomloss, lp, sliced, solvers, unbalanced, utils
 from .bregman import (
     barycenter,
     barycenter_debiased,
@@ -59,6 +59,7 @@ __all__ = [
     "bregman",
     "convolutional_barycenter2d",
     "convolutional_barycenter2d_debiased",
+    "datasets",
     "displacement_interpolation",
     "dist",
     "emd",
