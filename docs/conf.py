@@ -1,12 +1,20 @@
 """Sphinx configuration of otkit's documentation.
 
-Two things are generated at build time, so that neither needs editing when otkit grows:
+Generated at build time, so that nothing needs editing when otkit grows or a benchmark is
+rerun (the generators live in ``_ext/``):
 
-- the API reference list (``generated_api_list.rst``, included by ``api.rst``), from
-  ``otkit.__all__`` and the public submodules, grouped by the module that defines each
-  function (see :func:`write_api_list`);
+- the API reference (``generated_api_list.rst``, included by ``api.rst``), by family under
+  POT's module paths (``otkit.lp``, ``otkit.bregman``, ...), from the families' ``__all__``;
+  the flat names of ``otkit.__all__`` resolve to the family pages (``_ext/otkit_api.py``);
+- the "Where each function runs" table of the user guide (``generated_runs_where.rst``), from
+  the README's "What runs where" table, and the performance page
+  (``generated_performance.rst``), from the README's summary table and
+  ``benchmarks/results/*.md`` (``_ext/otkit_pages.py``);
 - the gallery sources (``_gallery_src/``): a copy of ``../examples`` plus the gallery header
   ``gallery_header.rst``; only ``plot_*.py`` files become gallery pages and are executed.
+
+A public function missing from the README's table or from the user guide's "Which function
+for which job" table is a build warning (an error under ``-W``, as in CI).
 
 ``OTKIT_DOCS_FAST=1`` renders the gallery without executing the examples. Nothing is
 fetched from the network at build time (no intersphinx).
@@ -15,24 +23,29 @@ fetched from the network at build time (no intersphinx).
 from __future__ import annotations
 
 import filecmp
-import importlib
-import inspect
 import os
-import pkgutil
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import otkit
 
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS / "_ext"))  # the page generators, imported below
+
+import otkit_api
+import otkit_pages
+
 os.environ.setdefault("MPLBACKEND", "Agg")  # examples and docstrings never open a window
 
-DOCS = Path(__file__).resolve().parent
 EXAMPLES = DOCS.parent / "examples"
 FAST = os.environ.get("OTKIT_DOCS_FAST", "").strip().lower() not in ("", "0", "false", "no")
-# The gallery scripts also save their figures to OTKIT_EXAMPLE_OUTPUT (default: the working
-# directory, which sphinx-gallery sets to _gallery_src, where sync_gallery_sources deletes
-# unknown files and then the whole rendered gallery): keep those files in the build folder.
-os.environ.setdefault("OTKIT_EXAMPLE_OUTPUT", str(DOCS / "_build" / "example_output"))
+
+# The repository's public address, shown in the sidebar; empty until the project has one
+# (OTKIT_REPOSITORY_URL fills it at build time). Every API page links to its highlighted
+# source in the site itself (sphinx.ext.viewcode) either way.
+REPOSITORY_URL = os.environ.get("OTKIT_REPOSITORY_URL", "").strip()
 
 # -- Project -----------------------------------------------------------------------------
 
@@ -48,6 +61,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -58,6 +72,9 @@ exclude_patterns = [
     "_templates",
     "gallery_header.rst",  # copied into _gallery_src as its GALLERY_HEADER.rst
     "generated_api_list.rst",  # included by api.rst, not a page of its own
+    "generated_runs_where.rst",  # included by user_guide.rst
+    "generated_performance.rst",  # included by performance.rst
+    "generated_backend_list.rst",  # included by developer.rst
     "README.md",
     "Thumbs.db",
     ".DS_Store",
@@ -82,9 +99,14 @@ html_theme_options = {
     "description": "Optimal transport for NumPy, PyTorch and JAX",
     "fixed_sidebar": True,
     "show_relbars": True,
+    "page_width": "1240px",
+    "sidebar_width": "230px",
+    "extra_nav_links": {"Source code repository": REPOSITORY_URL} if REPOSITORY_URL else {},
 }
+html_context = {"repository_url": REPOSITORY_URL}
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["otkit.css"]
 html_show_sourcelink = False
 
 # -- Gallery -----------------------------------------------------------------------------
@@ -149,158 +171,49 @@ sphinx_gallery_conf = {
     "show_memory": False,
 }
 
-# -- API reference, generated from otkit.__all__ -----------------------------------------
+# -- Generated pages: the API reference, the README's tables, the benchmark reports -------
 
-API_LIST = DOCS / "generated_api_list.rst"
+API_LIST = DOCS / "generated_api_list.rst"  # included by api.rst
 STUBS = DOCS / "generated"  # autosummary's pages, one per documented name
+RUNS_WHERE = DOCS / "generated_runs_where.rst"  # included by user_guide.rst
+PERFORMANCE = DOCS / "generated_performance.rst"  # included by performance.rst
+BACKEND_LIST = DOCS / "generated_backend_list.rst"  # included by developer.rst
+README = DOCS.parent / "README.md"
+RESULTS = DOCS.parent / "benchmarks" / "results"
 
-# Titles and order of the sections of top-level functions, by defining module. A function
-# from a module not listed here still gets a page: its section is titled from the first
-# sentence of its module's docstring and comes after these.
-SECTIONS = [
-    ("otkit.solvers._solve", "Unified entry points"),
-    ("otkit.solvers._solve_sample", "Unified entry points"),
-    ("otkit.utils._result", "Unified entry points"),
-    ("otkit.lp._emd", "Exact optimal transport (network simplex)"),
-    ("otkit.lp._one_d", "Optimal transport on the real line"),
-    ("otkit.sliced._sliced", "Sliced Wasserstein distances"),
-    ("otkit.bregman._sinkhorn", "Entropic optimal transport (Sinkhorn)"),
-    ("otkit.bregman._sinkhorn_init", "Entropic optimal transport (Sinkhorn)"),
-    ("otkit.unbalanced._sinkhorn", "Unbalanced optimal transport"),
-    ("otkit.bregman._divergence", "Point clouds and Sinkhorn divergences"),
-    ("otkit.bregman._empirical", "Point clouds and Sinkhorn divergences"),
-    ("otkit.geomloss._samples_loss", "Point clouds and Sinkhorn divergences"),
-    ("otkit.bregman._barycenter", "Barycenters and interpolation"),
-    ("otkit.lp._barycenter_1d", "Barycenters and interpolation"),
-    ("otkit.bregman._convolutional", "Barycenters and interpolation"),
-    ("otkit.lp._barycenter", "Barycenters and interpolation"),
-    ("otkit.lp._free_support", "Barycenters and interpolation"),
-    ("otkit.bregman._free_support_entropic", "Barycenters and interpolation"),
-    ("otkit.utils._costs", "Costs and weights"),
-]
-# Descriptions of module-level constants (their values are shown whatever is listed here).
-CONSTANTS = {"METRICS": "The names accepted by the ``metric`` argument of :func:`otkit.dist`."}
+API = otkit_api.api_model()
+otkit_api.write_api_list(API_LIST, STUBS, API)
+# The function template adds the flat name's examples to the family page's mini-gallery
+# (sphinx-gallery records ``ot.emd(...)`` under ``otkit.emd``).
+autosummary_context = {"flat_names": {path: alias for alias, path in API.aliases.items()}}
 
 
-def _heading(title: str, mark: str) -> list[str]:
-    return [title, mark * len(title), ""]
-
-
-def _module_title(module_name: str) -> str:
-    """First clause of the first line of a module's docstring (or the module's name)."""
-    try:
-        doc = (inspect.getdoc(importlib.import_module(module_name)) or "").strip()
-    except ImportError:
-        doc = ""
-    first_line = doc.splitlines()[0] if doc else ""
-    title = first_line.split(":")[0].split(". ")[0].rstrip(".").strip()
-    return title or module_name
-
-
-def _public_submodules() -> list[str]:
-    """Public submodules of otkit: those in ``__all__`` and the lazily imported ones."""
-    names = {name for name in otkit.__all__ if inspect.ismodule(getattr(otkit, name, None))}
-    names |= {info.name for info in pkgutil.iter_modules(otkit.__path__)}
-    return sorted(name for name in names if not name.startswith("_"))
-
-
-def _documentable(obj: object) -> bool:
-    """Functions and classes get a page of their own; other objects are constants."""
-    return inspect.isroutine(obj) or inspect.isclass(obj)
-
-
-def _autosummary(names: list[str], module: str, pages: set[str]) -> list[str]:
-    pages.update(f"{module}.{name}" for name in names)
-    lines = [f".. currentmodule:: {module}", "", ".. autosummary::"]
-    lines += ["   :toctree: generated", "   :nosignatures:", ""]
-    return lines + [f"   {name}" for name in names] + [""]
-
-
-def _constant(qualified_name: str, value: object) -> list[str]:
-    description = CONSTANTS.get(qualified_name.rsplit(".", 1)[-1])
-    lines = [f".. py:data:: {qualified_name}", f"   :value: {value!r}", ""]
-    return lines + ([f"   {description}", ""] if description else [])
-
-
-def api_list() -> tuple[list[str], set[str]]:
-    """reST of the API reference and the names that get a page.
-
-    Top-level functions and classes by section, top-level constants, then one section per
-    public submodule (its own functions; those it shares with the top level are linked).
-    """
-    pages: set[str] = set()
-    titles = dict(SECTIONS)
-    order: dict[str, int] = {}
-    for _, title in SECTIONS:
-        order.setdefault(title, len(order))
-    top_level: dict[str, object] = {}
-    sections: dict[str, list[str]] = {}
-    constants: list[str] = []
-    for name in otkit.__all__:
-        obj = getattr(otkit, name)
-        if name.startswith("__") or inspect.ismodule(obj):
-            continue  # submodules get their own sections below
-        if not _documentable(obj):
-            constants.append(name)
-            continue
-        top_level[name] = obj
-        module = getattr(obj, "__module__", None) or "otkit"
-        title = titles.get(module) or _module_title(module)
-        order.setdefault(title, len(order))
-        sections.setdefault(title, []).append(name)
-
-    lines = [".. This file is written by conf.py at every build: do not edit it.", ""]
-    for title in sorted(sections, key=order.__getitem__):
-        lines += _heading(title, "-") + _autosummary(sections[title], "otkit", pages)
-    if constants:
-        lines += _heading("Constants", "-") + [".. currentmodule:: otkit", ""]
-        for name in constants:
-            lines += _constant(f"otkit.{name}", getattr(otkit, name))
-
-    lines += _heading("Submodules", "-")
-    for sub in _public_submodules():
-        module = importlib.import_module(f"otkit.{sub}")
-        public = [n for n in getattr(module, "__all__", []) if not n.startswith("__")]
-        shared = [n for n in public if top_level.get(n) is getattr(module, n)]
-        own = [n for n in public if n not in shared and _documentable(getattr(module, n))]
-        own_constants = [
-            n
-            for n in public
-            if n not in shared and n not in own and not inspect.ismodule(getattr(module, n))
-        ]
-        lines += _heading(f"otkit.{sub}", "~")
-        lines += [f".. automodule:: otkit.{sub}", "   :no-members:", ""]
-        if shared:
-            links = ", ".join(f":obj:`{n} <otkit.{n}>`" for n in shared)
-            lines += [f"Also exports the top-level {links} (the same objects).", ""]
-        if own:
-            lines += _autosummary(own, f"otkit.{sub}", pages)
-        for name in own_constants:
-            lines += _constant(f"otkit.{sub}.{name}", getattr(module, name))
-    return lines, pages
-
-
-def write_api_list(path: Path = API_LIST) -> None:
-    """Write the API list, touching the file only when it changes (keeps rebuilds fast).
-
-    Also deletes the pages of names that left the API: autosummary never does, and a stale
-    page is a "not in any toctree" warning.
-    """
-    lines, pages = api_list()
+def write_if_changed(path: Path, lines: list[str]) -> None:
+    """Write a generated page, touching it only when it changes (keeps rebuilds fast)."""
     text = "\n".join(lines).rstrip() + "\n"
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
-    for stub in STUBS.glob("*.rst"):
-        if stub.stem not in pages:
-            stub.unlink()
 
 
-write_api_list()
+_README_TEXT = README.read_text(encoding="utf-8")
+GENERATION_PROBLEMS = list(API.problems)
+try:
+    write_if_changed(RUNS_WHERE, otkit_pages.runs_where_rst(_README_TEXT, API))
+except ValueError as error:
+    GENERATION_PROBLEMS.append(f"README.md's '{otkit_pages.RUNS_WHERE_HEADING}' table: {error}")
+    write_if_changed(RUNS_WHERE, ["(The README's table could not be read.)"])
+try:
+    write_if_changed(PERFORMANCE, otkit_pages.performance_rst(_README_TEXT, RESULTS, API))
+except ValueError as error:
+    GENERATION_PROBLEMS.append(f"performance page: {error}")
+    write_if_changed(PERFORMANCE, ["(The benchmark results could not be read.)"])
+write_if_changed(BACKEND_LIST, otkit_api.internal_list())
+GENERATION_PROBLEMS += otkit_pages.coverage_problems(
+    API, _README_TEXT, (DOCS / "user_guide.rst").read_text(encoding="utf-8")
+)
 
 
 # -- The README's commands, quoted verbatim --------------------------------------------
-
-README = DOCS.parent / "README.md"
 
 
 def readme_command(marker: str) -> str:
@@ -308,7 +221,7 @@ def readme_command(marker: str) -> str:
 
     The same rule as ``.ci/run``: the quick start page shows exactly what CI runs.
     """
-    lines = README.read_text(encoding="utf-8").splitlines()
+    lines = _README_TEXT.splitlines()
     start = next((i for i, line in enumerate(lines) if f"<!-- {marker} -->" in line), None)
     if start is None:
         raise ValueError(f"README.md has no <!-- {marker} --> marker")
@@ -338,4 +251,32 @@ def setup(app):
             return [block]
 
     app.add_directive("readme-command", ReadmeCommand)
+    app.connect("builder-inited", report_generation_problems)
+    app.connect("autodoc-process-docstring", escape_reference_initials)
+    app.connect("env-updated", otkit_api.register_flat_aliases(API))
+    app.connect("missing-reference", otkit_api.resolve_flat_alias(API))
+    app.connect("build-finished", otkit_api.write_redirects(API))
     return {"parallel_read_safe": True}
+
+
+_CITATION_INITIAL = re.compile(r"^(\s*\.\. \[[^\]]+\]\s+)([A-Z])\.(\s)")
+
+
+def escape_reference_initials(app, what, name, obj, options, lines) -> None:
+    """``.. [1] R. K. Ahuja, ...`` on one line would render as a list item "R": escape it.
+
+    reST reads a one-line citation that opens with an initial as an enumerated list (items
+    "R", "K", ...). Escaping the first period (``R\\. K. Ahuja``) keeps the text and the
+    citation; docstrings may already be written that way.
+    """
+    for index, line in enumerate(lines):
+        lines[index] = _CITATION_INITIAL.sub(r"\1\2\\.\3", line)
+
+
+def report_generation_problems(app) -> None:
+    """What the generators found wrong (a public function missing from a table, ...)."""
+    from sphinx.util import logging
+
+    logger = logging.getLogger("otkit-docs")
+    for problem in GENERATION_PROBLEMS:
+        logger.warning(problem)

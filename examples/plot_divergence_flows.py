@@ -16,26 +16,15 @@ removes this bias. This example measures the bias with NumPy, then runs gradient
 both losses for several values of :math:`\varepsilon` with PyTorch, and ends with a flow
 of the unbalanced divergence (``reach``) on a target that has outliers. For the flows of
 one loss on shaped 2D densities, see the gradient-flow example of this gallery.
-
-Environment variables: ``OTKIT_EXAMPLE_SMALL=1`` runs shorter flows on smaller clouds,
-``OTKIT_EXAMPLE_OUTPUT=dir`` chooses where the figures are written (default: the current
-directory).
 """
-
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 import otkit as ot
 
-SMALL = os.environ.get("OTKIT_EXAMPLE_SMALL", "").strip().lower() not in ("", "0", "false")
-OUTPUT = Path(os.environ.get("OTKIT_EXAMPLE_OUTPUT") or ".")
-OUTPUT.mkdir(parents=True, exist_ok=True)
-
-N_SOURCE, N_TARGET = (15, 20) if SMALL else (30, 40)
-N_STEPS = 3 if SMALL else 8  # gradient steps of each flow
+N_SOURCE, N_TARGET = 30, 40
+N_STEPS = 8  # gradient steps of each flow
 EPSILONS = [0.1, 0.5, 2.0]  # from a sharp to a very blurry transport
 
 
@@ -93,7 +82,7 @@ def divergence(p, q, eps):
     )
 
 
-shrink = np.linspace(0.0, 1.0, 6 if SMALL else 11)
+shrink = np.linspace(0.0, 1.0, 11)
 center = y.mean(axis=0)
 copies = [center + s * (y - center) for s in shrink]
 ot_curves = {eps: [entropic_cost(c, y, eps) for c in copies] for eps in EPSILONS}
@@ -127,7 +116,7 @@ for ax in axes:
     ax.set_xlabel("shrink factor s (circles: the minimum)")
 axes[1].legend()
 fig.tight_layout()
-fig.savefig(OUTPUT / "divergence_bias.png", dpi=90)
+plt.show()
 
 # %%
 # Gradient flows of both losses
@@ -183,7 +172,7 @@ for (debias, eps), history in flows.items():
 axes[0, 0].legend(loc="lower left", fontsize=8)
 fig.suptitle(f"final clouds (target spread {spread(y):.2f})")
 fig.tight_layout()
-fig.savefig(OUTPUT / "divergence_flows.png", dpi=90)
+plt.show()
 # sphinx_gallery_thumbnail_number = 2
 
 # %%
@@ -207,7 +196,7 @@ ax.set_xlabel("step")
 ax.set_ylabel("spread of the moving cloud")
 ax.legend(fontsize=8)
 fig.tight_layout()
-fig.savefig(OUTPUT / "divergence_spread.png", dpi=90)
+plt.show()
 
 # %%
 # Outliers and the reach
@@ -240,4 +229,4 @@ for ax, (title, history) in zip(axes, unbalanced.items()):
 axes[0].set_xlim(0.0, 5.0)  # room for the legend
 axes[0].legend(loc="upper left", fontsize=8)
 fig.tight_layout()
-fig.savefig(OUTPUT / "divergence_reach.png", dpi=90)
+plt.show()

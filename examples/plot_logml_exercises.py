@@ -15,14 +15,7 @@ where the point is the result:
    :func:`otkit.lp.barycenter`);
 5. displacement interpolation between two point clouds
    (:func:`otkit.displacement_interpolation`).
-
-Environment variables: ``OTKIT_EXAMPLE_SMALL=1`` uses smaller problems,
-``OTKIT_EXAMPLE_OUTPUT=dir`` chooses where the figures are written (default: the current
-directory).
 """
-
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,10 +23,6 @@ from array_api_compat import array_namespace
 
 import otkit as ot
 from otkit.plot import plot_convergence
-
-SMALL = os.environ.get("OTKIT_EXAMPLE_SMALL", "").strip().lower() not in ("", "0", "false")
-OUTPUT = Path(os.environ.get("OTKIT_EXAMPLE_OUTPUT") or ".")
-OUTPUT.mkdir(parents=True, exist_ok=True)
 
 rng = np.random.default_rng(2024)
 
@@ -49,7 +38,7 @@ rng = np.random.default_rng(2024)
 # :math:`y`, so :math:`W_p^p = \frac1n \sum_k |x_{(k)} - y_{(k)}|^p`. An O(n log n) sort
 # replaces the O(n^3) linear program.
 
-n = 50 if SMALL else 200
+n = 200
 x1 = rng.normal(0.0, 1.0, size=n)
 y1 = rng.exponential(1.5, size=n) + 1.0
 p = 2
@@ -117,7 +106,7 @@ ax.set_xlabel("level r")
 ax.set_title("1D transport pairs the quantiles of both measures")
 ax.legend()
 fig.tight_layout()
-fig.savefig(OUTPUT / "exercise_1d_quantiles.png", dpi=90)
+plt.show()
 
 # %%
 # Exercise 2: sliced Wasserstein in a few lines
@@ -190,7 +179,7 @@ print(f"max |gradient otkit - gradient by hand| = {(grad_otkit - X_torch.grad).a
 # The Monte Carlo estimate settles as L grows; it stays below the Wasserstein distance
 # :math:`W_2` (projections do not increase distances).
 
-n_directions = [5, 20, 100] if SMALL else [5, 10, 20, 50, 100, 200, 500]
+n_directions = [5, 10, 20, 50, 100, 200, 500]
 estimates = np.array(
     [
         [ot.sliced_wasserstein_distance(X, Y, n_projections=L, seed=seed) for L in n_directions]
@@ -213,7 +202,7 @@ ax.set_xlabel("number of directions L")
 ax.set_title("sliced Wasserstein distance in 3D")
 ax.legend()
 fig.tight_layout()
-fig.savefig(OUTPUT / "exercise_sliced.png", dpi=90)
+plt.show()
 
 # %%
 # Exercise 3: the Sinkhorn iteration
@@ -232,13 +221,13 @@ fig.savefig(OUTPUT / "exercise_sliced.png", dpi=90)
 # same plan. otkit's potentials are :math:`f = \varepsilon \log(u / a)` and
 # :math:`g = \varepsilon \log(v / b)`, up to a constant moved from one to the other.
 
-n3 = 30 if SMALL else 60
+n3 = 60
 xs3 = rng.normal(size=(n3, 2))
 xt3 = rng.normal(size=(n3 + 10, 2)) + np.array([2.0, 1.0])
 a3, b3 = ot.unif(n3), ot.unif(n3 + 10)
 C3 = ot.dist(xs3, xt3)
 eps3 = 0.5
-n_iter = 30 if SMALL else 80
+n_iter = 80
 
 
 def sinkhorn_by_hand(a, b, C, eps, n_iter):
@@ -270,7 +259,7 @@ ax.get_lines()[1].set_linestyle("--")  # the curves overlap: dash the second one
 ax.legend()
 ax.set_title(f"Sinkhorn, eps = {eps3}: row-marginal error")
 fig.tight_layout()
-fig.savefig(OUTPUT / "exercise_sinkhorn.png", dpi=90)
+plt.show()
 
 # %%
 # The scaling form has a limit: at a small :math:`\varepsilon` whole rows of the kernel
@@ -305,7 +294,7 @@ print(
 # milliseconds; :func:`otkit.lp.barycenter` solves the exact linear program, used here as
 # a check at :math:`t = 1/2`.
 
-n_bins = 40 if SMALL else 60
+n_bins = 60
 grid = np.linspace(0.0, 1.0, n_bins)
 
 
@@ -341,7 +330,7 @@ for ax, histograms, title in (
 axes[1].plot(grid, exact_half, "k:", label="exact LP, t = 0.5")
 axes[1].legend(fontsize=8)
 fig.tight_layout()
-fig.savefig(OUTPUT / "exercise_barycenters.png", dpi=90)
+plt.show()
 
 # %%
 # Exercise 5: displacement interpolation
@@ -356,7 +345,7 @@ fig.savefig(OUTPUT / "exercise_barycenters.png", dpi=90)
 # histograms above, this differs from the mixture :math:`(1 - t)\alpha + t\beta`, which
 # only changes the weights of points that stay in place.
 
-n5 = 40 if SMALL else 80
+n5 = 80
 angle = rng.uniform(0.0, 2.0 * np.pi, size=n5)
 ring = np.stack([np.cos(angle), np.sin(angle)], axis=1) * (1.0 + 0.08 * rng.normal(size=(n5, 1)))
 blobs = rng.normal(scale=0.25, size=(n5, 2)) + np.where(
@@ -377,5 +366,5 @@ axes[1, 0].set_ylabel("mixture")
 for ax in axes.ravel():
     ax.set_aspect("equal")
 fig.tight_layout()
-fig.savefig(OUTPUT / "exercise_displacement.png", dpi=90)
+plt.show()
 # sphinx_gallery_thumbnail_number = 5

@@ -7,16 +7,9 @@ under two ground costs, the squared Euclidean distance and the cosine distance. 
 that the plan rebuilt from the dual potentials is the plan Sinkhorn returns, draw it, and
 then use the gradient of the regularized transport cost to move the source points toward
 the target: with JAX (``jax.grad`` under ``jax.jit``) for the squared Euclidean cost and
-with PyTorch (``backward``) for the cosine cost. The flows are saved as GIF animations
-with :func:`otkit.plot.animate`.
-
-Environment variables: ``OTKIT_EXAMPLE_SMALL=1`` runs fewer gradient steps,
-``OTKIT_EXAMPLE_OUTPUT=dir`` chooses where the figures are written (default: the current
-directory).
+with PyTorch (``backward``) for the cosine cost. The flows are shown as animations
+made with :func:`otkit.plot.animate`.
 """
-
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,11 +17,7 @@ import numpy as np
 import otkit as ot
 from otkit.plot import animate, plot2D_samples_mat, plot_plan
 
-SMALL = os.environ.get("OTKIT_EXAMPLE_SMALL", "").strip().lower() not in ("", "0", "false")
-OUTPUT = Path(os.environ.get("OTKIT_EXAMPLE_OUTPUT") or ".")
-OUTPUT.mkdir(parents=True, exist_ok=True)
-
-N_STEPS = 8 if SMALL else 24  # gradient steps of each flow
+N_STEPS = 24  # gradient steps of each flow
 FRAME_EVERY = 6  # one animation frame every FRAME_EVERY steps
 # the steps drawn in the animations (and the last one)
 FRAME_STEPS = sorted(set(range(0, N_STEPS + 1, FRAME_EVERY)) | {N_STEPS})
@@ -59,7 +48,7 @@ ax.scatter([0.0], [0.0], c="k", marker="+", s=80, label="origin")
 ax.set_aspect("equal")
 ax.legend(loc="lower left")
 ax.set_title("two point clouds")
-fig.savefig(OUTPUT / "point_clouds_data.png", dpi=90)
+plt.show()
 
 # %%
 # Sinkhorn with two costs, and the plan from the potentials
@@ -112,7 +101,7 @@ for column, (metric, P) in enumerate(plans.items()):
     ax.set_title(f"{metric} cost, eps = {settings[metric]}")
     plot_plan(P, ax=axes[1, column], cmap="Purples", title=f"{metric} plan")
 fig.tight_layout()
-fig.savefig(OUTPUT / "point_clouds_plans.png", dpi=90)
+plt.show()
 
 # %%
 # Moving the points with JAX
@@ -161,8 +150,8 @@ for k in range(N_STEPS + 1):
 print(f"JAX flow, squared Euclidean: <P, C> from {values[0]:.4f} to {values[-1]:.4f}")
 
 
-def save_animation(frames, frame_plans, title, filename):
-    """Animate the frames over the target with their plans, and save the GIF."""
+def make_animation(frames, frame_plans, title):
+    """Animate the frames over the target with their plans."""
     _, ax = plt.subplots(figsize=(5, 4), dpi=72)
     return animate(
         frames,
@@ -172,13 +161,11 @@ def save_animation(frames, frame_plans, title, filename):
         ax=ax,
         interval=300,
         titles=[f"{title}: step {s}" for s in FRAME_STEPS],
-        filename=OUTPUT / filename,
     )
 
 
-jax_animation = save_animation(
-    frames, frame_plans, "JAX, squared Euclidean", "point_clouds_flow_jax.gif"
-)
+jax_animation = make_animation(frames, frame_plans, "JAX, squared Euclidean")
+plt.show()
 
 # %%
 # Moving the points with PyTorch, under the cosine cost
@@ -222,9 +209,8 @@ for k in range(N_STEPS + 1):
         points.grad = None
 print(f"PyTorch flow, cosine: <P, C> from {values[0]:.4f} to {values[-1]:.4f}")
 
-torch_animation = save_animation(
-    frames, frame_plans, "PyTorch, cosine", "point_clouds_flow_torch.gif"
-)
+torch_animation = make_animation(frames, frame_plans, "PyTorch, cosine")
+plt.show()
 
 # %%
 # Where the points went
@@ -248,5 +234,5 @@ for ax, (title, history) in zip(
     ax.set_title(title)
 axes[0].legend(loc="lower left", fontsize=8)
 fig.tight_layout()
-fig.savefig(OUTPUT / "point_clouds_paths.png", dpi=90)
+plt.show()
 # sphinx_gallery_thumbnail_number = 5

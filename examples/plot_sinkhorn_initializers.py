@@ -12,13 +12,8 @@ measure of progress is the marginal error after each iteration, ``log["err"]`` o
 :func:`otkit.plot.plot_convergence`.
 
 The digits are scikit-learn's bundled 8x8 images (``sklearn.datasets.load_digits``; no
-download). Environment variables: ``OTKIT_EXAMPLE_SMALL=1`` uses fewer pairs and
-iterations, ``OTKIT_EXAMPLE_OUTPUT=dir`` chooses where the figures are written (default:
-the current directory).
+download).
 """
-
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,12 +22,8 @@ from sklearn.datasets import load_digits
 import otkit as ot
 from otkit.plot import plot_convergence
 
-SMALL = os.environ.get("OTKIT_EXAMPLE_SMALL", "").strip().lower() not in ("", "0", "false")
-OUTPUT = Path(os.environ.get("OTKIT_EXAMPLE_OUTPUT") or ".")
-OUTPUT.mkdir(parents=True, exist_ok=True)
-
-N_PAIRS = 4 if SMALL else 16
-N_ITER = 20 if SMALL else 60
+N_PAIRS = 16
+N_ITER = 60
 EPS = 1e-2
 
 # %%
@@ -70,7 +61,7 @@ axes[0, 0].set_title("a", loc="left")
 axes[1, 0].set_title("b", loc="left")
 fig.suptitle("pairs of digits: source (top) and target (bottom)")
 fig.tight_layout()
-fig.savefig(OUTPUT / "initializers_digits.png", dpi=90)
+plt.show()
 
 # %%
 # Zero versus Gaussian initialization
@@ -165,5 +156,5 @@ axes[1].set_title(f"digits projected on a line, eps = {EPS}", fontsize=10)
 for ax in axes:
     ax.set_ylabel("log10 of the marginal error")
 fig.tight_layout()
-fig.savefig(OUTPUT / "initializers_convergence.png", dpi=90)
+plt.show()
 # sphinx_gallery_thumbnail_number = 2

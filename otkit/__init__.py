@@ -28,6 +28,7 @@ from .bregman import (
 )
 from .geomloss import SamplesLoss
 from .lp import (
+    PlanTuple,
     SparsePlan,
     barycenter_1d,
     displacement_interpolation,
@@ -41,14 +42,15 @@ from .lp import (
 )
 from .sliced import max_sliced_wasserstein_distance, sliced_wasserstein_distance
 from .solvers import solve, solve_sample
-from .unbalanced import sinkhorn_unbalanced, sinkhorn_unbalanced2
-from .utils import METRICS, OTResult, dist, unif
+from .unbalanced import barycenter_unbalanced, sinkhorn_unbalanced, sinkhorn_unbalanced2, uot_1d
+from .utils import METRICS, OTResult, dist, tic, toc, toq, unif
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "METRICS",
     "OTResult",
+    "PlanTuple",
     "SamplesLoss",
     "SparsePlan",
     "__version__",
@@ -56,6 +58,7 @@ __all__ = [
     "barycenter",
     "barycenter_1d",
     "barycenter_debiased",
+    "barycenter_unbalanced",
     "bregman",
     "convolutional_barycenter2d",
     "convolutional_barycenter2d_debiased",
@@ -86,8 +89,12 @@ __all__ = [
     "solve",
     "solve_sample",
     "solvers",
+    "tic",
+    "toc",
+    "toq",
     "unbalanced",
     "unif",
+    "uot_1d",
     "utils",
     "wasserstein_1d",
     "wasserstein_1d_potentials",

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import assert_same_backend, rtol_for, to_np, to_xp
+from conftest import assert_same_backend, is_backend, rtol_for, to_np, to_xp
 from scipy.spatial.distance import cdist
 
 import otkit as ot
@@ -23,12 +23,14 @@ METRIC_CASES = [
     ("minkowski", {"p": 3}),
     ("minkowski", {"p": math.inf}),
     ("cosine", {}),
+    ("correlation", {}),
+    ("chebyshev", {}),
 ]
-# Metrics that are smooth away from coinciding points (cityblock and p = inf are not).
+# Metrics that are smooth away from coinciding points (cityblock and the maxima are not).
 DIFFERENTIABLE_CASES = [
     (metric, options)
     for metric, options in METRIC_CASES
-    if metric != "cityblock" and options.get("p") != math.inf
+    if metric not in ("cityblock", "chebyshev") and options.get("p") != math.inf
 ]
 
 
@@ -58,7 +60,7 @@ def oracle_tolerance(metric, x1, x2, w, dtype_name, reference):
     """
     eps = float(np.finfo(dtype_name).eps)
     relative = rtol_for(dtype_name) * np.abs(reference)
-    if metric == "cosine":
+    if metric in ("cosine", "correlation"):
         return rtol_for(dtype_name) + relative
     if metric in ("sqeuclidean", "euclidean"):
         weights = np.ones(x1.shape[1]) if w is None else w
@@ -107,7 +109,9 @@ def test_x2_none_means_x1(xp, dtype_name, case):
 
 
 @pytest.mark.parametrize("same_object", [False, True], ids=["x2=None", "x2=x1"])
-@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean", "cityblock", "minkowski"])
+@pytest.mark.parametrize(
+    "metric", ["sqeuclidean", "euclidean", "cityblock", "minkowski", "chebyshev"]
+)
 def test_self_distances_are_exactly_zero(xp, dtype_name, metric, same_object):
     x1 = to_xp(xp, point_clouds()[0], dtype_name)
     M = ot.dist(x1, x1 if same_object else None, metric=metric)
@@ -218,8 +222,18 @@ def central_differences(function, arrays, step=1e-6):
     return gradients
 
 
-@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
-@pytest.mark.parametrize("case", DIFFERENTIABLE_CASES, ids=case_id)
+# jax.grad traces dist in both modes, so dist runs the same code; eager op-by-op dispatch
+# costs seconds per case, so it runs for one metric only.
+JAX_GRADIENT_CASES = [(case, True) for case in DIFFERENTIABLE_CASES] + [
+    (DIFFERENTIABLE_CASES[0], False)
+]
+
+
+@pytest.mark.parametrize(
+    "case,jit",
+    JAX_GRADIENT_CASES,
+    ids=[case_id(case) + ("-jit" if jit else "-eager") for case, jit in JAX_GRADIENT_CASES],
+)
 def test_jax_gradient_matches_finite_differences(case, jit):
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
@@ -273,7 +287,7 @@ def test_jax_euclidean_gradient_at_zero_distance(dtype_name, same_object):
     def objective(a):
         return jax.numpy.sum(ot.dist(a, a if same_object else None, metric="euclidean"))
 
-    gradient = np.asarray(jax.grad(objective)(jax.numpy.asarray(x, dtype=dtype_name)))
+    gradient = np.asarray(jax.jit(jax.grad(objective))(jax.numpy.asarray(x, dtype=dtype_name)))
     assert np.all(np.isfinite(gradient))
     scale = np.abs(gradient).max()
     expected = euclidean_self_gradient(rounded(x, dtype_name))
@@ -308,10 +322,11 @@ def test_weighted_sqeuclidean_gradient_at_a_zero_weight_is_finite():
 # --- errors ---------------------------------------------------------------------------------
 
 
-def test_unknown_metric_is_named():
+@pytest.mark.parametrize("metric", ["fakeone", "wminkowski", "Euclidean", 3])
+def test_unknown_metric_is_named(metric):
     x1, x2 = point_clouds()
-    with pytest.raises(ValueError, match="'hamming'"):
-        ot.dist(x1, x2, metric="hamming")
+    with pytest.raises(ValueError, match=f"metric must be one of .*got {metric!r}"):
+        ot.dist(x1, x2, metric=metric)
 
 
 def test_feature_mismatch_names_x1_and_x2(xp):
@@ -365,6 +380,207 @@ def test_numpy_and_torch_clouds_are_a_type_error():
     x1, x2 = point_clouds()
     with pytest.raises(TypeError, match=r"'x1'.*'x2'"):
         ot.dist(x1, torch.tensor(x2))
+
+
+# --- SciPy metrics and POT's keywords (backend, nx, use_tensor) -----------------------------
+
+
+def available_in_scipy(metric) -> bool:
+    try:
+        cdist(np.zeros((1, 2)), np.ones((1, 2)), metric=metric)
+    except ValueError:
+        return False
+    return True
+
+
+SCIPY_METRICS = [m for m in ot.utils.SCIPY_METRICS if available_in_scipy(m)]
+UNWEIGHTED_SCIPY = ("jensenshannon", "mahalanobis", "seuclidean")
+
+
+def positive_clouds(n=6, m=5, d=3, seed=3):
+    """Positive data, where every SciPy metric is defined (jensenshannon needs it)."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.1, 2.0, size=(n, d)), rng.uniform(0.1, 2.0, size=(m, d))
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("metric", SCIPY_METRICS)
+def test_scipy_metrics_on_numpy_are_cdist(metric, weighted):
+    if weighted and metric in UNWEIGHTED_SCIPY:
+        pytest.skip(f"scipy's {metric} takes no weights")
+    x1, x2 = positive_clouds()
+    options = {"w": feature_weights()} if weighted else {}
+    # The same call on the same float64 data: the values are SciPy's, bit for bit.
+    np.testing.assert_array_equal(
+        ot.dist(x1, x2, metric=metric, **options), cdist(x1, x2, metric=metric, **options)
+    )
+
+
+def test_scipy_metric_keeps_float32():
+    x1, x2 = (x.astype(np.float32) for x in positive_clouds())
+    M = ot.dist(x1, x2, metric="canberra")
+    assert M.dtype == np.float32
+    np.testing.assert_allclose(M, cdist(x1, x2, "canberra"), rtol=rtol_for("float32"))
+
+
+def test_callable_metric_goes_to_cdist():
+    x1, x2 = positive_clouds()
+
+    def largest_ratio(u, v):
+        return float(np.max(u / v))
+
+    np.testing.assert_array_equal(
+        ot.dist(x1, x2, metric=largest_ratio), cdist(x1, x2, metric=largest_ratio)
+    )
+
+
+@pytest.mark.parametrize(
+    "metric", ["braycurtis", "hamming", len], ids=["braycurtis", "hamming", "callable"]
+)
+def test_scipy_metric_beyond_numpy_is_not_implemented(xp, metric):
+    if is_backend(xp, "numpy"):
+        pytest.skip("NumPy arrays go to SciPy")
+    x1, x2 = (to_xp(xp, x) for x in positive_clouds())
+    name = metric if isinstance(metric, str) else "callable"
+    with pytest.raises(NotImplementedError, match=rf"{name}.*'sqeuclidean'.*backend='scipy'"):
+        ot.dist(x1, x2, metric=metric)
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "braycurtis"])
+def test_backend_scipy_is_cdist_in_the_callers_library(xp, dtype_name, metric):
+    x1, x2 = (rounded(x, dtype_name) for x in positive_clouds())
+    x1_xp = to_xp(xp, x1, dtype_name)
+    M = ot.dist(x1_xp, to_xp(xp, x2, dtype_name), metric=metric, backend="scipy")
+    assert_same_backend(M, x1_xp)
+    # SciPy computes in float64 on the rounded inputs; only the final rounding differs.
+    expected = cdist(x1, x2, metric=metric)
+    np.testing.assert_allclose(to_np(M), expected, rtol=float(np.finfo(dtype_name).eps))
+
+
+def test_backend_scipy_gives_no_gradient():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(point_clouds()[0], requires_grad=True)
+    assert not ot.dist(x, backend="scipy").requires_grad
+    assert ot.dist(x).requires_grad
+
+
+def test_backend_scipy_under_jax_jit_is_an_error():
+    jax = pytest.importorskip("jax")
+    x = jax.numpy.asarray(point_clouds()[0])
+    with pytest.raises(NotImplementedError, match="jax.jit"):
+        jax.jit(lambda a: ot.dist(a, backend="scipy"))(x)
+
+
+def library_of(xp) -> str:
+    for name in ("jax", "torch", "array_api_strict", "numpy"):  # "numpy" is in "jax.numpy"
+        if is_backend(xp, name):
+            return name
+    raise ValueError(xp)
+
+
+@pytest.mark.parametrize("backend", ["auto", "own library"])
+def test_backend_auto_and_the_input_library_are_the_default(xp, backend):
+    x1, x2 = (to_xp(xp, x) for x in point_clouds())
+    backend = library_of(xp) if backend == "own library" else backend
+    M = ot.dist(x1, x2, metric="euclidean", backend=backend)
+    np.testing.assert_array_equal(to_np(M), to_np(ot.dist(x1, x2, metric="euclidean")))
+
+
+@pytest.mark.parametrize("backend", ["torch", "cupy", "SciPy", None])
+def test_other_backend_names_are_rejected(backend):
+    x1, x2 = point_clouds()
+    with pytest.raises(ValueError, match="backend must be 'auto', 'scipy' or .*'numpy'"):
+        ot.dist(x1, x2, backend=backend)
+
+
+def test_nx_namespace_of_the_input_is_accepted(xp):
+    x1, x2 = (to_xp(xp, x) for x in point_clouds())
+    np.testing.assert_array_equal(to_np(ot.dist(x1, x2, nx=xp)), to_np(ot.dist(x1, x2)))
+
+
+def test_nx_pot_backend_of_the_input_is_accepted(xp):
+    pot = pytest.importorskip("ot")
+    if is_backend(xp, "array_api_strict"):
+        pytest.skip("POT has no array_api_strict backend")
+    x1, x2 = (to_xp(xp, x) for x in point_clouds())
+    nx = pot.backend.get_backend(x1)
+    np.testing.assert_array_equal(to_np(ot.dist(x1, x2, nx=nx)), to_np(ot.dist(x1, x2)))
+
+
+def test_nx_of_another_library_is_rejected():
+    pot = pytest.importorskip("ot")
+    pytest.importorskip("torch")
+    x1, x2 = point_clouds()
+    with pytest.raises(ValueError, match="nx is the 'torch' backend but the arrays are numpy"):
+        ot.dist(x1, x2, nx=pot.backend.TorchBackend())
+
+
+@pytest.mark.parametrize("nx", ["numpy", 3, object()])
+def test_nx_that_is_not_a_backend_is_a_type_error(nx):
+    x1, x2 = point_clouds()
+    with pytest.raises(TypeError, match="nx must be None, a POT backend object"):
+        ot.dist(x1, x2, nx=nx)
+
+
+@pytest.mark.parametrize("metric", ["cityblock", "minkowski"])
+def test_use_tensor_gives_the_same_values(xp, metric):
+    x1, x2 = (to_xp(xp, x) for x in point_clouds())
+    M = ot.dist(x1, x2, metric=metric, p=3, use_tensor=True)
+    np.testing.assert_array_equal(to_np(M), to_np(ot.dist(x1, x2, metric=metric, p=3)))
+
+
+def test_use_tensor_must_be_a_bool():
+    x1, x2 = point_clouds()
+    with pytest.raises(TypeError, match="use_tensor"):
+        ot.dist(x1, x2, use_tensor="yes")
+
+
+@pytest.mark.parametrize("metric", UNWEIGHTED_SCIPY)
+def test_weights_for_a_scipy_metric_without_weights_are_rejected(metric):
+    x1, x2 = positive_clouds()
+    with pytest.raises(ValueError, match=rf"w: metric '{metric}' takes no feature weights"):
+        ot.dist(x1, x2, metric=metric, w=feature_weights())
+
+
+def test_correlation_is_invariant_to_row_affine_maps(xp):
+    # corr(a x + b, y) = corr(x, y) for a > 0: scale and shift each point differently.
+    x1, x2 = point_clouds()
+    rng = np.random.default_rng(4)
+    mapped = x1 * rng.uniform(0.5, 3.0, size=(6, 1)) + rng.normal(size=(6, 1))
+    M = ot.dist(to_xp(xp, x1), to_xp(xp, x2), metric="correlation")
+    M_mapped = ot.dist(to_xp(xp, mapped), to_xp(xp, x2), metric="correlation")
+    np.testing.assert_allclose(to_np(M_mapped), to_np(M), atol=1e-12)
+
+
+def test_chebyshev_is_minkowski_with_infinite_exponent(xp):
+    x1, x2 = (to_xp(xp, x) for x in point_clouds())
+    w = to_xp(xp, np.array([0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(
+        to_np(ot.dist(x1, x2, metric="chebyshev", w=w)),
+        to_np(ot.dist(x1, x2, metric="minkowski", p=math.inf, w=w)),
+    )
+
+
+# POT ignores w except for minkowski, so POT is the oracle of unweighted costs only.
+POT_METRICS = list(ot.METRICS) + SCIPY_METRICS
+
+
+@pytest.mark.parametrize("metric", POT_METRICS)
+def test_dist_matches_pot(metric):
+    pot = pytest.importorskip("ot")
+    x1, x2 = positive_clouds()
+    expected = pot.dist(x1, x2, metric=metric)
+    # Same formulas up to the order of the floating-point operations: a few ulps of the
+    # squared norms for the matrix-product expansions, bit-equal for SciPy's metrics.
+    np.testing.assert_allclose(ot.dist(x1, x2, metric=metric), expected, rtol=1e-13, atol=1e-14)
+
+
+def test_weighted_minkowski_matches_pot():
+    pot = pytest.importorskip("ot")
+    x1, x2 = point_clouds()
+    w = feature_weights()
+    expected = pot.dist(x1, x2, metric="minkowski", p=3, w=w)
+    np.testing.assert_allclose(ot.dist(x1, x2, metric="minkowski", p=3, w=w), expected, rtol=1e-13)
 
 
 # --- unif -----------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
-"""The scripts of examples/ run end to end, at their small sizes, and write their figures.
+"""The scripts of examples/ run end to end and draw their figures.
 
-Each script runs in a subprocess (``sys.executable``) with ``OTKIT_EXAMPLE_SMALL=1``,
-``OTKIT_EXAMPLE_OUTPUT`` and the working directory set to a temporary folder, and the
-Agg matplotlib backend. The gallery scripts (``plot_*.py``) must also start with the
-reST title sphinx-gallery needs.
+The gallery scripts (``plot_*.py``) are plain teaching scripts, as sphinx-gallery expects:
+they end their cells with ``plt.show()`` and know nothing about tests. Each script runs here
+in a subprocess (``sys.executable``) through :data:`DRIVER`, in a temporary working
+directory, on the Agg matplotlib backend: the driver replaces ``plt.show`` by a function
+that saves every open figure as a PNG file (and closes it), and saves the animations the
+script keeps in its globals as GIF files, so that the test can check what was drawn. The
+gallery scripts must also start with the reST title sphinx-gallery needs.
 """
 
 from __future__ import annotations
@@ -21,33 +24,43 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("plot_*.py")) + [EXAMPLES / "quickstart.py"]
 GALLERY = sorted(EXAMPLES.glob("plot_*.py"))
 
-# The figures a script must write; a script not listed here must write at least one.
-EXPECTED_FIGURES = {
-    "quickstart.py": ["emd_plan.png"],
-    "plot_point_clouds.py": [
-        "point_clouds_data.png",
-        "point_clouds_plans.png",
-        "point_clouds_flow_jax.gif",
-        "point_clouds_flow_torch.gif",
-        "point_clouds_paths.png",
-    ],
-    "plot_divergence_flows.py": [
-        "divergence_bias.png",
-        "divergence_flows.png",
-        "divergence_spread.png",
-        "divergence_reach.png",
-    ],
-    "plot_logml_exercises.py": [
-        "exercise_1d_quantiles.png",
-        "exercise_sliced.png",
-        "exercise_sinkhorn.png",
-        "exercise_barycenters.png",
-        "exercise_displacement.png",
-    ],
-    "plot_sinkhorn_initializers.py": [
-        "initializers_digits.png",
-        "initializers_convergence.png",
-    ],
+# Runs a script as __main__ with plt.show saving the open figures to figure_NN.png and, at
+# the end, the matplotlib animations left in the script's globals to animation_NN.gif.
+DRIVER = """
+import runpy, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.animation import Animation
+
+count = 0
+
+def show(*args, **kwargs):
+    global count
+    for number in plt.get_fignums():
+        count += 1
+        plt.figure(number).savefig(f"figure_{count:02d}.png", dpi=40)
+    plt.close("all")
+
+plt.show = show
+script = sys.argv[1]
+sys.argv = [script]
+namespace = runpy.run_path(script, run_name="__main__")
+show()
+animations = [value for value in namespace.values() if isinstance(value, Animation)]
+for index, animation in enumerate(animations, start=1):
+    animation.save(f"animation_{index:02d}.gif", writer="pillow", dpi=40)
+"""
+
+# What each script must draw: figures shown (PNG) and animations kept (GIF); quickstart.py
+# writes its own figure. A script not listed here must draw at least one figure.
+EXPECTED = {
+    "quickstart.py": {"emd_plan.png": 1},
+    "plot_point_clouds.py": {"figure_*.png": 5, "animation_*.gif": 2},
+    "plot_divergence_flows.py": {"figure_*.png": 4},
+    "plot_gradient_flow_2d.py": {"figure_*.png": 1},
+    "plot_logml_exercises.py": {"figure_*.png": 5},
+    "plot_sinkhorn_initializers.py": {"figure_*.png": 2},
 }
 # Optional modules a script imports (matplotlib is needed by all of them).
 REQUIRED_MODULES = {
@@ -76,18 +89,16 @@ def _check_figure(path: Path) -> None:
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
-def test_example_runs_and_writes_its_figures(script, tmp_path):
+def test_example_runs_and_draws_its_figures(script, tmp_path):
     _skip_without(REQUIRED_MODULES.get(script.name, []))
     env = dict(
         os.environ,
-        OTKIT_EXAMPLE_SMALL="1",
-        OTKIT_EXAMPLE_OUTPUT=str(tmp_path),
         MPLBACKEND="Agg",
-        # The problems are tiny: one thread per library avoids oversubscribing the CPU.
+        # The problems are small: one thread per library avoids oversubscribing the CPU.
         OMP_NUM_THREADS="1",
     )
     result = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, "-c", DRIVER, str(script)],
         check=False,
         cwd=tmp_path,
         env=env,
@@ -100,12 +111,15 @@ def test_example_runs_and_writes_its_figures(script, tmp_path):
         f"--- stdout ---\n{result.stdout[-3000:]}\n--- stderr ---\n{result.stderr[-3000:]}"
     )
     written = sorted(p for p in tmp_path.rglob("*") if p.suffix.lower() in SIGNATURES)
-    expected = EXPECTED_FIGURES.get(script.name)
-    if expected is None:
-        assert written, f"{script.name} wrote no PNG or GIF file"
-    else:
-        missing = [name for name in expected if not (tmp_path / name).is_file()]
-        assert not missing, f"{script.name} did not write {missing}; it wrote {written}"
+    expected = EXPECTED.get(script.name, {"figure_*.png": None})
+    for pattern, count in expected.items():
+        found = sorted(tmp_path.glob(pattern))
+        if count is None:
+            assert found, f"{script.name} drew no figure; it wrote {written}"
+        else:
+            assert len(found) == count, (
+                f"{script.name}: expected {count} files {pattern}, got {[p.name for p in found]}"
+            )
     for path in written:
         _check_figure(path)
 

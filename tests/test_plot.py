@@ -454,3 +454,38 @@ def test_minmax_band_and_linear_axis():
 def test_plot_convergence_rejects_bad_input(errors, kwargs, error, match):
     with pytest.raises(error, match=match):
         plot_convergence(errors, ax=small_axes(), **kwargs)
+
+
+@pytest.mark.parametrize("bounds", [(None, None), (1.0, 4.0), (2.0, None)])
+def test_rescale_for_imshow_plot_against_the_affine_map(xp, bounds):
+    a_y, b_y = bounds
+    x_np = np.linspace(-1.0, 3.0, 9)
+    y_np = x_np**2
+    xr, yr = otkit.plot.rescale_for_imshow_plot(
+        to_xp(xp, x_np), to_xp(xp, y_np), 20, m=11, a_y=a_y, b_y=b_y
+    )
+    low = y_np.min() if a_y is None else a_y
+    high = y_np.max() if b_y is None else b_y
+    kept = (y_np >= low) & (y_np <= high)
+    np.testing.assert_allclose(xr, 19 * (x_np[kept] + 1.0) / 4.0, rtol=1e-12)
+    np.testing.assert_allclose(yr, 10 * (y_np[kept] - low) / (high - low), rtol=1e-12)
+
+
+def test_rescale_for_imshow_plot_matches_pot():
+    ot = pytest.importorskip("ot.plot")
+    x = np.linspace(0.0, 3.0, 7)
+    for kwargs in ({}, {"a_y": 1.0, "b_y": 4.0}, {"m": 5}):
+        expected = ot.rescale_for_imshow_plot(x, x**2, 10, **kwargs)
+        got = otkit.plot.rescale_for_imshow_plot(x, x**2, 10, **kwargs)
+        for e, g in zip(expected, got):
+            np.testing.assert_allclose(g, e, rtol=1e-12)
+
+
+def test_rescale_for_imshow_plot_errors():
+    x = np.arange(3.0)
+    with pytest.raises(ValueError, match="must agree"):
+        otkit.plot.rescale_for_imshow_plot(x, x[:2], 4)
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        otkit.plot.rescale_for_imshow_plot(x, x, 0)
+    with pytest.raises(ValueError, match="b_y must be >= a_y"):
+        otkit.plot.rescale_for_imshow_plot(x, x, 4, a_y=2.0, b_y=1.0)

@@ -135,8 +135,12 @@ def test_batched_b_matches_one_solve_per_column(xp, problem):
     assert tuple(costs.shape) == (3,) and tuple(log["f"].shape) == (9, 3)
     for k in range(3):
         np.testing.assert_allclose(to_np(costs)[k], ot.sinkhorn2(a, B[:, k], M, 0.05), rtol=1e-9)
-    plans = ot.sinkhorn(to_xp(xp, a), to_xp(xp, B), to_xp(xp, M), 0.05)
+    # As POT, sinkhorn with a 2-D b gives the k costs; return_plans=True gives the plans.
+    costs_from_sinkhorn = ot.sinkhorn(to_xp(xp, a), to_xp(xp, B), to_xp(xp, M), 0.05)
+    np.testing.assert_allclose(to_np(costs_from_sinkhorn), to_np(costs), rtol=1e-12)
+    plans = ot.sinkhorn(to_xp(xp, a), to_xp(xp, B), to_xp(xp, M), 0.05, return_plans=True)
     assert tuple(plans.shape) == (9, 7, 3)
+    np.testing.assert_allclose(np.tensordot(M, to_np(plans), axes=2), to_np(costs), rtol=1e-12)
 
 
 def test_small_reg_keeps_the_mass_where_exp_domain_underflows():
@@ -176,12 +180,17 @@ def test_stabilized_at_reg_0_01_converges():
 def test_non_convergence_warns_once_and_is_reported(problem):
     a, b, M = problem
     with pytest.warns(UserWarning, match="did not converge") as record:
-        _, log = ot.sinkhorn2(a, b, M, 0.01, numItermax=3, log=True)
+        _, log = ot.sinkhorn2(a, b, M, 0.01, numItermax=3, log=True, warn=True)
     assert len(record) == 1
     assert log["converged"] is False and log["n_iter"] == 3 and len(log["err"]) == 4
+    with pytest.warns(UserWarning, match="did not converge"):
+        ot.sinkhorn(a, b, M, 0.01, numItermax=3)  # warn=True by default, as POT
+    with pytest.warns(UserWarning, match="did not converge"):
+        ot.sinkhorn2(a, b, M, 0.01, numItermax=3)  # warn=True by default (POT: False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ot.sinkhorn2(a, b, M, 0.01, numItermax=3, warn=False)
+        ot.sinkhorn(a, b, M, 0.01, numItermax=3, warn=False)
 
 
 def test_zero_weights(xp):

@@ -148,11 +148,19 @@ def test_seeds_are_reproducible_and_leave_the_global_state_alone():
     state = np.random.get_state()[1].copy()
     first = ot.sliced_wasserstein_distance(X, Y, seed=5, log=True)[1]["projections"]
     again = ot.sliced_wasserstein_distance(X, Y, seed=5, log=True)[1]["projections"]
-    generator = ot.sliced_wasserstein_distance(X, Y, seed=np.random.default_rng(5), log=True)[1][
+    # An int seed is POT's: the stream of numpy.random.RandomState(seed).
+    legacy = ot.sliced_wasserstein_distance(X, Y, seed=np.random.RandomState(5), log=True)[1][
         "projections"
     ]
+    generators = [
+        ot.sliced_wasserstein_distance(X, Y, seed=np.random.default_rng(5), log=True)[1][
+            "projections"
+        ]
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(first, again)
-    np.testing.assert_array_equal(first, generator)
+    np.testing.assert_array_equal(first, legacy)
+    np.testing.assert_array_equal(generators[0], generators[1])
     fresh = ot.sliced_wasserstein_distance(X, Y, log=True)[1]["projections"]
     assert not np.array_equal(fresh, first)
     np.testing.assert_array_equal(np.random.get_state()[1], state)
@@ -382,7 +390,7 @@ def test_bad_arguments(kwargs, message):
 
 def test_bad_seed_type():
     X, Y, _, _ = clouds(seed=27)
-    with pytest.raises(TypeError, match="seed must be an int, None or a numpy.random.Generator"):
+    with pytest.raises(TypeError, match="seed must be None, an int, a numpy.random.RandomState"):
         ot.sliced_wasserstein_distance(X, Y, seed=1.5)
 
 

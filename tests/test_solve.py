@@ -11,8 +11,8 @@ from conftest import assert_same_backend, to_np, to_xp
 from oracles import random_problem
 
 import otkit as ot
-from otkit.solvers._progress import Progress, progress
 from otkit.bregman._sinkhorn_numpy import stabilized_sinkhorn
+from otkit.solvers._progress import Progress, progress
 
 REG = 0.1
 needs_divergence = pytest.mark.skipif(
@@ -306,7 +306,9 @@ class TestJaxGradients:
         ({"method": "simplex"}, "method must be one of"),
         ({"reg": -1.0}, "reg must be a finite number >= 0"),
         ({"reg": float("nan")}, "reg must be"),
-        ({"grad": "last_step"}, "grad must be one of"),
+        ({"grad": "forward"}, "grad must be one of"),
+        ({"n_threads": 0}, "n_threads must be"),
+        ({"plan_init": np.ones((2, 2))}, "plan_init.shape"),
         ({"method": "sinkhorn"}, "method='sinkhorn' needs reg > 0"),
         ({"method": "emd", "reg": 0.1}, "method='emd' solves unregularized OT"),
         ({"max_iter": -1}, "max_iter must be"),
@@ -320,12 +322,20 @@ def test_solve_rejects_bad_input(problem, kwargs, match):
 
 
 def test_solve_says_what_is_not_implemented(problem):
-    with pytest.raises(NotImplementedError, match="unbalanced_type"):
-        ot.solve(problem[2], reg=REG, unbalanced=1.0, unbalanced_type="TV")
+    M = problem[2]
+    with pytest.raises(NotImplementedError, match="unbalanced_type='foo'.*'KL', 'L2' or 'TV'"):
+        ot.solve(M, reg=REG, unbalanced=1.0, unbalanced_type="foo")
     with pytest.raises(ValueError, match="reach"):
-        ot.solve(problem[2], reg=REG, reach=1.0, unbalanced=1.0)
-    with pytest.raises(NotImplementedError, match="reg_type"):
-        ot.solve(problem[2], reg=REG, reg_type="L2")
+        ot.solve(M, reg=REG, reach=1.0, unbalanced=1.0)
+    with pytest.raises(NotImplementedError, match="reg_type='L2'.*'KL'.*'entropy'"):
+        ot.solve(M, reg=REG, reg_type="L2")
+    with pytest.raises(NotImplementedError, match="conditional gradient.*'KL'"):
+        ot.solve(M, reg=REG, reg_type=(np.sum, np.ones_like))
+    with pytest.raises(NotImplementedError, match="reg_type='tsallis'"):
+        ot.solve(M, reg=REG, reg_type="tsallis")
+    # As POT, reg_type and unbalanced_type are not read without reg and unbalanced.
+    res = ot.solve(M, reg_type="L2", unbalanced_type="foo")
+    np.testing.assert_allclose(res.value, ot.solve(M).value, rtol=1e-15)
 
 
 @pytest.mark.parametrize(
@@ -335,8 +345,7 @@ def test_solve_says_what_is_not_implemented(problem):
         ({"reg": -0.5}, "reg must be"),
         ({"method": "sliced", "reg": 0.1}, "reg is not used by method='sliced'"),
         ({"method": "online"}, "method='online' is entropic OT and needs reg > 0"),
-        ({"lazy": True}, "lazy=True never forms the cost matrix"),
-        ({"method": "sliced", "metric": "cosine"}, "metric must be one of"),
+        ({"method": "sliced", "metric": "nonsense"}, "metric must be one of"),
         ({"method": "1d", "potentials_init": (np.zeros(8), np.zeros(6))}, "potentials_init"),
         ({"b": np.full(5, 0.2)}, r"b.shape == \(5,\), expected \(6,\) to match X_b.shape\[0\]"),
     ],
@@ -350,8 +359,38 @@ def test_solve_sample_names_mismatched_points(clouds):
     x, _ = clouds
     with pytest.raises(ValueError, match="X_a and X_b must have the same number of features"):
         ot.solve_sample(x, np.zeros((4, 3)))
-    with pytest.raises(NotImplementedError, match="reach"):
-        ot.solve_sample(*clouds, reg=0.5, reach=1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"lazy": True}, "no lazy solver for method='exact'.*reg > 0"),
+        ({"method": "sliced", "metric": "cosine"}, "metric must be one of"),
+        ({"method": "gaussian", "metric": "euclidean"}, "metric='sqeuclidean'"),
+        ({"method": "lowrank"}, "method='lowrank'.*use method='sinkhorn'"),
+        ({"method": "Factored"}, "method='factored'.*free_support_barycenter"),
+        ({"method": "nystroem"}, "method='nystroem'.*lazy=True"),
+        ({"method": "gaussian_hd"}, "method='gaussian'"),
+        ({"method": "bsp"}, "method='bsp'.*'exact'"),
+        ({"rank": 10}, "rank=10"),
+        ({"X_init": np.zeros((3, 2))}, "X_init.*factored"),
+        ({"debias": "split"}, "debias='split'"),
+        ({"reg": 0.5, "lazy": True, "c": np.ones((8, 6))}, "c .*dense path"),
+    ],
+)
+def test_solve_sample_says_what_is_not_implemented(clouds, kwargs, match):
+    with pytest.raises(NotImplementedError, match=match):
+        ot.solve_sample(*clouds, **kwargs)
+
+
+@pytest.mark.parametrize("reg", [None, 0.5])
+def test_solve_sample_reach_is_rho_in_cost_units(clouds, reg):
+    # GeomLoss's reach r for the cost |x - y|^2: rho = 2 r^2, on the dense path too.
+    res = ot.solve_sample(*clouds, reg=reg, reach=0.7, tol=1e-11)
+    ref = ot.solve_sample(*clouds, reg=reg, unbalanced=2 * 0.7**2, tol=1e-11)
+    np.testing.assert_allclose(res.value, ref.value, rtol=1e-12)
+    with pytest.raises(ValueError, match="not both"):
+        ot.solve_sample(*clouds, reg=reg, reach=0.7, unbalanced=1.0)
 
 
 # --- progress -------------------------------------------------------------------------------------

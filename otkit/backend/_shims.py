@@ -27,6 +27,7 @@ __all__ = [
     "jit",
     "logsumexp",
     "logsumexp_add",
+    "randn_from_seed",
     "random_normal",
     "requires_grad",
     "stop_gradient",
@@ -255,4 +256,49 @@ def random_normal(shape, seed=None, xp=None, dtype=None, device=None):
     draws = as_generator(seed).standard_normal(shape)
     if xp is None or is_numpy_namespace(xp):
         return draws if dtype is None else draws.astype(dtype)
+    return from_numpy(draws, xp, dtype=dtype, device=device)
+
+
+def _is_torch_generator(seed) -> bool:
+    """True for a ``torch.Generator`` (never imports torch: a caller holding one has)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(seed, torch.Generator)
+
+
+def randn_from_seed(shape, seed, xp, dtype, device=None):
+    """Standard normal draws of ``shape`` in ``xp`` with ``dtype`` on ``device``, from
+    ``seed``, without touching any global random state.
+
+    - an int, or a ``numpy.random.RandomState``: the Mersenne-Twister stream of
+      ``numpy.random.RandomState(seed).randn(*shape)`` (the numbers that
+      ``numpy.random.seed(seed); numpy.random.randn(*shape)`` gives, and POT draws); a
+      given RandomState advances;
+    - a ``numpy.random.Generator`` (advances) or None (fresh entropy): its
+      ``standard_normal``;
+    - a ``torch.Generator``: ``torch.randn`` on the generator's device (in ``dtype`` when
+      ``xp`` is torch, in float64 otherwise), then moved to ``device``.
+
+    Host draws are made in float64 and cast, so every library gets the same numbers for the
+    same int seed.
+    """
+    shape = tuple(shape)
+    if _is_torch_generator(seed):
+        import torch
+
+        if is_torch_namespace(xp):
+            draws = torch.randn(shape, generator=seed, dtype=dtype, device=seed.device)
+            return draws if device is None else draws.to(device)
+        draws = torch.randn(shape, generator=seed, dtype=torch.float64, device=seed.device)
+        return from_numpy(draws.cpu().numpy(), xp, dtype=dtype, device=device)
+    if isinstance(seed, np.random.RandomState):
+        draws = seed.standard_normal(shape)
+    elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        draws = np.random.RandomState(seed).standard_normal(shape)
+    elif seed is None or isinstance(seed, np.random.Generator):
+        draws = np.random.default_rng(seed).standard_normal(shape)
+    else:
+        raise TypeError(
+            "seed must be None, an int, a numpy.random.RandomState, a numpy.random.Generator "
+            f"or a torch.Generator, got {type(seed).__name__}"
+        )
     return from_numpy(draws, xp, dtype=dtype, device=device)

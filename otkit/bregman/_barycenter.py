@@ -199,8 +199,6 @@ def check_histograms(A_np, axis, name, dtype):
         )
 
 
-
-
 def warn_not_converged(name, err, stopThr, n_iter, method, eps):
     warnings.warn(
         f"{name} did not converge: error {float(err):.3e} > stopThr={stopThr:g} after "

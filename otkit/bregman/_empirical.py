@@ -8,13 +8,30 @@ import warnings
 from ..backend import get_namespace, is_jax_namespace, is_traced, jit, stop_gradient, to_numpy
 from ..utils._costs import dist
 from ._divergence import cost_spec, prepare_clouds, sinkhorn_divergence
+from ._lazy_plan import sinkhorn_lazy_plan
 from ._pointcloud import online_log_loop
-from ._sinkhorn import sinkhorn, sinkhorn2
+from ._sinkhorn import check_method, sinkhorn, sinkhorn2
 from ._sinkhorn_loop import log_weights
 
 __all__ = ["empirical_sinkhorn", "empirical_sinkhorn2", "empirical_sinkhorn_divergence"]
 
 _METRICS = ("sqeuclidean", "euclidean", "cosine")
+# The options POT's empirical functions pass on to ot.sinkhorn (its per-method parameters).
+# The online loop reaches the same fixed point whatever the method, so they are checked and
+# otherwise unused there, as POT's lazy path ignores them.
+_POT_SINKHORN_OPTIONS = frozenset({"method", "tau", "print_period", "epsilon0", "numInnerItermax"})
+
+
+def _check_online_options(kwargs, allowed=frozenset()):
+    """Check the keyword options of an online (point-cloud) solve; unknown ones are errors."""
+    unknown = set(kwargs) - _POT_SINKHORN_OPTIONS - allowed
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword argument(s) for the online solver: {', '.join(sorted(unknown))}"
+            " (options of otkit.sinkhorn other than POT's need isLazy=False)"
+        )
+    if "method" in kwargs:
+        check_method(kwargs["method"])
 
 
 def _blocks(batchSize):
@@ -64,7 +81,8 @@ def _online_potentials(X_s, X_t, reg, a, b, metric, numIterMax, stopThr, batchSi
         f, g, n_iter, err, trace = online_log_loop(
             wa, wb[:, None], x, y, spec, reg, f0, int(numIterMax), float(stopThr), xp
         )
-    return xp, wa, wb, f[:, 0], g[:, 0], n_iter, err, trace
+    points = (stop_gradient(X_s, xp), stop_gradient(X_t, xp))
+    return xp, *points, wa, wb, f[:, 0], g[:, 0], n_iter, err, trace
 
 
 def empirical_sinkhorn(
@@ -111,16 +129,23 @@ def empirical_sinkhorn(
     verbose, warn : bool
     log : bool, default=False
         Also return a dict; lazily: 'f', 'g' (potentials in cost units), 'u', 'v' (POT's
-        log-scalings), 'n_iter' ('niter'), 'err' (marginal-error trace), 'converged'.
+        log-scalings), 'n_iter' ('niter'), 'err' (marginal-error trace), 'converged' and,
+        as POT, 'lazy_plan': the plan as a ``LazyTensor`` whose blocks are computed when
+        indexed (``lazy_plan[:]`` dense, ``lazy_plan[i:j, k:l]`` a block, ``.shape``;
+        see :func:`otkit.bregman._lazy_plan.sinkhorn_lazy_plan`; not under ``jax.jit``,
+        where a log holds arrays only).
     warmstart : pair of arrays, optional
         POT's log-scalings ``(log_u, log_v)``.
     **kwargs
-        Passed to :func:`otkit.sinkhorn` (dense path).
+        Passed to :func:`otkit.sinkhorn` (dense path): POT's ``method``, ``tau``,
+        ``print_period``, ``epsilon0``, ``numInnerItermax`` and otkit's options. With
+        ``isLazy=True`` only POT's are accepted (every method reaches the same fixed
+        point, so they are checked and unused, as POT ignores them there).
 
     Returns
     -------
     gamma : (n, m) array, or ``(log_u, log_v)`` when ``isLazy``.
-    log : dict, only with ``log=True``.
+    log : dict, only with ``log=True`` (lazily ``(log_u, log_v, log)``, as POT).
 
     Examples
     --------
@@ -137,9 +162,8 @@ def empirical_sinkhorn(
             a, b, M, reg, numItermax=numIterMax, stopThr=stopThr, verbose=verbose, log=log,
             warn=warn, warmstart=warmstart, **kwargs,
         )  # fmt: skip
-    if kwargs:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-    xp, wa, wb, f, g, n_iter, err, trace = _online_potentials(
+    _check_online_options(kwargs)
+    xp, X_s, X_t, wa, wb, f, g, n_iter, err, trace = _online_potentials(
         X_s, X_t, reg, a, b, metric, numIterMax, stopThr, batchSize, warmstart
     )
     log_u = f / reg + log_weights(wa, xp)
@@ -165,6 +189,8 @@ def empirical_sinkhorn(
         "err": trace,
         "converged": converged,
     }
+    if not traced:  # a jitted function returns arrays only
+        info["lazy_plan"] = sinkhorn_lazy_plan(X_s, X_t, log_u, log_v, metric, reg)
     return log_u, log_v, info
 
 
@@ -193,9 +219,10 @@ def empirical_sinkhorn2(
     respect to ``X_s``, ``X_t``, ``a`` and ``b``: the envelope gradients of the regularized
     value, as for :func:`otkit.sinkhorn2`.
 
-    Parameters are those of :func:`empirical_sinkhorn`; ``warmstart`` is used by the dense
-    path only. With ``log=True`` the lazy path returns the log of
-    :func:`sinkhorn_divergence` (``debias=False``).
+    Parameters are those of :func:`empirical_sinkhorn` (``**kwargs`` too); ``warmstart`` is
+    used by the dense path only. With ``log=True`` the lazy path returns the log of
+    :func:`sinkhorn_divergence` (``debias=False``) with POT's keys added: 'u', 'v'
+    (log-scalings), 'niter' and 'lazy_plan'.
 
     Returns
     -------
@@ -216,14 +243,39 @@ def empirical_sinkhorn2(
             a, b, M, reg, numItermax=numIterMax, stopThr=stopThr, verbose=verbose, log=log,
             warn=warn, warmstart=warmstart, **kwargs,
         )  # fmt: skip
-    if kwargs:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+    _check_online_options(kwargs)
     _check_metric(metric)
     rows, _ = _blocks(batchSize)
-    return sinkhorn_divergence(
+    out = sinkhorn_divergence(
         X_s, X_t, a, b, reg=reg, metric=metric, debias=False, value="linear", scaling=None,
         numItermax=numIterMax, stopThr=stopThr, batch_size=rows, log=log, warn=warn,
     )  # fmt: skip
+    if not log:
+        return out
+    value, info = out
+    info.update(_pot_keys(X_s, X_t, a, b, info["f"], info["g"], metric, reg, lazy=True))
+    info["niter"] = info["n_iter"]
+    return value, info
+
+
+def _pot_keys(X_s, X_t, a, b, f, g, metric, reg, lazy):
+    """POT's log entries of one point-cloud problem from its potentials (cost units):
+    'u', 'v' (log-scalings when ``lazy``, as POT's online path; scalings otherwise), 'log_u',
+    'log_v' and, when ``lazy``, 'lazy_plan'."""
+    xp, _, _, X_s, X_t, wa, wb = prepare_clouds(X_s, X_t, a, b, True, check_mass=False)
+    X_s, X_t, f, g = (stop_gradient(v, xp) for v in (X_s, X_t, f, g))
+    log_u = f / reg + log_weights(stop_gradient(wa, xp), xp)
+    log_v = g / reg + log_weights(stop_gradient(wb, xp), xp)
+    keys = {"log_u": log_u, "log_v": log_v}
+    if lazy and is_traced(log_u):  # a jitted function returns arrays only
+        keys.update(u=log_u, v=log_v)
+    elif lazy:
+        keys.update(
+            u=log_u, v=log_v, lazy_plan=sinkhorn_lazy_plan(X_s, X_t, log_u, log_v, metric, reg)
+        )
+    else:
+        keys.update(u=xp.exp(log_u), v=xp.exp(log_v))
+    return keys
 
 
 def empirical_sinkhorn_divergence(
@@ -253,14 +305,19 @@ def empirical_sinkhorn_divergence(
     debiased divergence of Feydy et al. (with the entropic terms), which is the one with
     the guarantees (positive, zero iff equal). Computed online; ``isLazy=True`` (in
     ``kwargs``, as POT passes it on) sets blocks of ``batchSize`` rows, otherwise one
-    block holds all rows. Gradients as :func:`empirical_sinkhorn2`. ``warmstart`` and
-    ``verbose`` are accepted and ignored.
+    block holds all rows. Gradients as :func:`empirical_sinkhorn2`. ``warmstart``,
+    ``verbose`` and POT's Sinkhorn options in ``kwargs`` (``method``, ``tau``,
+    ``print_period``, ``epsilon0``, ``numInnerItermax``) are accepted and unused (the three
+    problems are solved online by :func:`sinkhorn_divergence`); ``scaling`` sets its
+    annealing. Other keywords are errors.
 
     Returns
     -------
     value : 0-d array
     log : dict, only with ``log=True``: POT's 'sinkhorn_loss_ab', 'sinkhorn_loss_a',
-        'sinkhorn_loss_b' and the log of :func:`sinkhorn_divergence`.
+        'sinkhorn_loss_b', 'log_sinkhorn_ab', 'log_sinkhorn_a', 'log_sinkhorn_b' (each with
+        'u', 'v' as POT's: the scalings, or with ``isLazy`` the log-scalings and a
+        'lazy_plan'; and 'log_u', 'log_v'), and the log of :func:`sinkhorn_divergence`.
 
     Examples
     --------
@@ -272,8 +329,7 @@ def empirical_sinkhorn_divergence(
     is_lazy = kwargs.pop("isLazy", False)
     rows, _ = _blocks(kwargs.pop("batchSize", 100))
     scaling = kwargs.pop("scaling", 0.5)
-    if kwargs:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+    _check_online_options(kwargs)
     _check_metric(metric)
     value, info = sinkhorn_divergence(
         X_s, X_t, a, b, reg=reg, metric=metric, debias=True, value="linear",
@@ -288,6 +344,9 @@ def empirical_sinkhorn_divergence(
         sinkhorn_loss_ab=info["linear_ab"],
         sinkhorn_loss_a=info["linear_aa"],
         sinkhorn_loss_b=info["linear_bb"],
+        log_sinkhorn_ab=_pot_keys(X_s, X_t, a, b, info["f"], info["g"], metric, reg, is_lazy),
+        log_sinkhorn_a=_pot_keys(X_s, X_s, a, a, info["f_aa"], info["f_aa"], metric, reg, is_lazy),
+        log_sinkhorn_b=_pot_keys(X_t, X_t, b, b, info["g_bb"], info["g_bb"], metric, reg, is_lazy),
     )
     return value, info
 

@@ -80,7 +80,8 @@ def sinkhorn_stabilized(
 ):
     """POT's ``ot.bregman.sinkhorn_stabilized``: :func:`otkit.sinkhorn` with
     method='sinkhorn_stabilized' (``tau`` and ``print_period`` are accepted and unused: the
-    absorption bounds are set by the dtype)."""
+    absorption bounds are set by the dtype). As POT, ``warmstart`` is ``(alpha, beta)`` =
+    ``reg * (log_u, log_v)``, the pair returned as ``log["warmstart"]``."""
     return sinkhorn(
         a,
         b,
@@ -121,7 +122,8 @@ def sinkhorn_epsilon_scaling(
 
     POT runs at most ``numItermax`` outer steps of ``numInnerItermax`` iterations each; the
     final stage at ``reg`` gets that whole budget here (``numItermax * numInnerItermax``
-    iterations), and each annealing stage at most ``numInnerItermax``.
+    iterations), and each annealing stage at most ``numInnerItermax``. As POT,
+    ``warmstart`` is ``(alpha, beta)`` = ``reg * (log_u, log_v)`` (``log["warmstart"]``).
     """
     return sinkhorn(
         a,

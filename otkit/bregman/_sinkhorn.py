@@ -17,7 +17,10 @@ __all__ = ["sinkhorn", "sinkhorn2"]
 
 GRADS = ("envelope", "autodiff", "detach")
 ACCELERATIONS = (None, "overrelax")
-WARMSTART_TYPES = ("log_scalings", "potentials")
+WARMSTART_TYPES = ("log_scalings", "alpha_beta", "potentials")
+# POT reads ``warmstart`` as (log u, log v) for these methods and as the absorbed potentials
+# (alpha, beta) = reg * (log u, log v) for sinkhorn_stabilized and sinkhorn_epsilon_scaling.
+_ALPHA_BETA_METHODS = ("sinkhorn_stabilized", "sinkhorn_epsilon_scaling")
 # POT options that have no effect here (every method is already stabilized).
 _IGNORED_OPTIONS = frozenset({"tau", "print_period", "verbose_inner", "log_inner"})
 _OPTIONS = frozenset({"epsilon0", "numInnerItermax", "stopInnerThr", "scaling_factor"})
@@ -54,9 +57,20 @@ def _check_acceleration(acceleration, omega, method):
     return float(omega)
 
 
-def _check_options(method, numItermax, stopThr, grad, warmstart_type, kwargs):
-    if method not in METHODS:
+def check_method(method):
+    """The method name in lower case (POT's names are case-insensitive)."""
+    name = method.lower() if isinstance(method, str) else method
+    if name not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
+    return name
+
+
+def pot_warmstart_type(method):
+    """How POT's function for ``method`` reads ``warmstart``: 'log_scalings' or 'alpha_beta'."""
+    return "alpha_beta" if method in _ALPHA_BETA_METHODS else "log_scalings"
+
+
+def _check_options(numItermax, stopThr, grad, warmstart_type, kwargs):
     if isinstance(numItermax, bool) or not isinstance(numItermax, (int, np.integer)):
         raise TypeError(f"numItermax must be an int, got {type(numItermax).__name__}")
     if numItermax < 0:
@@ -67,8 +81,8 @@ def _check_options(method, numItermax, stopThr, grad, warmstart_type, kwargs):
         raise ValueError(f"grad must be one of {', '.join(map(repr, GRADS))}; got {grad!r}")
     if warmstart_type not in WARMSTART_TYPES:
         raise ValueError(
-            f"warmstart_type must be 'log_scalings' (POT's log u, log v) or 'potentials' "
-            f"(f, g in cost units); got {warmstart_type!r}"
+            "warmstart_type must be 'log_scalings' (POT's log u, log v), 'alpha_beta' (POT's "
+            f"reg * (log u, log v)) or 'potentials' (f, g in cost units); got {warmstart_type!r}"
         )
     unknown = set(kwargs) - _OPTIONS - _IGNORED_OPTIONS
     if unknown:
@@ -85,9 +99,10 @@ def _initial_potential(warmstart, warmstart_type, a, b, eps, xp, dtype, device):
     )
     if warmstart_type == "potentials":
         f0 = first
-    else:  # POT's log-scalings: log u = log a + f / eps
+    else:  # POT's log-scalings: log u = log a + f / eps, and alpha = eps * log u
         log_a = log_weights(a, xp)[:, None]
-        f0 = xp.where(a[:, None] > 0, eps * (first - log_a), xp.zeros_like(first))
+        log_u = first if warmstart_type == "log_scalings" else first / eps
+        f0 = xp.where(a[:, None] > 0, eps * (log_u - log_a), xp.zeros_like(first))
     return stop_gradient(f0, xp)
 
 
@@ -96,18 +111,35 @@ def _validate_values(a, b, M, input_dtype, check_marginals):
 
 
 def _solve(
-    a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kw, plan_only=False
+    a,
+    b,
+    M,
+    reg,
+    method,
+    numItermax,
+    stopThr,
+    verbose,
+    warn,
+    warmstart,
+    grad,
+    kw,
+    plan_only=False,
+    batched_plans=False,
 ):
-    warmstart_type = kw.pop("warmstart_type", "log_scalings")
+    """Solve; ``plan_only``: skip the values, unless b is 2-D without ``batched_plans`` (the
+    caller then returns POT's k costs)."""
+    method = check_method(method)
+    warmstart_type = kw.pop("warmstart_type", None) or pot_warmstart_type(method)
     check_marginals = kw.pop("check_marginals", True)
     omega = _check_acceleration(kw.pop("acceleration", None), kw.pop("omega", None), method)
-    _check_options(method, numItermax, stopThr, grad, warmstart_type, kw)
+    _check_options(numItermax, stopThr, grad, warmstart_type, kw)
     eps = _check_reg(reg)
     xp, dtype, device, a, b, M, _ = prepare_problem(a, b, M, None, b_ndims=(1, 2))
     traced = is_traced(a, b, M, eps)
     if not traced:
         _validate_values(a, b, M, input_float_dtype(a, b, M), check_marginals)
     batched = b.ndim == 2
+    plan_only = plan_only and (batched_plans or not batched)
     b2 = b if batched else b[:, None]
     f0 = _initial_potential(warmstart, warmstart_type, a, b2, eps, xp, dtype, device)
     unrolled = grad == "autodiff"
@@ -142,10 +174,10 @@ def _solve(
             UserWarning,
             stacklevel=3,
         )
-    return xp, batched, eps, plan, value_linear, value_reg, f, g, out, converged, a, b2
+    return xp, batched, eps, plan, value_linear, value_reg, f, g, out, converged, a, b2, method
 
 
-def _make_log(xp, batched, eps, plan, value_linear, value_reg, f, g, out, converged, a, b2):
+def _make_log(xp, batched, eps, plan, value_linear, value_reg, f, g, out, converged, a, b2, method):
     squeeze = (lambda x: x) if batched else (lambda x: x[..., 0])
     log_u = f / eps + log_weights(a, xp)[:, None]
     log_v = g / eps + log_weights(b2, xp)
@@ -160,11 +192,19 @@ def _make_log(xp, batched, eps, plan, value_linear, value_reg, f, g, out, conver
         n_iter = int(n_iter)
     with np.errstate(over="ignore"):  # documented: the scalings overflow at small reg
         u, v = xp.exp(log_u), xp.exp(log_v)
+    log_u, log_v = squeeze(log_u), squeeze(log_v)
+    alpha, beta = eps * log_u, eps * log_v
+    pot_pair = (alpha, beta) if pot_warmstart_type(method) == "alpha_beta" else (log_u, log_v)
     return {
         "f": squeeze(f),
         "g": squeeze(g),
-        "log_u": squeeze(log_u),
-        "log_v": squeeze(log_v),
+        "log_u": log_u,
+        "log_v": log_v,
+        "logu": log_u,
+        "logv": log_v,
+        "alpha": alpha,
+        "beta": beta,
+        "warmstart": pot_pair,
         "u": squeeze(u),
         "v": squeeze(v),
         "n_iter": n_iter,
@@ -207,13 +247,14 @@ _DOC_PROBLEM_AND_PARAMETERS = r"""
     reg : float
         Entropic regularization :math:`\varepsilon > 0`, in the units of ``M``.
     method : str, default='sinkhorn'
-        'sinkhorn', 'sinkhorn_log' and 'sinkhorn_stabilized' run the same safe iteration
-        (names kept for POT compatibility); 'sinkhorn_epsilon_scaling' anneals
-        :math:`\varepsilon` geometrically from ``epsilon0`` (default max M - min M) by
-        ``scaling_factor`` (0.5), at most ``numInnerItermax`` (100) iterations per stage with
-        tolerance ``stopInnerThr`` (1e-3), then runs to ``stopThr`` at ``reg``; 'greenkhorn'
-        (Altschuler et al. 2017) makes greedy single row/column updates on the host, one
-        iteration being a sweep of n + m updates (not under ``jax.jit``).
+        Case-insensitive, as POT. 'sinkhorn', 'sinkhorn_log' and 'sinkhorn_stabilized' run
+        the same safe iteration (names kept for POT compatibility);
+        'sinkhorn_epsilon_scaling' anneals :math:`\varepsilon` geometrically from
+        ``epsilon0`` (default max M - min M) by ``scaling_factor`` (0.5), at most
+        ``numInnerItermax`` (100) iterations per stage with tolerance ``stopInnerThr``
+        (1e-3), then runs to ``stopThr`` at ``reg``; 'greenkhorn' (Altschuler et al. 2017)
+        makes greedy single row/column updates on the host, one iteration being a sweep of
+        n + m updates (not under ``jax.jit``).
     numItermax : int, default=1000
         Maximum number of iterations (of the final stage for epsilon scaling).
     stopThr : float, default=1e-9
@@ -232,15 +273,20 @@ _DOC_PROBLEM_AND_PARAMETERS = r"""
         array padded with NaN under ``jax.jit``; the final stage for epsilon scaling),
         ``marginal_error`` (:math:`\|\gamma 1 - a\|_2 + \|\gamma^\top 1 - b\|_2` of the
         returned plan), ``converged``, ``cost`` (:math:`\langle\gamma, M\rangle`) and
-        ``reg_value`` (the regularized objective, with gradients as chosen by ``grad``).
+        ``reg_value`` (the regularized objective, with gradients as chosen by ``grad``),
+        and POT's keys of the stabilized methods: ``logu``, ``logv`` (as ``log_u``,
+        ``log_v``), ``alpha``, ``beta`` (``reg * log_u``, ``reg * log_v``) and
+        ``warmstart`` (the pair to pass back as ``warmstart`` with the same method). For a
+        2-D ``b`` every array has a last axis of size k.
     warn : bool, default=True
         Issue one ``UserWarning`` when the tolerance is not reached.
     warmstart : tuple of two arrays, optional
-        Initial point. By default POT's convention: ``(log_u, log_v)``, the logarithms of the
-        scaling vectors; with ``warmstart_type='potentials'``: ``(f, g)`` in cost units (as
-        returned in the log, or by :func:`sinkhorn_init_gaussian` /
-        :func:`sinkhorn_init_sorting`). Only the row part sets the start: the first half
-        step recomputes the column part from it.
+        Initial point, read as POT's function for ``method`` reads it: ``(log_u, log_v)``,
+        the logarithms of the scaling vectors, for 'sinkhorn', 'sinkhorn_log' and
+        'greenkhorn'; POT's ``(alpha, beta) = reg * (log_u, log_v)`` for
+        'sinkhorn_stabilized' and 'sinkhorn_epsilon_scaling' (``log["warmstart"]`` is that
+        pair for the method used). ``warmstart_type`` overrides this. Only the row part
+        sets the start: the first half step recomputes the column part from it.
     grad : {'envelope', 'autodiff', 'detach'}, default='envelope'
         Gradients on torch and JAX. 'envelope': the solve runs without gradient (memory
         independent of the iteration count) and values get the gradient of the regularized
@@ -248,8 +294,10 @@ _DOC_PROBLEM_AND_PARAMETERS = r"""
         (M, a, b); the returned plan is one differentiable evaluation from the fixed
         potentials. 'autodiff': unrolled differentiation through the iterations (a masked
         fixed-length loop under JAX tracing). 'detach': no gradient.
-    warmstart_type : {'log_scalings', 'potentials'}, default='log_scalings'
-        How to read ``warmstart``.
+    warmstart_type : {None, 'log_scalings', 'alpha_beta', 'potentials'}, default=None
+        How to read ``warmstart``: None is the method's POT convention (above);
+        'potentials' reads ``(f, g)`` in cost units (as returned in the log, or by
+        :func:`sinkhorn_init_gaussian` / :func:`sinkhorn_init_sorting`).
     check_marginals : bool, default=True
         Check that ``a`` and ``b`` (each column) have the same mass. With False, unequal
         masses are not rejected (the iteration then matches the last-updated marginal).
@@ -312,15 +360,22 @@ def sinkhorn(
     warmstart=None,
     *,
     grad="envelope",
+    return_plans=False,
     **kwargs,
 ):
     r"""Entropic optimal transport plan (Sinkhorn)."""
+    if not isinstance(return_plans, bool):
+        raise TypeError(f"return_plans must be a bool, got {type(return_plans).__name__}")
     out = _solve(
-        a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kwargs, not log
-    )
-    batched, plan = out[1], out[3]
-    plan = plan if batched else plan[:, :, 0]
-    return (plan, _make_log(*out)) if log else plan
+        a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kwargs,
+        plan_only=not log, batched_plans=return_plans,
+    )  # fmt: skip
+    batched, plan, value_linear = out[1], out[3], out[4]
+    if not batched:
+        result = plan[:, :, 0]
+    else:
+        result = plan if return_plans else value_linear
+    return (result, _make_log(*out)) if log else result
 
 
 def sinkhorn2(
@@ -347,11 +402,17 @@ def sinkhorn2(
 
 
 _SINKHORN_RETURNS = r"""
+    return_plans : bool, default=False
+        (``sinkhorn`` only, keyword-only.) With a 2-D ``b``, return the (n, m, k) plans
+        instead of POT's k costs; no effect for a 1-D ``b``.
+
     Returns
     -------
-    gamma : (n, m) array, or (n, m, k) array for a 2-D ``b``
-        The plan, in the namespace, dtype and device of ``M``. (For a 2-D ``b`` POT returns
-        the k costs instead; use :func:`sinkhorn2` for them.)
+    gamma : (n, m) array; (k,) array for a 2-D ``b``; (n, m, k) with ``return_plans=True``
+        The plan, in the namespace, dtype and device of ``M``. For a 2-D ``b``, as POT,
+        the k linear costs :math:`\langle\gamma_l, M\rangle_F` (the values of
+        :func:`sinkhorn2`), or the k plans stacked on the last axis with
+        ``return_plans=True``.
     log : dict
         Only if ``log=True``: the keys listed under ``log`` above.
 """

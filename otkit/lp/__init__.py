@@ -7,13 +7,22 @@ support, ``free_support_barycenter`` the Cuturi-Doucet fixed-point iteration and
 ``barycenter_1d`` the exact 1D Wasserstein barycenter.
 """
 
+from ..utils import center_ot_dual
 from ._barycenter import barycenter
 from ._barycenter_1d import barycenter_1d
-from ._emd import center_ot_dual, check_result, emd, emd2
+from ._emd import check_result, emd, emd2
 from ._free_support import displacement_interpolation, free_support_barycenter
-from ._one_d import SparsePlan, emd2_1d, emd_1d, wasserstein_1d, wasserstein_1d_potentials
+from ._one_d import (
+    PlanTuple,
+    SparsePlan,
+    emd2_1d,
+    emd_1d,
+    wasserstein_1d,
+    wasserstein_1d_potentials,
+)
 
 __all__ = [
+    "PlanTuple",
     "SparsePlan",
     "barycenter",
     "barycenter_1d",

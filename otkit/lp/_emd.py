@@ -14,11 +14,12 @@ from ..backend import (
     is_jax_namespace,
     is_numpy_namespace,
     is_traced,
+    stop_gradient,
     to_numpy,
 )
 from ._network_simplex import MAX_ITER_REACHED, OPTIMAL, network_simplex
 
-__all__ = ["center_ot_dual", "check_result", "emd", "emd2"]
+__all__ = ["check_result", "emd", "emd2"]
 
 RESULT_MESSAGES = {
     0: "Problem infeasible: check that a and b have the same total mass.",
@@ -39,8 +40,9 @@ def check_result(result_code: int):
     return message
 
 
-def center_ot_dual(u: np.ndarray, v: np.ndarray, a: np.ndarray, b: np.ndarray):
-    r"""Shift dual potentials by a constant so that :math:`a^\top u = b^\top v`.
+def _center_duals(u: np.ndarray, v: np.ndarray, a: np.ndarray, b: np.ndarray):
+    r"""Shift dual potentials so that :math:`a^\top u = b^\top v` (fast host version of
+    :func:`otkit.utils.center_ot_dual`, without checks).
 
     (u + c, v - c) is dual feasible and has the same objective for every c when the masses
     agree; this choice splits the objective evenly between the two sides.
@@ -92,7 +94,7 @@ def _solve_host(
     cost = float(np.dot(flows, M_sub[tree_rows, tree_cols]))
     u, v = _complete_duals(M, rows, cols, u_sub, v_sub)
     if center_dual:
-        u, v = center_ot_dual(u, v, a, b)
+        u, v = _center_duals(u, v, a, b)
     return G, u, v, cost, int(status), int(n_iter)
 
 
@@ -157,6 +159,33 @@ def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, 
     return cost, G, u, v, code, n_iter
 
 
+def _check_num_threads(numThreads):
+    """POT's rule: a positive int, "max" or None; anything but 1 is deprecated there."""
+    is_max = numThreads is None or (isinstance(numThreads, str) and numThreads.lower() == "max")
+    if not is_max and (not isinstance(numThreads, (int, np.integer)) or numThreads < 1):
+        raise ValueError(f'numThreads must be a positive int or "max", got {numThreads!r}')
+    if is_max or numThreads != 1:
+        warnings.warn(
+            "numThreads is deprecated (as in POT 0.9.7) and ignored: the network simplex runs "
+            "on one thread.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+
+
+def _check_processes(processes, n_problems):
+    """POT warns (UserWarning) for processes > 1 with several target histograms."""
+    if isinstance(processes, bool) or not isinstance(processes, (int, float, np.number)):
+        raise TypeError(f"processes must be a number, got {type(processes).__name__}")
+    if processes > 1 and n_problems is not None:
+        warnings.warn(
+            "processes is deprecated (as in POT) and ignored: the target histograms are "
+            "solved in turn; run several processes outside otkit if needed.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _validate_host_values(a, b, M, input_dtype, check_marginals):
     check_transport_values(to_numpy(a), to_numpy(b), to_numpy(M), input_dtype, check_marginals)
 
@@ -207,7 +236,9 @@ def emd(
     center_dual : bool, default=True
         Shift the duals by a constant so that :math:`a^\top u = b^\top v`.
     numThreads : int or "max", default=1
-        Accepted for POT compatibility; the solver runs on one thread.
+        Accepted for POT compatibility and ignored (the solver runs on one thread); as in
+        POT 0.9.7, a value other than 1 issues a ``DeprecationWarning`` and a value that is
+        not a positive int, "max" or None is a ``ValueError``.
     check_marginals : bool, default=True
         Check that ``a`` and ``b`` have the same mass (relative tolerance 1e-6, looser for
         float32 input). If False, ``b`` is rescaled to the mass of ``a`` without a check.
@@ -251,6 +282,7 @@ def emd(
     array([[0.5, 0. ],
            [0. , 0.5]])
     """
+    _check_num_threads(numThreads)
     xp, dtype, device, a, b, M, potentials = prepare_problem(a, b, M, potentials_init)
     cost, G, u, v, code, n_iter = _solve(
         a,
@@ -266,8 +298,6 @@ def emd(
         center_dual=center_dual,
     )
     if log:
-        from ..backend import stop_gradient
-
         traced = is_traced(G)
         return G, _make_log(stop_gradient(cost, xp), u, v, code, n_iter, traced)
     return G
@@ -306,11 +336,13 @@ def emd2(
     M : (n, m) array
         Ground cost matrix.
     processes : int, default=1
-        Accepted for POT compatibility (deprecated there); problems are solved in turn.
+        Accepted for POT compatibility and ignored: problems are solved in turn. As POT, a
+        value above 1 with a 2-D ``b`` issues a ``UserWarning`` (deprecated there).
     numItermax : int, default=100000
         Maximum number of pivots.
     log : bool, default=False
-        Also return the log dict of :func:`emd` (a list of them for a 2-D ``b``).
+        Also return the log dict of :func:`emd`, as POT: ``[cost, log]`` (a list), and for a
+        2-D ``b`` a list of k such pairs.
     return_matrix : bool, default=False
         Put the optimal plan in the log under ``"G"`` (implies ``log``-style output).
     center_dual, numThreads, check_marginals, potentials_init
@@ -318,10 +350,11 @@ def emd2(
 
     Returns
     -------
-    cost : 0-d array, or (k,) array for a 2-D ``b``
+    cost : 0-d array
         :math:`\langle\gamma^\star, M\rangle_F`, in the library, dtype and device of ``M``.
-    log : dict or list of dict
-        Only if ``log`` or ``return_matrix``.
+        With ``log`` or ``return_matrix``: the list ``[cost, log]``. For a 2-D ``b``, as
+        POT: a list of the k costs (or of the k ``[cost, log]`` pairs); ``xp.stack`` of the
+        costs gives a (k,) array, differentiable as each cost.
 
     Examples
     --------
@@ -329,9 +362,11 @@ def emd2(
     >>> float(ot.emd2([0.5, 0.5], [0.5, 0.5], [[0.0, 1.0], [1.0, 0.0]]))
     0.0
     """
+    _check_num_threads(numThreads)
     xp, dtype, device, a, b, M, potentials = prepare_problem(
         a, b, M, potentials_init, b_ndims=(1, 2)
     )
+    _check_processes(processes, b.shape[1] if b.ndim == 2 else None)
     solve = partial(
         _solve,
         xp=xp,
@@ -343,18 +378,14 @@ def emd2(
         center_dual=center_dual,
     )
     columns = [b] if b.ndim == 1 else [b[:, k] for k in range(b.shape[1])]
-    costs, logs = [], []
+    results = []
     for column in columns:
         cost, G, u, v, code, n_iter = solve(a, column, M, potentials, need_plan=return_matrix)
-        costs.append(cost)
         if log or return_matrix:
-            from ..backend import stop_gradient
-
             entry = _make_log(stop_gradient(cost, xp), u, v, code, n_iter, is_traced(G))
             if return_matrix:
                 entry["G"] = G
-            logs.append(entry)
-    if b.ndim == 1:
-        return (costs[0], logs[0]) if (log or return_matrix) else costs[0]
-    stacked = xp.stack(costs)
-    return (stacked, logs) if (log or return_matrix) else stacked
+            results.append([cost, entry])
+        else:
+            results.append(cost)
+    return results[0] if b.ndim == 1 else results

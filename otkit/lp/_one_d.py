@@ -14,38 +14,38 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._boundary import as_backend, input_float_dtype
-from .._validation import check_finite, check_not_empty, mass_tolerance
 from ..backend import (
     device_of,
-    get_namespace,
-    is_jax_namespace,
     is_numpy_namespace,
     is_torch_namespace,
-    is_traced,
-    result_float_dtype,
-    to_numpy,
+)
+from ._one_d_inputs import (
+    METRICS_1D,
+    _prepare_batched,
+    _prepare_emd_1d,
+    as_result,
+    weights_need_gradient,
 )
 from ._one_d_kernels import (
     attach_weight_gradients,
     centre_potentials,
     compiled,
+    coupling_cells,
+    dense_plans,
     effective_weights,
-    overlap_plan,
     solve_1d,
     without_gradient,
 )
 
 __all__ = [
     "METRICS_1D",
+    "PlanTuple",
     "SparsePlan",
     "emd2_1d",
     "emd_1d",
     "wasserstein_1d",
     "wasserstein_1d_potentials",
 ]
-
-METRICS_1D = ("sqeuclidean", "euclidean", "cityblock", "minkowski")
 
 
 class SparsePlan(NamedTuple):
@@ -61,223 +61,22 @@ class SparsePlan(NamedTuple):
     shape: tuple[int, int]
 
 
+class PlanTuple(NamedTuple):
+    """One plan of ``wasserstein_1d(..., return_plans="coo_tuple")`` in coordinate form, in
+    the caller's array library: ``plan[rows[k], cols[k]] = data[k]`` for the ``n + m - 1``
+    cells of the monotone coupling (zero-mass cells included). Fields as POT's."""
+
+    data: Any
+    rows: Any
+    cols: Any
+
+
 # --- validation ------------------------------------------------------------------------------
 
 
-def check_exponent(p, name: str = "p") -> float:
-    """``p`` as a float, or a ValueError unless 1 <= p < inf (the monotone coupling is
-    optimal only for convex costs |x - y|^p)."""
-    try:
-        value = float(p)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number >= 1, got {p!r}") from None
-    if not (1.0 <= value < math.inf):
-        raise ValueError(f"{name} must be a finite number >= 1, got {p!r}")
-    return value
-
-
-def _exponent_of_metric(metric: str, p) -> float:
-    """The exponent q of the 1D cost |x - y|^q that ``metric`` denotes (as POT)."""
-    if metric == "sqeuclidean":
-        return 2.0
-    if metric in ("euclidean", "cityblock"):
-        return 1.0
-    if metric == "minkowski":
-        return check_exponent(p)
-    raise ValueError(f"metric must be one of {METRICS_1D} for 1D transport, got {metric!r}")
-
-
-def _is_uniform(w) -> bool:
-    """None, an empty list or an empty array means uniform weights (as POT)."""
-    if w is None:
-        return True
-    if isinstance(w, (list, tuple)):
-        return len(w) == 0
-    shape = getattr(w, "shape", None)
-    return shape is not None and len(shape) == 1 and int(shape[0]) == 0
-
-
-def _for_checks(x, xp):
-    """(namespace, array) in which to check the values of ``x``: NumPy on the host for NumPy
-    and JAX arrays (eager JAX would compile every reduction for every new shape), the
-    array's own library otherwise (no device-to-host copy for torch on a GPU)."""
-    if is_numpy_namespace(xp) or is_jax_namespace(xp):
-        return np, to_numpy(x, dtype=None)
-    return xp, x
-
-
-def check_values(x, name: str, xp) -> None:
-    """ValueError naming ``x`` when it holds NaN or infinities."""
-    ns, values = _for_checks(x, xp)
-    if not bool(ns.all(ns.isfinite(values))):
-        check_finite(to_numpy(x), name)
-
-
-def check_weights(w, name: str, xp) -> None:
-    """ValueError naming ``w`` unless it is finite, non-negative and of positive mass along
-    its last axis."""
-    check_values(w, name, xp)
-    ns, values = _for_checks(w, xp)
-    if bool(ns.any(values < 0)):
-        raise ValueError(
-            f"{name} has negative entries (min {float(ns.min(values)):.3g}); weights must be >= 0"
-        )
-    if not bool(ns.all(ns.sum(values, axis=-1) > 0)):
-        raise ValueError(f"{name} sums to zero; weights must have positive total mass")
-
-
-def check_same_mass(a, b, names, rtol: float, xp, hint: str = "") -> None:
-    """ValueError unless the weights ``a`` and ``b`` (None: uniform, mass 1) have the same
-    total mass along the last axis, to a relative tolerance ``rtol``."""
-    if a is None and b is None:
-        return
-    mass_a = 1.0 if a is None else to_numpy(_total(a, xp))
-    mass_b = 1.0 if b is None else to_numpy(_total(b, xp))
-    mass_a, mass_b = np.broadcast_arrays(mass_a, mass_b)
-    bad = np.abs(mass_a - mass_b) > rtol * np.maximum(mass_a, mass_b)
-    if np.any(bad):
-        where = np.argwhere(bad)[0]
-        at = f" (first at batch index {tuple(int(i) for i in where)})" if where.size else ""
-        raise ValueError(
-            f"{names[0]} and {names[1]} must have the same total mass: "
-            f"sum({names[0]}) = {float(mass_a[tuple(where)])!r}, "
-            f"sum({names[1]}) = {float(mass_b[tuple(where)])!r}{at} "
-            f"(relative tolerance {rtol:.1e}){hint}"
-        )
-
-
-def _total(w, xp):
-    ns, values = _for_checks(w, xp)
-    return ns.sum(values, axis=-1)
-
-
-def namespace_dtype_device(named: dict):
-    """Namespace, result dtype and device of the named arguments, positions listed first
-    (so that NumPy weights beside torch/JAX positions follow the positions' device)."""
-    xp = get_namespace(**named)
-    device = next((device_of(v) for v in named.values() if device_of(v) is not None), None)
-    dtype = result_float_dtype(xp, *named.values(), device=device)
-    return xp, dtype, device
-
-
-def weights_or_none(w, name: str, size: int, batch_shape, xp, dtype, device, matches: str):
-    """Weights with the transport axis last, or None for uniform. ``w`` has shape (size,)
-    or (size, *batch_shape) (transport axis first, as the user passes it); ``matches``
-    names the positions it must match, for the error message."""
-    if _is_uniform(w):
-        return None
-    w = as_backend(w, xp, dtype, device)
-    full = (size, *batch_shape)
-    if tuple(w.shape) not in ((size,), full):
-        expected = f"({size},)" if not batch_shape else f"({size},) or {full}"
-        raise ValueError(
-            f"{name}.shape == {tuple(w.shape)}, expected {expected} to match {matches}"
-        )
-    return w if w.ndim == 1 else xp.moveaxis(w, 0, -1)
-
-
-def weights_need_gradient(xp, *weights) -> bool:
-    """Whether a weight vector may be differentiated: a torch tensor that requires grad, or
-    a JAX tracer (under ``jax.grad``/``jax.jit``). NumPy has no autodiff."""
-    present = [w for w in weights if w is not None]
-    if is_torch_namespace(xp):
-        return any(bool(getattr(w, "requires_grad", False)) for w in present)
-    if is_jax_namespace(xp):
-        return is_traced(*present)
-    return False
-
-
-def as_result(x, xp):
-    """A 0-d NumPy result as a NumPy scalar, as POT returns; other results unchanged."""
-    if is_numpy_namespace(xp) and getattr(x, "ndim", None) == 0:
-        return x[()]
-    return x
-
-
-# --- preparation at the public boundary ------------------------------------------------------
-
-
-def _positions_1d(x, name: str, xp, dtype, device):
-    """``x`` of shape (n,) or (n, 1) as a 1-D array of ``xp``."""
-    x = as_backend(x, xp, dtype, device)
-    if not (x.ndim == 1 or (x.ndim == 2 and x.shape[1] == 1)):
-        raise ValueError(
-            f"{name} must be a 1-D array or of shape (n, 1) (points on the real line), "
-            f"got shape {tuple(x.shape)}"
-        )
-    check_not_empty(x, name)
-    return xp.reshape(x, (x.shape[0],))
-
-
-def _check_sorted(x, name: str, xp) -> None:
-    ns, values = _for_checks(x, xp)
-    if values.shape[-1] > 1 and not bool(ns.all(values[..., 1:] >= values[..., :-1])):
-        raise ValueError(
-            f"{name} must be sorted in increasing order along axis 0 when require_sort=False"
-        )
-
-
-def _prepare_emd_1d(x_a, x_b, a, b, metric, p, check_marginals):
-    exponent = _exponent_of_metric(metric, p)
-    xp, dtype, device = namespace_dtype_device({"x_a": x_a, "x_b": x_b, "a": a, "b": b})
-    x = _positions_1d(x_a, "x_a", xp, dtype, device)
-    y = _positions_1d(x_b, "x_b", xp, dtype, device)
-    a = weights_or_none(a, "a", x.shape[0], (), xp, dtype, device, "x_a")
-    b = weights_or_none(b, "b", y.shape[0], (), xp, dtype, device, "x_b")
-    if not is_traced(x, y, a, b):
-        check_values(x, "x_a", xp)
-        check_values(y, "x_b", xp)
-        for w, name in ((a, "a"), (b, "b")):
-            if w is not None:
-                check_weights(w, name, xp)
-        if check_marginals:
-            rtol = mass_tolerance(input_float_dtype(a, b), max(x.shape[0], y.shape[0]))
-            hint = "; normalise them or pass check_marginals=False"
-            check_same_mass(a, b, ("a", "b"), rtol, xp, hint)
-    return xp, x, y, a, b, exponent
-
-
-def _prepare_batched(u_values, v_values, u_weights, v_weights, p, require_sort):
-    p = check_exponent(p)
-    named = {"u_values": u_values, "v_values": v_values}
-    xp, dtype, device = namespace_dtype_device(
-        {**named, "u_weights": u_weights, "v_weights": v_weights}
-    )
-    x = as_backend(u_values, xp, dtype, device)
-    y = as_backend(v_values, xp, dtype, device)
-    for values, name in ((x, "u_values"), (y, "v_values")):
-        if values.ndim == 0:
-            raise ValueError(f"{name} must have at least one dimension, got shape ()")
-        check_not_empty(values, name)
-    if tuple(x.shape[1:]) != tuple(y.shape[1:]):
-        raise ValueError(
-            f"u_values.shape == {tuple(x.shape)} and v_values.shape == {tuple(y.shape)}: "
-            "the batch dimensions after the first must agree"
-        )
-    batch = tuple(x.shape[1:])
-    a = weights_or_none(u_weights, "u_weights", x.shape[0], batch, xp, dtype, device, "u_values")
-    b = weights_or_none(v_weights, "v_weights", y.shape[0], batch, xp, dtype, device, "v_values")
-    if x.ndim > 1:
-        x, y = xp.moveaxis(x, 0, -1), xp.moveaxis(y, 0, -1)
-    if not is_traced(x, y, a, b):
-        check_values(x, "u_values", xp)
-        check_values(y, "v_values", xp)
-        for w, name in ((a, "u_weights"), (b, "v_weights")):
-            if w is not None:
-                check_weights(w, name, xp)
-        rtol = mass_tolerance(input_float_dtype(a, b), max(x.shape[-1], y.shape[-1]))
-        check_same_mass(a, b, ("u_weights", "v_weights"), rtol, xp)
-        if not require_sort:
-            _check_sorted(x, "u_values", xp)
-            _check_sorted(y, "v_values", xp)
-    return xp, x, y, a, b, p
-
-
-# --- computations (pure functions of arrays, compiled once per setting on JAX) ----------------
-
-
-def _value_body(x, y, a, b, *, xp, p, presorted, weight_gradients):
-    """W_p^p, differentiable in the positions and, with ``weight_gradients``, the weights."""
+def _value_body(x, y, a, b, *, xp, p, presorted, weight_gradients, centred):
+    """W_p^p, differentiable in the positions and, with ``weight_gradients``, the weights
+    (gradient: POT's potentials, see :func:`pot_gauge`, or centred ones with ``centred``)."""
     solution = solve_1d(
         x,
         y,
@@ -290,7 +89,17 @@ def _value_body(x, y, a, b, *, xp, p, presorted, weight_gradients):
     )
     if not weight_gradients:
         return solution.value
-    return attach_weight_gradients(solution.value, a, b, solution.u, solution.v, xp)
+    return attach_weight_gradients(
+        solution.value, a, b, solution.u, solution.v, xp, centred=centred
+    )
+
+
+def _value(x, y, a, b, p, presorted, centred, xp):
+    """Run :func:`_value_body`, with weight gradients when the weights may need them."""
+    weight_gradients = weights_need_gradient(xp, a, b)
+    settings = {"presorted": presorted, "weight_gradients": weight_gradients}
+    body = compiled(_value_body, xp, p=p, centred=centred, **settings)
+    return as_result(body(x, y, a, b), xp)
 
 
 def _potentials_body(x, y, a, b, *, xp, p, presorted):
@@ -301,18 +110,13 @@ def _potentials_body(x, y, a, b, *, xp, p, presorted):
     return centre_potentials(solution.u, solution.v, a, b, xp)
 
 
-def _plan_body(x, y, a, b, *, xp, p, dense, log):
-    """The plan in the caller's point order, dense (n, m) or as COO cells (data, rows, cols),
-    and with ``log`` the cost and the potentials (shifted so that a.u = b.v)."""
+def _plan_body(x, y, a, b, *, xp, p, dense, log, presorted=False):
+    """The plans in the caller's point order, dense (*batch, n, m) or as the coupling's
+    cells (data, rows, cols), and with ``log`` the cost and the potentials (shifted so that
+    a.u = b.v; 1-D input only)."""
     x, y, a, b = (without_gradient(v, xp) for v in (x, y, a, b))
-    solution = solve_1d(x, y, a, b, p, xp, duals=log, plan_data=True)
-    if dense:
-        sorted_plan = overlap_plan(solution.cu, solution.cv, xp)
-        plan = xp.take(sorted_plan, xp.argsort(solution.perm_x), axis=0)
-        plan = xp.take(plan, xp.argsort(solution.perm_y), axis=1)
-    else:
-        rows, cols, masses = solution.coupling[:3]
-        plan = (masses, xp.take(solution.perm_x, rows), xp.take(solution.perm_y, cols))
+    solution = solve_1d(x, y, a, b, p, xp, presorted=presorted, duals=log, plan_data=True)
+    plan = dense_plans(solution, xp) if dense else coupling_cells(solution, xp)
     if not log:
         return plan, None
     a, b = effective_weights(a, b, x.shape[0], y.shape[0], xp, x.dtype, device_of(x))
@@ -320,20 +124,66 @@ def _plan_body(x, y, a, b, *, xp, p, dense, log):
     return plan, (solution.value, u, v)
 
 
+def _scipy_coo(data, rows, cols, shape):
+    """A ``scipy.sparse.coo_array`` of the cells of positive mass."""
+    from scipy.sparse import coo_array
+
+    keep = data > 0
+    return coo_array((data[keep], (rows[keep], cols[keep])), shape=shape)
+
+
 def _plan_and_log(x, y, a, b, exponent, dense, log, xp):
     """Run :func:`_plan_body`; a sparse plan becomes a ``coo_array`` or a SparsePlan."""
     plan, extra = compiled(_plan_body, xp, p=exponent, dense=dense, log=log)(x, y, a, b)
     if not dense:
-        data, rows, cols = plan
         shape = (x.shape[0], y.shape[0])
         if is_numpy_namespace(xp):
-            from scipy.sparse import coo_array
-
-            keep = data > 0
-            plan = coo_array((data[keep], (rows[keep], cols[keep])), shape=shape)
+            plan = _scipy_coo(*plan, shape)
         else:
-            plan = SparsePlan(data, rows, cols, shape)
+            plan = SparsePlan(*plan, shape)
     return plan, extra
+
+
+def _plans_mode(return_plans):
+    """``return_plans`` as False, True or "coo_tuple"; ValueError for anything else."""
+    if isinstance(return_plans, str):
+        if return_plans == "coo_tuple":
+            return return_plans
+    elif isinstance(return_plans, (bool, np.bool_, int, np.integer)) and return_plans in (0, 1):
+        return bool(return_plans)
+    raise ValueError(f"return_plans must be False, True or 'coo_tuple', got {return_plans!r}")
+
+
+def _sparse_plan(data, rows, cols, shape, mode, xp):
+    """One sparse plan of ``wasserstein_1d``, as POT returns it for this library."""
+    if mode == "coo_tuple":
+        return PlanTuple(data, rows, cols)
+    if is_numpy_namespace(xp):
+        return _scipy_coo(data, rows, cols, shape)
+    # torch (the namespace is torch's own, through array-api-compat): a sparse COO tensor.
+    # The cells are valid indices by construction: no invariant check (nor its warning).
+    return xp.sparse_coo_tensor(xp.stack([rows, cols]), data, size=shape, check_invariants=False)
+
+
+def _batched_plans(x, y, a, b, p, presorted, mode, xp):
+    """The optimal plans of ``wasserstein_1d``: one per batch entry, in C order, or the plan
+    itself for 1-D input. Sparse (scipy ``coo_array``, torch sparse COO tensor, or
+    PlanTuple for "coo_tuple") where the library has a sparse type, dense otherwise."""
+    shape = (x.shape[-1], y.shape[-1])
+    dense = mode is True and not (is_numpy_namespace(xp) or is_torch_namespace(xp))
+    body = compiled(_plan_body, xp, p=p, dense=dense, log=False, presorted=presorted)
+    out, _ = body(x, y, a, b)
+    batch = tuple(x.shape[:-1])
+    count = math.prod(batch)
+    if dense:
+        flat = xp.reshape(out, (count, *shape))
+        plans = [flat[k, ...] for k in range(count)]
+    else:
+        data, rows, cols = (xp.reshape(cells, (count, cells.shape[-1])) for cells in out)
+        plans = [
+            _sparse_plan(data[k, :], rows[k, :], cols[k, :], shape, mode, xp) for k in range(count)
+        ]
+    return plans if batch else plans[0]
 
 
 # --- public functions -------------------------------------------------------------------------
@@ -483,9 +333,7 @@ def emd2_1d(
     0.5
     """
     xp, x, y, a, b, exponent = _prepare_emd_1d(x_a, x_b, a, b, metric, p, check_marginals)
-    weight_gradients = weights_need_gradient(xp, a, b)
-    body = compiled(_value_body, xp, p=exponent, presorted=False, weight_gradients=weight_gradients)
-    value = as_result(body(x, y, a, b), xp)
+    value = _value(x, y, a, b, exponent, False, True, xp)
     if not log:
         return value
     plan, (_, u, v) = _plan_and_log(x, y, a, b, exponent, dense, True, xp)
@@ -493,7 +341,13 @@ def emd2_1d(
 
 
 def wasserstein_1d(
-    u_values, v_values, u_weights=None, v_weights=None, p: float = 1, require_sort: bool = True
+    u_values,
+    v_values,
+    u_weights=None,
+    v_weights=None,
+    p: float = 1,
+    require_sort: bool = True,
+    return_plans: bool | str = False,
 ):
     r"""Optimal transport cost :math:`W_p^p` between (batches of) measures on the real line.
 
@@ -506,9 +360,16 @@ def wasserstein_1d(
     which both quantile functions are constant. Cost :math:`O((n + m) \log(n + m))` per
     measure pair, vectorised over the batch (no Python loop).
 
-    Differentiable with respect to positions and weights on torch and JAX (the weight
-    gradient is the centred dual potential, see :func:`wasserstein_1d_potentials`), and works
-    under ``jax.jit``, ``jax.grad`` and ``jax.vmap``.
+    Differentiable with respect to positions and weights on torch and JAX, and works under
+    ``jax.jit``, ``jax.grad`` and ``jax.vmap``. The positions get the gradient of the cost of
+    the optimal coupling held fixed. The weights get optimal dual potentials :math:`(f, g)`
+    (:math:`f_i + g_j \le |u_i - v_j|^p`), in POT's convention: :math:`f` vanishes at the
+    largest point of ``u_values`` when :math:`\sum_i a_i \le \sum_j b_j` (summed in
+    increasing order of the positions), otherwise :math:`g` vanishes at the largest point of
+    ``v_values``; either way :math:`a^\top f + b^\top g = W_p^p`. Potentials are defined up
+    to a constant :math:`(f + c, g - c)`, so this is the exact derivative along every
+    direction that keeps the two masses equal (:func:`emd2_1d` and :func:`otkit.emd2` give
+    the centred pair :math:`(f - \bar f, g - \bar g)` instead).
 
     Parameters
     ----------
@@ -525,12 +386,22 @@ def wasserstein_1d(
     require_sort : bool, default=True
         Sort the positions; if False they must already be sorted along axis 0 (checked
         eagerly), with the weights in the same order.
+    return_plans : {False, True, "coo_tuple"}, default=False
+        Also return the optimal plans (n, m), without gradient: with True, a
+        ``scipy.sparse.coo_array`` for NumPy input, a torch sparse COO tensor for torch
+        input, a dense array for other libraries (JAX); with ``"coo_tuple"``, a
+        :class:`PlanTuple` ``(data, rows, cols)`` of the ``n + m - 1`` cells of the coupling
+        in the caller's library (zero-mass cells included, so its shape is fixed under
+        ``jax.jit``).
 
     Returns
     -------
     cost : array of shape (...)
         :math:`W_p^p` for every batch entry (0-d for 1-D input: a NumPy scalar for NumPy
         input), in the library, dtype and device of the positions.
+    plans : list of plans, or a plan
+        Only with ``return_plans``: one plan per batch entry (the batch dimensions
+        flattened in C order), or the plan itself for 1-D input.
 
     Raises
     ------
@@ -557,13 +428,19 @@ def wasserstein_1d(
     4.0
     >>> ot.wasserstein_1d(np.array([[0.0, 0.0], [1.0, 2.0]]), np.array([[1.0, 0.0], [2.0, 0.0]]))
     array([1., 1.])
+    >>> cost, plan = ot.wasserstein_1d(np.array([0.0, 1.0]), np.array([0.5, 1.0, 3.0]),
+    ...                                return_plans=True)
+    >>> plan.toarray().round(3)
+    array([[0.333, 0.167, 0.   ],
+           [0.   , 0.167, 0.333]])
     """
+    mode = _plans_mode(return_plans)
     xp, x, y, a, b, p = _prepare_batched(u_values, v_values, u_weights, v_weights, p, require_sort)
-    weight_gradients = weights_need_gradient(xp, a, b)
-    body = compiled(
-        _value_body, xp, p=p, presorted=not require_sort, weight_gradients=weight_gradients
-    )
-    return as_result(body(x, y, a, b), xp)
+    presorted = not require_sort
+    value = _value(x, y, a, b, p, presorted, False, xp)
+    if mode is False:
+        return value
+    return value, _batched_plans(x, y, a, b, p, presorted, mode, xp)
 
 
 def wasserstein_1d_potentials(

@@ -45,9 +45,11 @@ __all__ = [
     "attach_weight_gradients",
     "centre_potentials",
     "compiled",
+    "coupling_cells",
     "coupling_cost",
     "cumulative_from_zero",
     "cumulative_weights",
+    "dense_plans",
     "effective_weights",
     "gather_last",
     "ground_cost",
@@ -55,6 +57,7 @@ __all__ = [
     "index_dtype",
     "monotone_coupling",
     "overlap_plan",
+    "pot_gauge",
     "solve_1d",
     "sorted_potentials",
     "without_gradient",
@@ -175,17 +178,50 @@ def sorted_potentials(xs, ys, coupling: Coupling, p: float, xp):
 
 
 def overlap_plan(cu, cv, xp):
-    """Dense monotone plan (n, m) of 1-D cumulative weights: the length of the overlap of
-    the quantile intervals (cu[i-1], cu[i]] and (cv[j-1], cv[j]]; O(n m) like the output."""
-    total = cu[-1:]
-    cu = xp.concat([cu[:-1], total])
-    cv = xp.concat([xp.minimum(cv[:-1], total), total])
+    """Dense monotone plans (..., n, m) of cumulative weights (..., n) and (..., m): the
+    length of the overlap of the quantile intervals (cu[i-1], cu[i]] and (cv[j-1], cv[j]];
+    O(n m) like the output."""
+    total = cu[..., -1:]
+    cu = xp.concat([cu[..., :-1], total], axis=-1)
+    cv = xp.concat([xp.minimum(cv[..., :-1], total), total], axis=-1)
     zero = xp.zeros_like(total)
-    cu_start = xp.concat([zero, cu[:-1]])
-    cv_start = xp.concat([zero, cv[:-1]])
-    ends = xp.minimum(cu[:, None], cv[None, :])
-    starts = xp.maximum(cu_start[:, None], cv_start[None, :])
+    cu_start = xp.concat([zero, cu[..., :-1]], axis=-1)
+    cv_start = xp.concat([zero, cv[..., :-1]], axis=-1)
+    ends = xp.minimum(cu[..., :, None], cv[..., None, :])
+    starts = xp.maximum(cu_start[..., :, None], cv_start[..., None, :])
     return xp.maximum(ends - starts, xp.zeros_like(ends))
+
+
+def dense_plans(solution, xp):
+    """Dense monotone plans (*batch, n, m) of a :class:`Solution` (solved with
+    ``plan_data``), in the caller's point order."""
+    plans = overlap_plan(solution.cu, solution.cv, xp)
+    shape = (*solution.value.shape, *plans.shape[-2:])
+    plans = xp.broadcast_to(plans, shape)
+    for perm, axis in ((solution.perm_x, -2), (solution.perm_y, -1)):
+        if perm is None:
+            continue
+        inverse = xp.argsort(perm, axis=-1)
+        if inverse.ndim == 1:  # one measure: a plain gather, no (n, m) index array
+            plans = xp.take(plans, inverse, axis=plans.ndim + axis)
+        else:
+            inverse = inverse[..., :, None] if axis == -2 else inverse[..., None, :]
+            plans = xp.take_along_axis(plans, xp.broadcast_to(inverse, shape), axis=axis)
+    return plans
+
+
+def coupling_cells(solution, xp):
+    """(masses, rows, cols) of the K = n + m - 1 cells of the monotone coupling of a
+    :class:`Solution` (solved with ``plan_data``), rows and columns in the caller's point
+    order, each of shape (*batch, K); zero-mass cells included, so that the shape does not
+    depend on the values."""
+    rows, cols, masses = solution.coupling[:3]
+    if solution.perm_x is not None:
+        rows = gather_last(solution.perm_x, rows, xp)
+    if solution.perm_y is not None:
+        cols = gather_last(solution.perm_y, cols, xp)
+    shape = (*solution.value.shape, masses.shape[-1])
+    return tuple(xp.broadcast_to(cells, shape) for cells in (masses, rows, cols))
 
 
 # --- the solver shared by the public functions ------------------------------------------------
@@ -193,7 +229,7 @@ def overlap_plan(cu, cv, xp):
 
 class Solution(NamedTuple):
     value: Any  # (*batch,) W_p^p
-    u: Any  # (*batch, n) or None: potentials in the caller's point order, u_1 = 0 (sorted)
+    u: Any  # (*batch, n) or None: potentials in the caller's point order (see pot_gauge)
     v: Any
     coupling: Any  # Coupling in sorted order, or None (uniform equal-size shortcut)
     cu: Any  # cumulative weights of the sorted points (cv rescaled to cu's total)
@@ -223,6 +259,32 @@ def _unsort(sorted_values, perm, xp):
         return sorted_values
     inverse = xp.argsort(perm, axis=-1)
     return gather_last(sorted_values, inverse, xp)
+
+
+def _summed_in_order(weights, size: int, xp, dtype, device):
+    """Total mass (..., 1) summed one term at a time in the sorted order, as POT's
+    cumulative sums round it (uniform weights: ``size`` terms ``1 / size``)."""
+    if weights is None:
+        weights = xp.full((size,), 1.0 / size, dtype=dtype, device=device)
+    return xp.cumulative_sum(weights, axis=-1)[..., -1:]
+
+
+def pot_gauge(u, v, a_sorted, b_sorted, xp):
+    r"""Shift sorted potentials (u, v) by a constant into POT's convention: f vanishes at
+    the largest point of u when :math:`\sum a \le \sum b` (summed in the sorted order),
+    otherwise g vanishes at the largest point of v.
+
+    This is the gradient that automatic differentiation of POT's quantile formula yields:
+    the last cumulative level of the smaller total closes an interval of zero length (on
+    equal totals, POT's choice depends on how its sort orders them; a stable sort gives
+    this one). The shifted pair stays optimal, and :math:`a^\top f + b^\top g` is the
+    optimal value.
+    """
+    n, m = u.shape[-1], v.shape[-1]
+    total_a = _summed_in_order(a_sorted, n, xp, u.dtype, device_of(u))
+    total_b = _summed_in_order(b_sorted, m, xp, u.dtype, device_of(u))
+    shift = xp.where(total_a <= total_b, -u[..., -1:], v[..., -1:])
+    return u + shift, v - shift
 
 
 def _aligned_cumulatives(a_sorted, b_sorted, n, m, xp, dtype, device):
@@ -262,6 +324,7 @@ def solve_1d(x, y, a, b, p: float, xp, *, presorted=False, duals=False, plan_dat
     if duals:
         xs_fixed, ys_fixed = stop_gradient(xs, xp), stop_gradient(ys, xp)
         u, v = sorted_potentials(xs_fixed, ys_fixed, coupling, p, xp)
+        u, v = pot_gauge(u, v, a_sorted, b_sorted, xp)
         u, v = _unsort(u, perm_x, xp), _unsort(v, perm_y, xp)
     return Solution(value, u, v, coupling, cu, cv, perm_x, perm_y)
 
@@ -271,17 +334,21 @@ def without_gradient(x, xp):
     return None if x is None else stop_gradient(x, xp)
 
 
-def attach_weight_gradients(value, a, b, u, v, xp):
-    r"""``value`` with gradient :math:`(u - \bar u, v - \bar v)` with respect to ``(a, b)``.
+def attach_weight_gradients(value, a, b, u, v, xp, *, centred: bool = False):
+    r"""``value`` with gradient :math:`(u, v)` with respect to ``(a, b)``, or
+    :math:`(u - \bar u, v - \bar v)` with ``centred``.
 
-    The optimal value is a minimum over couplings, linear in the weights for a fixed dual
-    pair: by the envelope theorem its derivative along any mass-preserving direction is
-    given by the optimal potentials. The added terms are exactly zero in value.
+    The optimal value is a maximum over dual pairs of :math:`a^\top u + b^\top v`, linear
+    in the weights for a fixed pair: by the envelope theorem its derivative along any
+    mass-preserving direction is given by the optimal potentials, whatever constant they are
+    shifted by. The added terms are exactly zero in value.
     """
     for w, potential in ((a, u), (b, v)):
         if w is not None:
-            centred = stop_gradient(potential - xp.mean(potential, axis=-1, keepdims=True), xp)
-            value = value + xp.sum((w - stop_gradient(w, xp)) * centred, axis=-1)
+            if centred:
+                potential = potential - xp.mean(potential, axis=-1, keepdims=True)
+            fixed = stop_gradient(potential, xp)
+            value = value + xp.sum((w - stop_gradient(w, xp)) * fixed, axis=-1)
     return value
 
 

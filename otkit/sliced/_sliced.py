@@ -13,8 +13,9 @@ import numpy as np
 
 from .._boundary import as_backend, input_float_dtype
 from .._validation import check_ndim, check_not_empty, mass_tolerance
-from ..backend import from_numpy, is_traced, random_normal, stop_gradient
-from ..lp._one_d import (
+from ..backend import is_traced, stop_gradient
+from ..backend._shims import randn_from_seed
+from ..lp._one_d_inputs import (
     as_result,
     check_exponent,
     check_same_mass,
@@ -37,20 +38,45 @@ __all__ = ["max_sliced_wasserstein_distance", "sliced_wasserstein_distance"]
 
 
 def random_projections(n_features: int, n_projections: int, seed, xp, dtype, device):
-    """(d, L) directions drawn uniformly on the unit sphere from ``seed``.
+    """(d, L) directions drawn uniformly on the unit sphere from ``seed``: Gaussian vectors
+    divided by their norms.
 
-    Gaussian vectors, normalised, drawn and normalised in float64 on the host with NumPy's
-    ``default_rng(seed)`` (never the global state), so that every backend gets the same
-    directions for the same seed.
+    An int seed (or a ``numpy.random.RandomState``) draws the numbers of
+    ``numpy.random.RandomState(seed).randn(d, L)`` on the host, as POT does on NumPy input,
+    so every library gets the same directions for the same seed; a ``numpy.random.Generator``
+    (or None) draws with NumPy, a ``torch.Generator`` with torch. The global random state is
+    never used or changed.
     """
-    draws = random_normal((n_features, n_projections), seed)
-    norms = np.linalg.norm(draws, axis=0, keepdims=True)
+    draws = randn_from_seed((n_features, n_projections), seed, xp, dtype, device)
+    norms = xp.sqrt(xp.sum(draws**2, axis=0, keepdims=True))
     # A zero draw has probability zero; keep the column finite regardless.
-    directions = draws / np.where(norms > 0, norms, 1.0)
-    return from_numpy(directions, xp, dtype=dtype, device=device)
+    return draws / xp.where(norms > 0, norms, xp.ones_like(norms))
 
 
-def _prepare(X_s, X_t, a, b, n_projections, p, projections, seed):
+def _check_n_projections(n_projections) -> int:
+    is_integer = isinstance(n_projections, (int, np.integer))
+    if isinstance(n_projections, bool) or not is_integer or n_projections < 1:
+        raise ValueError(f"n_projections must be a positive integer, got {n_projections!r}")
+    return int(n_projections)
+
+
+def _scaled(X, Y, scaler, xp, dtype, device):
+    """``otkit.utils.apply_scaler`` applied to both clouds (POT's ``scaler=``)."""
+    if scaler is None:
+        return X, Y
+    from ..utils import apply_scaler
+
+    X, Y = apply_scaler(X, Y, scaler=scaler)
+    X, Y = as_backend(X, xp, dtype, device), as_backend(Y, xp, dtype, device)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
+        raise ValueError(
+            f"scaler must map X_s and X_t to 2-D arrays with the same number of features, "
+            f"got shapes {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
+    return X, Y
+
+
+def _prepare(X_s, X_t, a, b, n_projections, p, projections, seed, scaler):
     p = check_exponent(p)
     named = {"X_s": X_s, "X_t": X_t, "a": a, "b": b, "projections": projections}
     xp, dtype, device = namespace_dtype_device(named)
@@ -65,14 +91,13 @@ def _prepare(X_s, X_t, a, b, n_projections, p, projections, seed):
             f"X_s and X_t must have the same number of features: X_s.shape == "
             f"{tuple(X.shape)}, X_t.shape == {tuple(Y.shape)}"
         )
+    X, Y = _scaled(X, Y, scaler, xp, dtype, device)
     n, m, d = X.shape[0], Y.shape[0], X.shape[1]
     a = weights_or_none(a, "a", n, (), xp, dtype, device, "X_s.shape[0]")
     b = weights_or_none(b, "b", m, (), xp, dtype, device, "X_t.shape[0]")
     if projections is None:
-        is_integer = isinstance(n_projections, (int, np.integer))
-        if isinstance(n_projections, bool) or not is_integer or n_projections < 1:
-            raise ValueError(f"n_projections must be a positive integer, got {n_projections!r}")
-        theta = random_projections(d, int(n_projections), seed, xp, dtype, device)
+        L = _check_n_projections(n_projections)
+        theta = random_projections(d, L, seed, xp, dtype, device)
     else:
         theta = as_backend(projections, xp, dtype, device)
         check_ndim(theta, "projections", 2)
@@ -126,6 +151,7 @@ def sliced_wasserstein_distance(
     projections=None,
     seed=None,
     log: bool = False,
+    scaler=None,
 ):
     r"""Sliced Wasserstein distance :math:`SW_p` (the p-th root, as POT), Monte Carlo.
 
@@ -140,9 +166,11 @@ def sliced_wasserstein_distance(
     p-th root: the result is a distance, in the units of ``X_s`` (unlike ``emd2`` and
     ``wasserstein_1d``, which return :math:`W_p^p`).
 
-    Differentiable with respect to the points (and the weights, through the 1D dual
-    potentials) on torch and JAX; works under ``jax.jit``, ``jax.grad`` and ``jax.vmap``
-    (with ``seed`` fixed, the projections are constants of the trace).
+    Differentiable with respect to the points and the weights on torch and JAX; works
+    under ``jax.jit``, ``jax.grad`` and ``jax.vmap`` (with ``seed`` fixed, the projections
+    are constants of the trace). The gradient with respect to the weights is that of the
+    mean of the projected costs through the 1D dual potentials, in the convention of
+    :func:`otkit.wasserstein_1d` (POT's).
 
     Parameters
     ----------
@@ -161,13 +189,19 @@ def sliced_wasserstein_distance(
     projections : (d, L) array_like, optional
         Directions to use (columns, used as given, normally unit vectors); ``n_projections``
         and ``seed`` are then ignored.
-    seed : int, numpy.random.Generator or None, default=None
-        Source of the random directions (Gaussian vectors normalised to the unit sphere,
-        drawn on the host with NumPy, so they are the same on every backend for the same
-        seed); the global random state is never used or changed. None draws fresh ones.
+    seed : int, numpy.random.RandomState, numpy.random.Generator, torch.Generator or None
+        Source of the random directions (Gaussian vectors normalised to the unit sphere).
+        An int or a RandomState draws ``numpy.random.RandomState(seed).randn(d, L)`` on the
+        host: POT's directions on NumPy input, and the same directions on every library. A
+        Generator draws with NumPy, a torch.Generator with torch (in the dtype of the
+        input, on the generator's device). The given generator advances; the global random
+        state is never used or changed. None (default) draws fresh directions.
     log : bool, default=False
         Also return a dict with ``projections`` (d, L) and ``projected_emds`` (L,): the
         :math:`W_p^p` along each direction.
+    scaler : None or scaler, default=None
+        Preprocessing of both clouds before projecting, as
+        :func:`otkit.utils.apply_scaler` (POT's ``scaler=``); None leaves them unchanged.
 
     Returns
     -------
@@ -183,6 +217,8 @@ def sliced_wasserstein_distance(
         Non-finite points, negative weights, masses that differ, ``X_s`` and ``X_t`` of
         different dimensions, empty input, ``p < 1``, a bad ``n_projections`` or
         ``projections``.
+    TypeError
+        A ``seed`` of another type.
 
     Notes
     -----
@@ -204,7 +240,7 @@ def sliced_wasserstein_distance(
     >>> round(float(ot.sliced_wasserstein_distance(X, X + 1.0, n_projections=500, seed=0)), 1)
     1.0
     """
-    xp, X, Y, a, b, p, theta = _prepare(X_s, X_t, a, b, n_projections, p, projections, seed)
+    xp, X, Y, a, b, p, theta = _prepare(X_s, X_t, a, b, n_projections, p, projections, seed, scaler)
     value, projected = _sliced(X, Y, a, b, theta, p, "mean", xp)
     if log:
         return value, {"projections": theta, "projected_emds": projected}
@@ -221,6 +257,7 @@ def max_sliced_wasserstein_distance(
     projections=None,
     seed=None,
     log: bool = False,
+    scaler=None,
     *,
     maximize: bool = False,
     max_iter: int = 100,
@@ -244,7 +281,7 @@ def max_sliced_wasserstein_distance(
 
     Parameters
     ----------
-    X_s, X_t, a, b, n_projections, p, projections, seed
+    X_s, X_t, a, b, n_projections, p, projections, seed, scaler
         As in :func:`sliced_wasserstein_distance` (with ``maximize``, the random or given
         directions are the candidates the ascent starts from).
     log : bool, default=False
@@ -293,7 +330,7 @@ def max_sliced_wasserstein_distance(
     >>> round(float(value), 3), np.round(np.abs(direction), 3).tolist()
     (2.0, [0.0, 1.0, 0.0])
     """
-    xp, X, Y, a, b, p, theta = _prepare(X_s, X_t, a, b, n_projections, p, projections, seed)
+    xp, X, Y, a, b, p, theta = _prepare(X_s, X_t, a, b, n_projections, p, projections, seed, scaler)
     value, projected = _sliced(X, Y, a, b, theta, p, "max", xp)
     if not maximize:
         if log:

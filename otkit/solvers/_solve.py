@@ -1,100 +1,43 @@
 r"""One call for every solver: ``solve`` on a cost matrix, returning an OTResult.
 
-``solve`` dispatches to :func:`otkit.emd2` (exact) or :func:`otkit.sinkhorn` (entropic), or
-for unbalanced OT to :mod:`otkit._unbalanced` (entropic) and :mod:`otkit._unbalanced_exact`
-(exact, majorization-minimization), and gathers what they return into an
-:class:`otkit.OTResult` with the same units whatever the method. The checks shared with
-:func:`otkit.solve_sample` live here too.
+``solve`` dispatches to :func:`otkit.emd2` (exact), :func:`otkit.sinkhorn` (entropic,
+:mod:`._entropic`) or, for unbalanced OT, to :mod:`otkit.unbalanced` (:mod:`._unbalanced`),
+and gathers what they return into an :class:`otkit.OTResult` with the same units whatever
+the method. The arguments are POT's (``ot.solve``), in POT's order.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
-
 import numpy as np
 
 from .._boundary import prepare_problem
-from .._validation import (
-    check_equal_mass,
-    check_finite,
-    check_nonnegative_weights,
-    mass_tolerance,
-)
-from ..backend import (
-    device_of,
-    get_namespace,
-    is_numpy_namespace,
-    is_traced,
-    stop_gradient,
-    to_numpy,
-)
-from ..bregman._sinkhorn import sinkhorn
+from ..backend import get_namespace, is_numpy_namespace, stop_gradient
 from ..bregman._sinkhorn_solve import METHODS as SINKHORN_METHODS
 from ..lp import emd2
-from ..unbalanced._mm import mm_potentials, mm_unbalanced_log, unbalanced_primal
-from ..unbalanced._sinkhorn import METHODS as UNBALANCED_SINKHORN_METHODS
-from ..unbalanced._sinkhorn import check_reg_m, solve_unbalanced_entropic
 from ..utils._result import OTResult
+from ._checks import (
+    GRADS,
+    check_choice,
+    check_iteration_options,
+    check_n_threads,
+    check_reg,
+    check_reg_type,
+    check_unbalanced_type,
+    concrete,
+    is_regularized,
+    warn_n_threads,
+)
+from ._citations import citation_for
+from ._entropic import prepare_reference, solve_entropic
 from ._progress import progress
+from ._unbalanced import solve_unbalanced, unbalanced_penalty
 
-__all__ = ["EXACT_METHODS", "GRADS", "SINKHORN_METHODS", "UNBALANCED_EXACT_METHODS", "solve"]
+__all__ = ["EXACT_METHODS", "SINKHORN_METHODS", "solve", "solve_matrix"]
 
 EXACT_METHODS = ("emd", "exact")
-GRADS = ("autodiff", "envelope", "detach")
 # Network simplex result codes (otkit.lp) as OTResult.status words.
 _EMD_STATUS = {0: "infeasible", 1: "optimal", 2: "unbounded", 3: "max_iter_reached"}
-_EMD_MAX_ITER = 100_000
-_SINKHORN_MAX_ITER = 1000
-_SINKHORN_TOL = 1e-9
-_MM_MAX_ITER = 10_000
-_MM_TOL = 1e-9
-UNBALANCED_EXACT_METHODS = ("mm",)
-UNBALANCED_TYPES = ("KL",)
-
-
-# --- checks shared with solve_sample ---------------------------------------------------------
-
-
-def check_reg(reg):
-    """``reg`` as a float >= 0 (0 and None mean unregularized), or a JAX tracer as is."""
-    if reg is None or is_traced(reg):
-        return reg
-    try:
-        value = float(reg) if isinstance(reg, (int, float)) else float(to_numpy(reg))
-    except (TypeError, ValueError):
-        raise TypeError(f"reg must be a number or None, got {type(reg).__name__}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(
-            f"reg must be a finite number >= 0 (None or 0: unregularized OT), got {value!r}"
-        )
-    return value
-
-
-def is_regularized(eps) -> bool:
-    return eps is not None and (is_traced(eps) or eps > 0)
-
-
-def check_choice(value, name: str, choices) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-
-
-def check_iteration_options(max_iter, tol) -> None:
-    bad_max_iter = isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0
-    if max_iter is not None and bad_max_iter:
-        raise ValueError(f"max_iter must be an int >= 0 or None, got {max_iter!r}")
-    bad_tol = isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0
-    if tol is not None and bad_tol:
-        raise ValueError(f"tol must be a number >= 0 or None, got {tol!r}")
-
-
-def _concrete(x):
-    """``x`` when its value is known; None for a JAX tracer (under ``jax.jit``)."""
-    return None if is_traced(x) else x
-
-
-# --- the solvers -----------------------------------------------------------------------------
+_EMD_MAX_ITER = 1_000_000  # POT's default in solve
 
 
 def solve(
@@ -102,17 +45,20 @@ def solve(
     a=None,
     b=None,
     reg=None,
-    *,
-    reach=None,
+    c=None,
+    reg_type: str = "KL",
     unbalanced=None,
     unbalanced_type: str = "KL",
     method: str | None = None,
+    n_threads=1,
     max_iter: int | None = None,
-    tol: float | None = None,
+    plan_init=None,
     potentials_init=None,
-    grad: str = "autodiff",
+    tol: float | None = None,
     verbose: bool = False,
-    reg_type: str = "KL",
+    grad: str = "autodiff",
+    *,
+    reach=None,
 ) -> OTResult:
     r"""Solve optimal transport on a cost matrix; return an :class:`OTResult`.
 
@@ -126,27 +72,29 @@ def solve(
 
     .. math::
         \min_{P \in \Pi(a, b)} \langle P, M\rangle_F
-        + \varepsilon\, \mathrm{KL}(P \,\|\, a \otimes b),
+        + \varepsilon\, \mathrm{KL}(P \,\|\, c),
 
-    with :math:`\Pi(a, b) = \{P \ge 0 : P\mathbf 1 = a,\ P^\top \mathbf 1 = b\}`.
-    With ``unbalanced`` :math:`= \rho` (or ``reach``) the marginal constraints become KL
-    penalties and the masses of ``a`` and ``b`` may differ:
+    with :math:`\Pi(a, b) = \{P \ge 0 : P\mathbf 1 = a,\ P^\top \mathbf 1 = b\}`, the
+    generalized KL :math:`\sum p \log(p/q) - p + q` and the reference :math:`c = a \otimes b`
+    unless given. ``reg_type='entropy'`` (POT's) reports the value with
+    :math:`\varepsilon \sum P \log P` instead; the plan is the same. With ``unbalanced``
+    :math:`= \rho` (or ``reach``) the marginal constraints become KL penalties and the
+    masses of ``a`` and ``b`` may differ:
 
     .. math::
         \min_{P \ge 0} \langle P, M\rangle_F
-        + \varepsilon\, \mathrm{KL}(P \,\|\, a \otimes b)
+        + \varepsilon\, \mathrm{KL}(P \,\|\, c)
         + \rho\, \mathrm{KL}(P\mathbf 1 \,\|\, a)
-        + \rho\, \mathrm{KL}(P^\top \mathbf 1 \,\|\, b)
+        + \rho\, \mathrm{KL}(P^\top \mathbf 1 \,\|\, b),
 
-    (generalized KL, :math:`\sum p \log(p/q) - p + q`), solved by the damped log-domain
-    Sinkhorn iteration of :func:`otkit.sinkhorn_unbalanced` for ``reg`` > 0 and, for ``reg``
-    None or 0, by the majorization-minimization (MM) multiplicative updates of Chapel et al.
-    (2021), :math:`P \leftarrow P \odot \exp((f \oplus g - M) / (\rho_a + \rho_b))` with
-    :math:`f = -\rho_a \log(P\mathbf 1 / a)`, :math:`g = -\rho_b \log(P^\top\mathbf 1 / b)`
-    (each step decreases the objective; see :mod:`otkit._unbalanced_exact`).
-    ``value`` is the optimal objective (with the KL term for entropic OT) and
-    ``value_linear`` is :math:`\langle P, M\rangle` (POT's ``sinkhorn2`` value); both are in
-    the units of ``M``, so :math:`W_p^p` for ``M = dist(x, y) ** (p / 2)``.
+    solved by the damped log-domain Sinkhorn iteration of :func:`otkit.sinkhorn_unbalanced`
+    for ``reg`` > 0 (Chizat et al., 2018) and, for ``reg`` None or 0, by the
+    majorization-minimization (MM) multiplicative updates of Chapel et al. (2021),
+    :math:`P \leftarrow P \odot \exp((f \oplus g - M) / (\rho_a + \rho_b))` with
+    :math:`f = -\rho_a \log(P\mathbf 1 / a)`, :math:`g = -\rho_b \log(P^\top\mathbf 1 / b)`.
+    ``value`` is the optimal objective and ``value_linear`` is :math:`\langle P, M\rangle`
+    (POT's ``sinkhorn2`` value); both are in the units of ``M``, so :math:`W_p^p` for
+    ``M = dist(x, y) ** (p / 2)``.
 
     Parameters
     ----------
@@ -159,61 +107,78 @@ def solve(
         empty).
     reg : float, optional
         Entropic regularization :math:`\varepsilon \ge 0` in the units of ``M``; None or 0
-        solves exact OT.
-    reach : float, optional
-        Unbalanced OT with the KL penalty :math:`\rho = 2\,\mathrm{reach}^2`: the cost is
-        read as the squared Euclidean :math:`\|x - y\|^2`, with the rule
-        :math:`\rho = p\,\mathrm{reach}^p` of :func:`otkit.sinkhorn_divergence` for
-        ``p = 2``. (For another cost, pass ``unbalanced`` :math:`= \rho` directly.)
+        solves exact OT (``reg_type`` and ``c`` are then not read, as POT).
+    c : (n, m) array, optional
+        Reference measure of the KL regularization (default :math:`a \otimes b`); > 0 for
+        balanced OT, >= 0 with mass in every row and column for unbalanced OT. (POT reads it
+        only for unbalanced OT.)
+    reg_type : {'KL', 'entropy'}, default='KL'
+        The regularizer, any case: 'KL' is :math:`\varepsilon\,\mathrm{KL}(P\,\|\,c)`,
+        'entropy' is :math:`\varepsilon\sum P\log P` (POT's value; the same plan, and for
+        unbalanced OT the reference :math:`c = 1`). POT's 'L2' and custom ``(f, df)`` pairs
+        raise ``NotImplementedError``.
     unbalanced : float or pair of floats, optional
-        POT's name: the KL marginal penalty :math:`\rho > 0` in the units of ``M``, or
+        The KL marginal penalty :math:`\rho > 0` in the units of ``M``, or
         :math:`(\rho_a, \rho_b)`; ``inf`` on one side keeps that marginal a constraint
-        (entropic only). Not together with ``reach``.
+        (entropic only).
     unbalanced_type : {'KL'}, default='KL'
-        The marginal penalty: only KL (POT's 'TV', 'L2', ... raise
-        ``NotImplementedError``).
+        The marginal penalty, any case; not read when ``unbalanced`` is None. POT's 'L2'
+        and 'TV' raise ``NotImplementedError``.
     method : str, optional
         None picks 'emd' without ``reg`` and 'sinkhorn' with it ('mm' when unbalanced).
         Exact: 'emd' (or 'exact'). Entropic: 'sinkhorn', 'sinkhorn_log',
         'sinkhorn_stabilized', 'sinkhorn_epsilon_scaling' or 'greenkhorn' (see
         :func:`otkit.sinkhorn`). Unbalanced: 'mm' (exact) or, entropic, POT's names
         'sinkhorn', 'sinkhorn_log', 'sinkhorn_stabilized', 'sinkhorn_translation_invariant',
-        'sinkhorn_reg_scaling', all the same log-domain iteration.
+        'sinkhorn_reg_scaling', all the same log-domain iteration. POT's 'lbfgsb' raises
+        ``NotImplementedError``.
+    n_threads : int or 'max', default=1
+        POT's option; the network simplex runs on one thread, so values other than 1 give
+        a ``DeprecationWarning`` for exact OT, as POT.
     max_iter : int, optional
-        Iteration budget: pivots of the network simplex (default 100000), Sinkhorn
+        Iteration budget: pivots of the network simplex (default 1000000, as POT), Sinkhorn
         iterations (default 1000) or MM steps (default 10000).
+    plan_init : (n, m) array, optional
+        Initial plan of method 'mm' (its zero entries stay zero). Accepted and not used by
+        the network simplex (warm-started by ``potentials_init``) and by Sinkhorn (by
+        potentials too), as POT.
+    potentials_init : tuple (f, g) of arrays, optional
+        Warm start in cost units: the initial potentials of Sinkhorn, or the duals that
+        price the first basis of the network simplex (not for 'mm').
     tol : float, optional
         Sinkhorn's tolerance on the L2 norm of the marginal error (default 1e-9; unbalanced:
         of the fixed-point residual, in mass units); for MM, on the L1 change of the plan
         per step (default 1e-9).
-    potentials_init : tuple (f, g) of arrays, optional
-        Warm start in cost units: the initial potentials of Sinkhorn, or the duals that
-        price the first basis of the network simplex (not for 'mm').
-    grad : {'autodiff', 'envelope', 'detach'}, default='autodiff'
-        Gradients of ``value`` and ``value_linear`` on torch and JAX. Entropic OT:
-        'autodiff' differentiates through the iterations (memory grows with them),
-        'envelope' attaches the gradient at the optimum (plan, centred f, centred g) with
-        respect to (M, a, b) and 'detach' none (as :func:`otkit.sinkhorn`). Exact OT always
-        has the gradient of :func:`otkit.emd2` (the envelope one) unless 'detach'. Where
-        the solver runs on the host (NumPy input, 'greenkhorn'), 'autodiff' means
-        'envelope'. Unbalanced OT: the same choices; 'envelope' attaches the partial
-        derivatives of the dual (entropic) or of the primal (MM) objective at the solution,
-        the exact gradient of ``value``.
     verbose : bool, default=False
         Show a progress bar (tqdm, when installed, else a printed line every 100
-        iterations) with the current marginal error. The NumPy Sinkhorn loop reports at
-        every iteration; compiled loops (torch, JAX, the network simplex) when they end.
-    reg_type : {'KL'}, default='KL'
-        The regularizer (POT's name): only the KL divergence to :math:`a \otimes b`.
+        iterations) with the current marginal error.
+    grad : {'autodiff', 'envelope', 'detach', 'last_step'}, default='autodiff'
+        Gradients of ``value``, ``value_linear`` (and of the plan) on torch and JAX.
+        Entropic OT: 'autodiff' differentiates through the iterations (memory grows with
+        them), 'envelope' attaches the gradient at the optimum (plan, centred f, centred
+        g) with respect to (M, a, b), 'detach' none, and 'last_step' (POT's) runs
+        ``max_iter - 1`` iterations without gradients and one last iteration with them
+        (both potentials updated from the previous ones): the plan is differentiable at
+        the cost of one iteration, and, as POT, ``value`` and ``value_linear`` are
+        differentiated through that plan only. Exact OT always has the gradient of
+        :func:`otkit.emd2` (the envelope one) unless 'detach'. Where the solver runs on
+        the host (NumPy input, 'greenkhorn'), 'autodiff' means 'envelope'. Unbalanced
+        OT: 'autodiff', 'envelope' (the partial derivatives of the dual (entropic) or of
+        the primal (MM) objective at the solution) or 'detach'; 'last_step' means
+        'autodiff' there, as POT.
+    reach : float, optional, keyword-only
+        otkit's: unbalanced OT with :math:`\rho = 2\,\mathrm{reach}^2`, the rule of
+        :func:`otkit.sinkhorn_divergence` for a squared Euclidean cost. Not together with
+        ``unbalanced``.
 
     Returns
     -------
     result : OTResult
         ``value``, ``value_linear``, ``plan``, ``potentials`` (cost units), ``status``,
-        ``converged``, ``n_iter``, ``errors`` (marginal-error trace) and ``log`` (the log
-        dict of the underlying function), in the library, dtype and device of ``M``.
-        Unbalanced: ``value`` is the whole objective (marginal penalties included),
-        ``marginals`` the plan's, and the potentials satisfy
+        ``converged``, ``n_iter``, ``errors`` (marginal-error trace), ``citation`` and
+        ``log`` (the log dict of the underlying function), in the library, dtype and
+        device of ``M``. Unbalanced: ``value`` is the whole objective (marginal penalties
+        included), ``marginals`` the plan's, and the potentials satisfy
         :math:`P\mathbf 1 = a\, e^{-f/\rho_a}`, :math:`P^\top \mathbf 1 = b\, e^{-g/\rho_b}`.
 
     Raises
@@ -221,14 +186,27 @@ def solve(
     ValueError
         ``reg < 0``, an unknown ``method`` or ``grad``, a method that does not fit ``reg``,
         shapes that disagree, bad values (as :func:`otkit.emd` and :func:`otkit.sinkhorn`),
-        ``reach`` and ``unbalanced`` together, a penalty not > 0 (or infinite for 'mm').
+        ``reach`` and ``unbalanced`` together, a penalty not > 0 (or infinite for 'mm'),
+        ``max_iter=0`` with ``grad='last_step'``, a bad ``c`` or ``n_threads``.
     NotImplementedError
-        ``reg_type`` other than 'KL', ``unbalanced_type`` other than 'KL'.
+        ``reg_type`` other than 'KL' or 'entropy', ``unbalanced_type`` other than 'KL',
+        method 'lbfgsb'.
 
     Notes
     -----
-    A POT user's ``ot.solve(M, a, b, reg)`` gives the same plan here; ``value`` uses the KL
-    form of the regularizer (POT's default ``reg_type='KL'`` too).
+    Differences from POT's ``ot.solve``: ``potentials`` are in cost units
+    (:math:`f = \varepsilon(\log u - \log a)` for POT's log-scalings ``log_u``), ``status``
+    is 'optimal', 'converged' or 'max_iter_reached', ``c`` is also used for balanced
+    entropic OT, and the KL value is the generalized KL (equal to POT's when ``a`` and
+    ``b`` have mass 1).
+
+    References
+    ----------
+    Cuturi, M. (2013). Sinkhorn distances: lightspeed computation of optimal transport.
+    NIPS 26. Chizat, L., Peyré, G., Schmitzer, B., Vialard, F.-X. (2018). Scaling
+    algorithms for unbalanced optimal transport problems. Math. Comp. 87(314).
+    Chapel, L. et al. (2021). Unbalanced optimal transport through non-negative penalized
+    linear regression. NeurIPS 34.
 
     Examples
     --------
@@ -243,32 +221,55 @@ def solve(
     >>> [round(float(x), 4) for x in res.marginals[0]]
     [0.7071, 0.7071]
     """
+    return solve_matrix(
+        M, a, b, reg, c, reg_type, unbalanced, unbalanced_type, method, n_threads, max_iter,
+        plan_init, potentials_init, tol, verbose, grad, reach=reach, stacklevel=3,
+    )  # fmt: skip
+
+
+def solve_matrix(M, a, b, reg, c, reg_type, unbalanced, unbalanced_type, method, n_threads,
+                 max_iter, plan_init, potentials_init, tol, verbose, grad, *, reach=None,
+                 stacklevel=3):  # fmt: skip
+    """``solve`` for the public entry points; ``stacklevel`` places warnings in user code."""
     eps = check_reg(reg)
     check_choice(grad, "grad", GRADS)
     check_iteration_options(max_iter, tol)
-    if reg_type != "KL":
-        raise NotImplementedError(
-            f"reg_type={reg_type!r} is not implemented; otkit regularizes with "
-            "KL(P | a x b) (reg_type='KL'), which gives the same plan as POT's 'entropy'"
-        )
-    rho = _unbalanced_penalty(reach, unbalanced, unbalanced_type)
+    check_n_threads(n_threads)
+    regularized = is_regularized(eps)
+    rho = unbalanced_penalty(reach, unbalanced)
+    reg_type = check_reg_type(reg_type, regularized, rho is not None)
+    unbalanced_type = check_unbalanced_type(unbalanced_type, rho)
     if rho is not None:
-        return _solve_unbalanced(
-            M, a, b, eps, rho, method, max_iter, tol, potentials_init, grad, verbose
-        )
+        xp, _, _, a, b, M, potentials = prepare_problem(a, b, M, potentials_init)
+        return solve_unbalanced(
+            M, a, b, eps, rho, c if regularized else None, reg_type, unbalanced_type, method,
+            max_iter, tol, plan_init, potentials, grad, verbose, xp,
+        )  # fmt: skip
     method = _method_for(method, eps)
     xp, _, _, a, b, M, potentials = prepare_problem(a, b, M, potentials_init)
+    _check_plan_shape(plan_init, M)
     if method in EXACT_METHODS:
+        warn_n_threads(n_threads, stacklevel)
         return _solve_exact(M, a, b, max_iter, potentials, grad, verbose)
+    if reg_type == "entropy" and c is not None:
+        raise ValueError("c is the reference of reg_type='KL'; reg_type='entropy' uses c = 1")
+    c = prepare_reference(c, M, xp, strict_positive=True)
     if grad == "autodiff" and (is_numpy_namespace(xp) or method == "greenkhorn"):
         grad = "envelope"  # host solvers: no unrolled iterations to differentiate
-    return _solve_entropic(M, a, b, reg, method, max_iter, tol, potentials, grad, verbose)
+    return solve_entropic(
+        M, a, b, eps, c, reg_type, method, max_iter, tol, potentials, grad, verbose
+    )
 
 
 def _method_for(method, eps):
     regularized = is_regularized(eps)
     if method is None:
         return "sinkhorn" if regularized else "emd"
+    if method in ("mm", "lbfgsb"):
+        raise ValueError(
+            f"method={method!r} solves unbalanced OT; pass unbalanced=rho (or use 'emd' or "
+            "'sinkhorn' for balanced OT)"
+        )
     check_choice(method, "method", EXACT_METHODS + SINKHORN_METHODS)
     if method in EXACT_METHODS and regularized:
         raise ValueError(
@@ -280,148 +281,13 @@ def _method_for(method, eps):
     return method
 
 
-def _unbalanced_penalty(reach, unbalanced, unbalanced_type):
-    """(rho_a, rho_b) in cost units, or None for balanced OT."""
-    if not isinstance(unbalanced_type, str) or unbalanced_type.upper() not in UNBALANCED_TYPES:
-        raise NotImplementedError(
-            f"unbalanced_type={unbalanced_type!r} is not implemented; otkit penalizes the "
-            "marginals with KL (unbalanced_type='KL')"
-        )
-    if reach is not None and unbalanced is not None:
-        raise ValueError(
-            "pass reach (rho = 2 reach^2 for a squared Euclidean cost) or unbalanced (rho in "
-            "cost units), not both"
-        )
-    if reach is not None:
-        reach_a, reach_b = check_reg_m(reach, "reach")
-        return (2.0 * reach_a**2, 2.0 * reach_b**2)
-    if unbalanced is not None:
-        return check_reg_m(unbalanced, "unbalanced")
-    return None
-
-
-def _unbalanced_method(method, eps):
-    regularized = is_regularized(eps)
-    if method is None:
-        return "sinkhorn" if regularized else "mm"
-    entropic = UNBALANCED_SINKHORN_METHODS + ("sinkhorn_log",)
-    check_choice(method, "method", UNBALANCED_EXACT_METHODS + entropic)
-    if method in entropic and not regularized:
-        raise ValueError(f"method={method!r} needs reg > 0 (entropic OT), got reg={eps!r}")
-    if method == "mm" and regularized:
-        raise ValueError(f"method='mm' solves unregularized OT, but reg={eps!r}")
-    return method
-
-
-def _solve_unbalanced(M, a, b, eps, rho, method, max_iter, tol, potentials_init, grad, verbose):
-    method = _unbalanced_method(method, eps)
-    xp, _, _, a, b, M, potentials = prepare_problem(a, b, M, potentials_init)
-    if not is_traced(a, b, M):
-        check_finite(to_numpy(M), "M")
-        check_nonnegative_weights(to_numpy(a), "a")
-        check_nonnegative_weights(to_numpy(b), "b")
-    if method == "mm":
-        if potentials is not None:
-            raise ValueError("potentials_init is not used by method='mm' (it starts from a b^T)")
-        if math.inf in rho:
-            raise ValueError(
-                f"method='mm' needs finite marginal penalties, got {rho}; for a hard "
-                "constraint use reg > 0 or the balanced solver"
-            )
-        return _solve_unbalanced_exact(M, a, b, rho, max_iter, tol, grad, verbose, xp)
-    if rho == (math.inf, math.inf) and not is_traced(a, b):
-        check_equal_mass(
-            to_numpy(a),
-            to_numpy(b),
-            mass_tolerance(np.float64, max(M.shape)),
-            remedy="normalise them or give a finite unbalanced penalty",
-        )
-    if potentials is None:
-        f0 = xp.zeros((a.shape[0], 1), dtype=M.dtype, device=device_of(M))
-    else:
-        f0 = stop_gradient(potentials[0], xp)[:, None]
-    budget = _SINKHORN_MAX_ITER if max_iter is None else max_iter
-    tol = _SINKHORN_TOL if tol is None else tol
-    with progress(verbose, budget, desc=method) as report:
-        out = solve_unbalanced_entropic(
-            a, b[:, None], M, eps, rho, "kl", None, f0, budget, float(tol), xp, grad
-        )
-        traced = is_traced(out["f"])
-        n_iter = out["n_iter"] if traced else int(out["n_iter"])
-        err = out["err"] if traced else float(to_numpy(out["err"]))
-        converged = (err < tol) if traced else bool(err < tol)
-        status = None if traced else ("converged" if converged else "max_iter_reached")
-        if not traced:
-            report(n_iter, err)
-        report.close(status)
-    log = {"rho": rho, "reg": eps, "residual": err, "dual_value": out["dual"][0]}
-    return OTResult(
-        value=out["total"][0],
-        value_linear=out["linear"][0],
-        plan=out["plan"][:, :, 0],
-        potentials=(out["f"][:, 0], out["g"][:, 0]),
-        marginals=(out["rows"][:, 0], out["cols"][:, 0]),
-        status=status,
-        converged=converged,
-        n_iter=n_iter,
-        errors=out["trace"],
-        method=method,
-        log=log,
-    )
-
-
-def _solve_unbalanced_exact(M, a, b, rho, max_iter, tol, grad, verbose, xp):
-    budget = _MM_MAX_ITER if max_iter is None else max_iter
-    tol = _MM_TOL if tol is None else tol
-    unrolled = grad == "autodiff" and not is_numpy_namespace(xp)
-    args = (a, b, M) if unrolled else tuple(stop_gradient(x, xp) for x in (a, b, M))
-    with progress(verbose, budget, desc="mm") as report:
-        log_plan, n_iter, err, trace = mm_unbalanced_log(
-            *args, rho, budget, float(tol), xp, unrolled
-        )
-        traced = is_traced(log_plan)
-        if not traced:
-            n_iter, err = int(n_iter), float(to_numpy(err))
-        converged = (err < tol) if traced else bool(err < tol)
-        status = None if traced else ("converged" if converged else "max_iter_reached")
-        if not traced:
-            report(n_iter, err)
-            if not converged:
-                warnings.warn(
-                    f"MM for unbalanced OT did not converge: plan change {err:.3e} >= "
-                    f"tol={tol:g} after {n_iter} steps; increase max_iter",
-                    UserWarning,
-                    stacklevel=3,
-                )
-        report.close(status)
-    plan = xp.exp(log_plan)
-    if grad == "detach":
-        a, b, M = (stop_gradient(x, xp) for x in (a, b, M))
-    value, value_linear = unbalanced_primal(plan, a, b, M, rho, xp)
-    if grad == "envelope" and not is_numpy_namespace(xp):
-        # Envelope theorem: the partial derivatives of the primal at the fixed optimal plan.
-        fixed = stop_gradient(plan, xp)
-        live, _ = unbalanced_primal(fixed, a, b, M, rho, xp)
-        terms = live - stop_gradient(live, xp)
-        value = stop_gradient(value, xp) + terms
-        value_linear = stop_gradient(value_linear, xp) + terms
-    f, g = mm_potentials(
-        stop_gradient(plan, xp), *(stop_gradient(x, xp) for x in (a, b, M)), rho, xp
-    )
-    marginals = (xp.sum(stop_gradient(plan, xp), axis=1), xp.sum(stop_gradient(plan, xp), axis=0))
-    return OTResult(
-        value=value,
-        value_linear=value_linear,
-        plan=plan,
-        potentials=(f, g),
-        marginals=marginals,
-        status=status,
-        converged=converged,
-        n_iter=n_iter,
-        errors=trace,
-        method="mm",
-        log={"rho": rho, "plan_change": err},
-    )
+def _check_plan_shape(plan_init, M):
+    """``plan_init`` is not used by the balanced solvers; its shape is still checked."""
+    if plan_init is None:
+        return
+    shape = tuple(plan_init.shape) if hasattr(plan_init, "shape") else np.shape(plan_init)
+    if tuple(shape) != tuple(M.shape):
+        raise ValueError(f"plan_init.shape == {tuple(shape)}, expected {tuple(M.shape)} (M)")
 
 
 def _solve_exact(M, a, b, max_iter, potentials, grad, verbose):
@@ -431,7 +297,7 @@ def _solve_exact(M, a, b, max_iter, potentials, grad, verbose):
         value, log = emd2(
             a, b, M, numItermax=budget, log=True, return_matrix=True, potentials_init=potentials
         )
-        code, n_iter = _concrete(log["result_code"]), _concrete(log["n_iter"])
+        code, n_iter = concrete(log["result_code"]), concrete(log["n_iter"])
         status = None if code is None else _EMD_STATUS.get(int(code), f"code {code}")
         if n_iter is not None:
             report(n_iter)
@@ -441,47 +307,15 @@ def _solve_exact(M, a, b, max_iter, potentials, grad, verbose):
         value = stop_gradient(value, get_namespace(plan=plan))
     converged = (log["result_code"] == 1) if code is None else status == "optimal"
     return OTResult(
+        potentials=(log["u"], log["v"]),
         value=value,
         value_linear=value,
         plan=plan,
-        potentials=(log["u"], log["v"]),
+        log=log,
         status=status,
         converged=converged,
         n_iter=log["n_iter"],
         errors=[],
         method="emd",
-        log=log,
-    )
-
-
-def _solve_entropic(M, a, b, reg, method, max_iter, tol, potentials, grad, verbose):
-    options = {}
-    if max_iter is not None:
-        options["numItermax"] = max_iter
-    if tol is not None:
-        options["stopThr"] = tol
-    if potentials is not None:
-        options.update(warmstart=potentials, warmstart_type="potentials")
-    budget = _SINKHORN_MAX_ITER if max_iter is None else max_iter
-    with progress(verbose, budget, desc=method) as report:
-        plan, log = sinkhorn(
-            a, b, M, reg, method=method, log=True, grad=grad,
-            verbose=report if verbose else False, **options,
-        )  # fmt: skip
-        converged, n_iter = _concrete(log["converged"]), _concrete(log["n_iter"])
-        status = None if converged is None else ("converged" if converged else "max_iter_reached")
-        if n_iter is not None:
-            report(n_iter, log["marginal_error"])
-        report.close(status)
-    return OTResult(
-        value=log["reg_value"],
-        value_linear=log["cost"],
-        plan=plan,
-        potentials=(log["f"], log["g"]),
-        status=status,
-        converged=log["converged"],
-        n_iter=log["n_iter"],
-        errors=log["err"],
-        method=method,
-        log=log,
+        citation=citation_for("emd"),
     )

@@ -8,17 +8,48 @@ import numpy as np
 
 from .._validation import check_ndim
 from ..backend import (
-    device_of,
     from_numpy,
     get_namespace,
     is_numpy_namespace,
     is_traced,
-    result_float_dtype,
+    to_numpy,
 )
+from ._arguments import as_float, check_backend, float_dtype_and_device, library_name
 
-__all__ = ["METRICS", "dist", "unif"]
+__all__ = ["METRICS", "SCIPY_METRICS", "dist", "unif"]
 
-METRICS = ("sqeuclidean", "euclidean", "cityblock", "minkowski", "cosine")
+# Metrics that otkit computes itself, on every library, differentiably.
+METRICS = (
+    "sqeuclidean",
+    "euclidean",
+    "cityblock",
+    "minkowski",
+    "cosine",
+    "correlation",
+    "chebyshev",
+)
+# Metrics of scipy.spatial.distance.cdist that POT forwards to SciPy on NumPy arrays (names
+# that the installed SciPy has removed are reported by name when used).
+SCIPY_METRICS = (
+    "braycurtis",
+    "canberra",
+    "dice",
+    "hamming",
+    "jaccard",
+    "jensenshannon",
+    "kulczynski1",
+    "mahalanobis",
+    "matching",
+    "rogerstanimoto",
+    "russellrao",
+    "seuclidean",
+    "sokalmichener",
+    "sokalsneath",
+    "yule",
+)
+# SciPy metrics whose cdist takes no feature weights ``w``.
+_UNWEIGHTED_SCIPY_METRICS = ("jensenshannon", "mahalanobis", "seuclidean")
+_BACKEND_NAMES = ("auto", "scipy")
 
 
 def unif(n: int, type_as=None):
@@ -48,12 +79,20 @@ def unif(n: int, type_as=None):
     if type_as is None:
         return np.full(int(n), 1.0 / int(n))
     xp = get_namespace(type_as=type_as)
-    device = device_of(type_as)
-    dtype = result_float_dtype(xp, type_as, device=device)
+    dtype, device = float_dtype_and_device(xp, type_as)
     return xp.full((int(n),), 1.0 / int(n), dtype=dtype, device=device)
 
 
-def dist(x1, x2=None, metric: str = "sqeuclidean", p: float = 2, w=None):
+def dist(
+    x1,
+    x2=None,
+    metric="sqeuclidean",
+    p: float = 2,
+    w=None,
+    backend: str = "auto",
+    nx=None,
+    use_tensor: bool = False,
+):
     r"""Matrix of ground costs between the rows of ``x1`` and ``x2``.
 
     .. math::
@@ -66,10 +105,16 @@ def dist(x1, x2=None, metric: str = "sqeuclidean", p: float = 2, w=None):
     - ``"cityblock"``: :math:`\sum_k w_k |x_k - y_k|`;
     - ``"minkowski"``: :math:`(\sum_k w_k |x_k - y_k|^p)^{1/p}`, and for ``p = inf`` the
       largest :math:`|x_k - y_k|` over the features with :math:`w_k > 0` (as SciPy);
+    - ``"chebyshev"``: that largest :math:`|x_k - y_k|`, whatever ``p``;
     - ``"cosine"``: :math:`1 - \langle x, y\rangle_w / (\|x\|_w \|y\|_w)` (a zero vector is at
-      distance 1 from everything, with a finite gradient).
+      distance 1 from everything, with a finite gradient);
+    - ``"correlation"``: the cosine distance between :math:`x - \bar x` and :math:`y - \bar y`,
+      where :math:`\bar x = \sum_k w_k x_k / \sum_k w_k` (each point centred on its own mean).
 
-    The weights and names follow :func:`scipy.spatial.distance.cdist`.
+    These are computed by otkit on every library (``otkit.METRICS``). The other metrics of
+    :func:`scipy.spatial.distance.cdist` (``otkit.utils.SCIPY_METRICS``: 'braycurtis',
+    'canberra', 'hamming', 'jaccard', ...) and a callable ``metric(u, v)`` are passed to SciPy,
+    on NumPy input only. The weights and names follow SciPy.
 
     Parameters
     ----------
@@ -77,29 +122,54 @@ def dist(x1, x2=None, metric: str = "sqeuclidean", p: float = 2, w=None):
         First point cloud.
     x2 : (m, d) array_like, optional
         Second point cloud; ``x1`` when omitted.
-    metric : str, default="sqeuclidean"
-        One of ``otkit.METRICS``.
+    metric : str or callable, default="sqeuclidean"
+        One of ``otkit.METRICS`` (any library), of ``otkit.utils.SCIPY_METRICS`` or a callable
+        (NumPy, or any library with ``backend="scipy"``).
     p : float, default=2
-        Exponent of ``"minkowski"`` (``1 <= p <= inf``).
+        Exponent of ``"minkowski"`` (``1 <= p <= inf``); ignored by the other metrics.
     w : (d,) array_like, optional
         Non-negative feature weights (a NumPy array or a list is accepted beside torch or JAX
         point clouds).
+    backend : {"auto", "scipy"}, default="auto"
+        ``"scipy"`` computes the matrix with :func:`scipy.spatial.distance.cdist` on the host
+        and returns it in the input's library, without gradient (not under ``jax.jit``). The
+        name of the input's own library (``"numpy"``, ``"torch"``, ``"jax"``) means
+        ``"auto"``.
+    nx : POT backend, array namespace or None, default=None
+        Accepted for POT compatibility when it matches the library of the points (otkit finds
+        the library from the arrays); a different library is an error.
+    use_tensor : bool, default=False
+        Accepted for POT compatibility: otkit computes ``"cityblock"`` and ``"minkowski"`` one
+        feature at a time in O(n m) memory either way, with the same values.
 
     Returns
     -------
     M : (n, m) array
         In the library and device of ``x1`` (of ``x2`` when ``x1`` is a list), in the
         promoted floating dtype of ``x1`` and ``x2`` (the default float for integer input);
-        differentiable on torch and JAX.
+        differentiable on torch and JAX for the metrics of ``otkit.METRICS``.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``metric`` or ``backend``, ``p < 1`` for ``"minkowski"``, bad shapes, or
+        weights ``w`` that are negative or that the SciPy metric does not take.
+    NotImplementedError
+        A SciPy metric or a callable on torch, JAX or other non-NumPy arrays without
+        ``backend="scipy"``.
 
     Notes
     -----
-    ``"sqeuclidean"``, ``"euclidean"`` and ``"cosine"`` use matrix products
-    (:math:`\|x\|^2 + \|y\|^2 - 2\langle x, y\rangle` for the first two), whose rounding
-    error is a few ulps of :math:`\|x\|^2 + \|y\|^2`: squared distances much smaller than the
+    ``"sqeuclidean"``, ``"euclidean"``, ``"cosine"`` and ``"correlation"`` use matrix products
+    (:math:`\|x\|^2 + \|y\|^2 - 2\langle x, y\rangle` for the first two), whose rounding error
+    is a few ulps of :math:`\|x\|^2 + \|y\|^2`: squared distances much smaller than the
     squared norms lose relative precision (center the data first if that matters). The
-    diagonal of ``dist(x)`` and ``dist(x, x)`` is exactly 0. ``"cityblock"`` and
-    ``"minkowski"`` work one feature at a time in O(n m) memory.
+    diagonal of ``dist(x)`` and ``dist(x, x)`` is exactly 0 for the first two.
+    ``"cityblock"``, ``"minkowski"`` and ``"chebyshev"`` work one feature at a time in
+    O(n m) memory.
+
+    ``w`` weights every metric that takes weights; POT passes it on for ``"minkowski"``
+    only and ignores it otherwise.
 
     Examples
     --------
@@ -108,21 +178,29 @@ def dist(x1, x2=None, metric: str = "sqeuclidean", p: float = 2, w=None):
     array([[25.]])
     >>> ot.dist(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]), metric="euclidean")
     array([[5.]])
+    >>> ot.dist(np.array([[1.0, 0.0]]), np.array([[3.0, 4.0]]), metric="braycurtis")
+    array([[0.75]])
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    native = _check_metric(metric)
     if metric == "minkowski" and not _is_exponent(p):
         raise ValueError(f"p must be >= 1 for the minkowski metric, got {p!r}")
+    if not isinstance(use_tensor, (bool, np.bool_)):
+        raise TypeError(f"use_tensor must be a bool, got {use_tensor!r}")
     same_cloud = x2 is None or x2 is x1
     if x2 is None:
         x2 = x1
     xp = get_namespace(x1=x1, x2=x2, w=w)
-    device = device_of(x1)
-    if device is None:
-        device = device_of(x2)
-    dtype = result_float_dtype(xp, x1, x2, device=device)
-    x1 = _as_float(x1, xp, dtype, device)
-    x2 = x1 if same_cloud else _as_float(x2, xp, dtype, device)
+    check_backend(nx, xp)
+    on_host = _uses_scipy(backend, xp)
+    if not native and not on_host and not is_numpy_namespace(xp):
+        raise NotImplementedError(
+            f"metric {_metric_name(metric)} is computed by scipy.spatial.distance.cdist, on "
+            f"NumPy arrays only; on {library_name(xp)} arrays dist supports {METRICS} (or pass "
+            "backend='scipy' to compute on the host, without gradient)"
+        )
+    dtype, device = float_dtype_and_device(xp, x1, x2)
+    x1 = as_float(x1, xp, dtype, device)
+    x2 = x1 if same_cloud else as_float(x2, xp, dtype, device)
     check_ndim(x1, "x1", 2)
     check_ndim(x2, "x2", 2)
     if x1.shape[1] != x2.shape[1]:
@@ -131,8 +209,10 @@ def dist(x1, x2=None, metric: str = "sqeuclidean", p: float = 2, w=None):
             f"x2.shape == {tuple(x2.shape)}"
         )
     if w is not None:
-        w = _as_float(w, xp, dtype, device)
+        w = as_float(w, xp, dtype, device)
         _check_feature_weights(w, x1.shape[1], xp)
+    if on_host or not native:
+        return _scipy_cdist(x1, x2, metric, p, w, xp, dtype, device)
     if metric in ("sqeuclidean", "euclidean"):
         costs = _sqeuclidean(x1, x2, w, xp)
         if same_cloud:
@@ -140,12 +220,74 @@ def dist(x1, x2=None, metric: str = "sqeuclidean", p: float = 2, w=None):
         return costs if metric == "sqeuclidean" else _safe_root(costs, 2.0, xp)
     if metric == "cityblock":
         return _sum_abs_power(x1, x2, w, 1.0, xp, device)
+    if metric == "chebyshev" or (metric == "minkowski" and float(p) == math.inf):
+        return _chebyshev(x1, x2, w, xp, device)
     if metric == "minkowski":
         p = float(p)
-        if p == math.inf:
-            return _chebyshev(x1, x2, w, xp, device)
         return _safe_root(_sum_abs_power(x1, x2, w, p, xp, device), p, xp)
+    if metric == "correlation":
+        x1 = _centered(x1, w, xp)
+        x2 = x1 if same_cloud else _centered(x2, w, xp)
     return _cosine(x1, x2, w, xp)
+
+
+def _check_metric(metric) -> bool:
+    """True for a metric of METRICS, False for SciPy's; an unknown metric is an error."""
+    if isinstance(metric, str):
+        if metric in METRICS:
+            return True
+        if metric in SCIPY_METRICS:
+            return False
+    elif callable(metric):
+        return False
+    raise ValueError(
+        f"metric must be one of {METRICS + SCIPY_METRICS} or a callable, got {metric!r}"
+    )
+
+
+def _metric_name(metric) -> str:
+    return repr(metric) if isinstance(metric, str) else "given as a callable"
+
+
+def _uses_scipy(backend, xp) -> bool:
+    """Whether ``backend`` asks for SciPy's cdist on the host."""
+    if backend in _BACKEND_NAMES:
+        return backend == "scipy"
+    if isinstance(backend, str) and backend == library_name(xp):
+        return False
+    raise ValueError(
+        f"backend must be 'auto', 'scipy' or the library of the points "
+        f"({library_name(xp)!r}), got {backend!r}"
+    )
+
+
+def _scipy_cdist(x1, x2, metric, p, w, xp, dtype, device):
+    """``scipy.spatial.distance.cdist`` on host copies, returned in ``xp`` (no gradient)."""
+    from scipy.spatial.distance import cdist
+
+    if is_traced(x1, x2, w):
+        raise NotImplementedError(
+            f"metric {_metric_name(metric)} (or backend='scipy') runs SciPy on the host and "
+            "needs concrete values: it cannot run under jax.jit or jax.grad"
+        )
+    options = {}
+    if w is not None:
+        if metric in _UNWEIGHTED_SCIPY_METRICS:
+            raise ValueError(f"w: metric {metric!r} takes no feature weights")
+        options["w"] = to_numpy(w)
+    if metric == "minkowski":
+        options["p"] = float(p)
+    try:
+        costs = cdist(to_numpy(x1), to_numpy(x2), metric=metric, **options)
+    except ValueError as error:
+        if isinstance(metric, str) and "Unknown Distance Metric" in str(error):
+            import scipy
+
+            raise ValueError(
+                f"metric {metric!r} is not available in the installed SciPy {scipy.__version__}"
+            ) from None
+        raise
+    return from_numpy(np.asarray(costs, dtype=np.float64), xp, dtype=dtype, device=device)
 
 
 def _is_exponent(p) -> bool:
@@ -156,11 +298,11 @@ def _is_exponent(p) -> bool:
         return False
 
 
-def _as_float(x, xp, dtype, device):
-    """``x`` as an array of ``xp`` in ``dtype`` (lists and NumPy weights are moved over)."""
-    if isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and not is_numpy_namespace(xp)):
-        return from_numpy(np.asarray(x, dtype=np.float64), xp, dtype=dtype, device=device)
-    return x if x.dtype == dtype else xp.astype(x, dtype)
+def _centered(x, w, xp):
+    """Each row of ``x`` minus its (``w``-weighted) mean."""
+    if w is None:
+        return x - xp.mean(x, axis=1, keepdims=True)
+    return x - xp.sum(x * w, axis=1, keepdims=True) / xp.sum(w)
 
 
 def _check_feature_weights(w, n_features: int, xp) -> None:
