@@ -88,24 +88,24 @@ def solve_sample(
     The problem of :func:`otkit.solve` for the cost :math:`C_{ij} = c(x_i, y_j)` of
     :func:`otkit.dist` with ``metric``, by the method chosen:
 
-    ============= ================================================ ===========================
-    method        what runs                                        ``value``
-    ============= ================================================ ===========================
-    'exact'       :func:`otkit.solve` (network simplex) on ``dist`` :math:`\langle P, C\rangle`
-    'sinkhorn'    :func:`otkit.solve` (dense Sinkhorn) on ``dist``  :math:`\mathrm{OT}_\varepsilon`
-    'mm'          :func:`otkit.solve` (unbalanced, MM) on ``dist``  unbalanced objective
+    ============= ================================================== ===========================
+    method        what runs                                          ``value``
+    ============= ================================================== ===========================
+    'exact'       :func:`otkit.solve` (network simplex) on ``dist``  :math:`\langle P, C\rangle`
+    'sinkhorn'    :func:`otkit.solve` (dense Sinkhorn) on ``dist``    :math:`\mathrm{OT}_\varepsilon`
+    'mm'          :func:`otkit.solve` (unbalanced, MM) on ``dist``    unbalanced objective
     'online'      :func:`otkit.sinkhorn_divergence`, costs by blocks :math:`\mathrm{OT}_\varepsilon`
-    'geomloss'    the same (POT's GeomLoss route), ``scaling``      :math:`\mathrm{OT}_\varepsilon`
-    '1d'          :func:`otkit.wasserstein_1d`, one problem per      :math:`W_q^q`
+    'geomloss'    the same (POT's GeomLoss route), ``scaling``        :math:`\mathrm{OT}_\varepsilon`
+    '1d'          :func:`otkit.wasserstein_1d`, one problem per        :math:`W_q^q`
                   feature
-    'sliced'      :func:`otkit.sliced_wasserstein_distance`         :math:`SW_q^q`
-    'max_sliced'  :func:`otkit.max_sliced_wasserstein_distance`     :math:`\max_\theta W_q^q`
-    'gaussian'    Bures-Wasserstein closed form                     :math:`W_2^2` of the fits
-    ============= ================================================ ===========================
+    'sliced'      :func:`otkit.sliced_wasserstein_distance`           :math:`SW_q^q`
+    'max_sliced'  :func:`otkit.max_sliced_wasserstein_distance`       :math:`\max_\theta W_q^q`
+    'gaussian'    Bures-Wasserstein closed form                       :math:`W_2^2` of the fits
+    ============= ================================================== ===========================
 
     with :math:`\mathrm{OT}_\varepsilon = \langle P, C\rangle + \varepsilon\,
     \mathrm{KL}(P \,\|\, a \otimes b)` and ``value_linear`` :math:`= \langle P, C\rangle`.
-    'gaussian' fits :math:`\mathcal N(m, \Sigma)` to each weighted sample (``reg`` added to
+    'gaussian' fits :math:`\mathcal N(m, \Sigma)` to each weighted   sample (``reg`` added to
     the covariances) and returns
 
     .. math::
@@ -118,7 +118,7 @@ def solve_sample(
     for ``metric='sqeuclidean'`` exact OT gives :math:`W_2^2`, '1d' and 'gaussian' give
     :math:`W_2^2` and 'sliced' gives :math:`SW_2^2`, *the square* of
     :func:`otkit.sliced_wasserstein_distance` (and of POT's ``solve_sample`` value for
-    'sliced' and 'max_sliced', which is :math:`SW_p`). The distance itself is
+    'sliced' and 'max_sliced', which is :math:`SW_p`). The distanc  e itself is
     ``log["sliced_distance"]``.
 
     Parameters
