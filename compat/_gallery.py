@@ -264,6 +264,8 @@ def cmd_gallery(args, otkit_revision) -> int:
     work = Path(tempfile.mkdtemp(prefix="otkit-compat-gallery-"))
     _copy_tree(examples, data, work / "pot")
     _copy_tree(examples, data, work / "otkit")
+    if args.pot_twice:
+        _copy_tree(examples, data, work / "pot2")
     print(
         f"POT gallery ({source}), otkit {commit}{' (dirty tree)' if dirty else ''}; "
         f"{len(scripts)} scripts, timeout {args.timeout} s, rtol {args.rtol}"
@@ -292,6 +294,18 @@ def cmd_gallery(args, otkit_revision) -> int:
         else:
             same, diff, count = compare_stdout(pot["stdout"], otk["stdout"], args.rtol, args.atol)
             fig, fig_diff = compare_figures(pot["figures"], otk["figures"], args.rtol, args.atol)
+            # a second POT run: numbers or figures that differ between two POT runs are noise
+            pot2 = _run_script(work / "pot2", rel, args.timeout) if args.pot_twice else pot
+            pot_same = (
+                pot2["ok"]
+                and compare_stdout(pot["stdout"], pot2["stdout"], args.rtol, args.atol)[0]
+            )
+            pot_fig = compare_figures(pot["figures"], pot2["figures"], args.rtol, args.atol)[0]
+            row["pot_reproducible"] = {"numbers": bool(pot_same), "figures": pot_fig != "different"}
+            if not pot_same:
+                diff = "POT's own two runs print different numbers: " + (diff or "(same here)")
+            if pot_fig == "different":
+                fig = "not reproducible on POT"
             row.update(
                 numbers_compared=count,
                 numbers_same=same,
@@ -300,18 +314,28 @@ def cmd_gallery(args, otkit_revision) -> int:
                 figures_diff=fig_diff,
                 n_figures=len(pot["figures"]),
             )
-            row["status"] = "runs, same numbers" if same else "runs, different numbers"
+            if not pot_same:
+                row["status"] = "runs, POT not reproducible"
+            else:
+                row["status"] = "runs, same numbers" if same else "runs, different numbers"
         rows.append(row)
         _print_row(row)
     counts = {
         k: sum(r["status"] == k for r in rows)
-        for k in ("runs, same numbers", "runs, different numbers", "fails", "POT itself fails")
+        for k in (
+            "runs, same numbers",
+            "runs, different numbers",
+            "runs, POT not reproducible",
+            "fails",
+            "POT itself fails",
+        )
     }
-    runs = counts["runs, same numbers"] + counts["runs, different numbers"]
+    runs = sum(v for k, v in counts.items() if k.startswith("runs"))
     same_figs = sum(r.get("figures") == "same" for r in rows)
     print(
         f"\nTOTAL {len(rows)} scripts: runs {runs} (same numbers {counts['runs, same numbers']},"
-        f" different numbers {counts['runs, different numbers']}), fails {counts['fails']},"
+        f" different numbers {counts['runs, different numbers']}, POT not reproducible "
+        f"{counts['runs, POT not reproducible']}), fails {counts['fails']},"
         f" POT itself fails {counts['POT itself fails']}; figure data identical in {same_figs}"
     )
     if missing:

@@ -3,10 +3,11 @@
 Usage: ``python _gallery_runner.py SCRIPT DUMP.json`` (cwd: the script's folder,
 ``MPLBACKEND=Agg``). The script runs unchanged through :func:`runpy.run_path`; before each
 ``plt.show()``/``plt.close()`` and at the end, every open figure is summarized: for each axes,
-its lines (x, y data), collections (offsets and color arrays) and images (arrays), each as
-(shape, sum, sum of |x|, sum of x², min, max). The harness compares the dumps of the POT run
-and the otkit run. ``help()`` prints a fixed line instead of a docstring (otkit's
-docstrings are its own words, not POT's).
+its line geometry, scatter offsets, color arrays and images, each as (shape, sum, sum of |x|,
+sum of x², min, max). Line widths and transparencies are not compared. The harness compares
+the dumps of the POT run and the otkit run. ``help()`` prints a fixed line instead of a
+docstring (otkit's docstrings are its own words, not POT's). The global generators of
+``random``, NumPy and torch are seeded with 0 first.
 """
 
 from __future__ import annotations
@@ -40,27 +41,35 @@ def _stats(values) -> list | None:
     ]
 
 
+def _concat(arrays: list) -> np.ndarray | None:
+    arrays = [np.asarray(a, dtype=float).reshape(-1, 2) for a in arrays if np.size(a)]
+    return np.concatenate(arrays) if arrays else None
+
+
 def _figure_summary(fig) -> list:
+    """Per axes: all line geometry (``plot`` lines and line-collection segments together, so
+    that one ``LineCollection`` and many ``Line2D`` drawing the same segments agree), all
+    scatter offsets, all color arrays, each image, the bar heights. The statistics do not
+    depend on the order of the points."""
     artists = []
     for ax_i, ax in enumerate(fig.get_axes()):
-        for i, line in enumerate(ax.get_lines()):
-            artists.append([f"ax{ax_i}.line{i}", _stats(line.get_xydata())])
-        for i, coll in enumerate(ax.collections):
-            offsets = coll.get_offsets()
-            if offsets is not None and np.size(offsets):
-                artists.append([f"ax{ax_i}.collection{i}.offsets", _stats(offsets)])
-            array = coll.get_array()
-            if array is not None:
-                artists.append([f"ax{ax_i}.collection{i}.array", _stats(array)])
+        geometry = [line.get_xydata() for line in ax.get_lines()]
+        offsets, colors = [], []
+        for coll in ax.collections:
             if hasattr(coll, "get_segments"):
-                segs = coll.get_segments()
-                if segs:
-                    artists.append(
-                        [
-                            f"ax{ax_i}.collection{i}.segments",
-                            _stats(np.concatenate([np.asarray(s) for s in segs])),
-                        ]
-                    )
+                geometry += [np.asarray(seg) for seg in coll.get_segments()]
+            else:
+                off = coll.get_offsets()
+                if off is not None and np.size(off):
+                    offsets.append(off)
+            array = coll.get_array()
+            if array is not None and np.size(array):
+                colors.append(np.ravel(np.ma.filled(np.ma.asarray(array, dtype=float), np.nan)))
+        for key, data in (("lines", _concat(geometry)), ("offsets", _concat(offsets))):
+            if data is not None:
+                artists.append([f"ax{ax_i}.{key}", _stats(data)])
+        if colors:
+            artists.append([f"ax{ax_i}.color_arrays", _stats(np.concatenate(colors))])
         for i, image in enumerate(ax.get_images()):
             artists.append([f"ax{ax_i}.image{i}", _stats(image.get_array())])
         heights = [p.get_height() for p in ax.patches if hasattr(p, "get_height")]
@@ -105,6 +114,16 @@ def main() -> int:
     import builtins
 
     builtins.help = lambda *args, **kwargs: print("[help() output omitted by the harness]")
+    # fixed seeds for the global generators, so that a script drawing from np.random without
+    # seeding it gives the same numbers on every run (with POT, which draws from np.random)
+    import random
+
+    random.seed(0)
+    np.random.seed(0)
+    if "torch" in script.read_text(encoding="utf-8"):
+        import torch
+
+        torch.manual_seed(0)
     sys.argv = [str(script)]
     sys.path.insert(0, str(script.parent))
     code = 0

@@ -281,7 +281,21 @@ def _exception_info(excinfo) -> dict:
         "where": where,
         "raised_in": raised_in,
         "otkit_in_traceback": any(_category(e.filename) == "otkit" for e in entries),
+        "otkit_entered_from": _otkit_entry(entries),
     }
+
+
+def _otkit_entry(entries) -> str | None:
+    """Who called into otkit on the failing path: 'test' (the test called an otkit function),
+    'pot' (POT's own code, e.g. ot.solve_gromov, called otkit's replacement), or None."""
+    caller = None
+    for frame in entries:
+        category = _category(frame.filename)
+        if category == "otkit":
+            return caller
+        if frame.filename != __file__:  # the recording wrapper sits in between
+            caller = category
+    return None
 
 
 def pytest_runtest_setup(item):
@@ -307,6 +321,11 @@ def pytest_runtest_makereport(item, call):
         rec["phase"] = call.when
 
 
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return _first_line(longrepr[2] if isinstance(longrepr, tuple) else longrepr)
+
+
 def pytest_runtest_logreport(report):
     rec = _record(report.nodeid)
     wasxfail = hasattr(report, "wasxfail")
@@ -315,6 +334,7 @@ def pytest_runtest_logreport(report):
             rec["outcome"] = "xpassed" if wasxfail else "passed"
         elif report.skipped:
             rec["outcome"] = "xfailed" if wasxfail else "skipped"
+            rec["skip_reason"] = _skip_reason(report)
         else:
             rec["outcome"] = "failed"
     elif report.failed:  # setup or teardown error
@@ -322,9 +342,7 @@ def pytest_runtest_logreport(report):
             rec["outcome"] = "error"
     elif report.skipped and report.when == "setup":
         rec["outcome"] = "xfailed" if wasxfail else "skipped"
-        rec["skip_reason"] = _first_line(
-            report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
-        )
+        rec["skip_reason"] = _skip_reason(report)
     if report.failed and "error" not in rec:
         crash = getattr(report.longrepr, "reprcrash", None)
         rec["error"] = _first_line(crash.message if crash is not None else report.longrepr)
