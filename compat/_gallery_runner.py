@@ -1,7 +1,8 @@
 """Run one gallery script as ``__main__`` and dump a fingerprint of the data it plotted.
 
-Usage: ``python _gallery_runner.py SCRIPT DUMP.json`` (cwd: the script's folder,
-``MPLBACKEND=Agg``). The script runs unchanged through :func:`runpy.run_path`; before each
+Usage: ``python _gallery_runner.py SCRIPT DUMP.json [LIBRARY]`` (cwd: the script's folder,
+``MPLBACKEND=Agg``; ``LIBRARY``, ``ot`` or ``otkit``, is imported before the seeding, because
+importing POT draws from NumPy's global generator). The script runs unchanged through :func:`runpy.run_path`; before each
 ``plt.show()``/``plt.close()`` and at the end, every open figure is summarized: for each axes,
 its line geometry, scatter offsets, color arrays and images, each as (shape, sum, sum of |x|,
 sum of x², min, max). Line widths and transparencies are not compared. The harness compares
@@ -80,6 +81,10 @@ def _figure_summary(fig) -> list:
 
 def main() -> int:
     script, dump = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
+    if len(sys.argv) > 3:
+        # import the library first: ``import ot`` draws from np.random, and a script that
+        # relies on the global generator must start from the same state in both runs
+        __import__(sys.argv[3])
     import matplotlib
 
     matplotlib.use("Agg")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import linecache
 import os
 import pkgutil
 import sys
@@ -282,7 +283,22 @@ def _exception_info(excinfo) -> dict:
         "raised_in": raised_in,
         "otkit_in_traceback": any(_category(e.filename) == "otkit" for e in entries),
         "otkit_entered_from": _otkit_entry(entries),
+        "expects_error": _expects_error(entries),
     }
+
+
+def _expects_error(entries) -> bool:
+    """Whether the innermost test-file frame sits in a ``raises`` check (``pytest.raises``,
+    ``assert_raises``) written within the 3 lines above it: the test expected an exception,
+    so an otkit exception there is a different exception type than POT's."""
+    for frame in reversed(entries):
+        if _category(frame.filename) == "test":
+            lines = [
+                linecache.getline(frame.filename, n)
+                for n in range(frame.lineno - 3, frame.lineno + 1)
+            ]
+            return any("raises(" in line for line in lines)
+    return False
 
 
 def _otkit_entry(entries) -> str | None:

@@ -161,3 +161,13 @@ def test_listed_paths_are_in_the_public_lists():
         module, _, name = path.rpartition(".")
         owner = importlib.import_module("otkit" + ("." + module if module else ""))
         assert name in owner.__all__, f"{path} resolves but is not in {owner.__name__}.__all__"
+
+
+def test_array_libraries_resolve_from_otkit_backend_as_from_pots():
+    # POT's gallery takes torch from its backend module: ``from ot.backend import torch``.
+    torch = pytest.importorskip("torch")
+    from otkit.backend import torch as from_backend
+
+    assert from_backend is torch
+    with pytest.raises(AttributeError, match="no attribute 'not_a_library'"):
+        otkit.backend.not_a_library  # noqa: B018

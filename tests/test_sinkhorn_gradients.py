@@ -86,6 +86,26 @@ class TestTorch:
 
         assert self.torch.autograd.gradcheck(value, (M, a), eps=1e-6, atol=1e-6)
 
+    @pytest.mark.parametrize("function", ["sinkhorn2", "solve", "sinkhorn_unbalanced2"])
+    def test_autodiff_with_only_the_weights_requiring_a_gradient(self, problem, function):
+        # Regression: an in-place log-sum-exp (out=) was used because M needed no gradient,
+        # and crashed when the weights did.
+        a, b, M = self._tensors(problem, grad=False)
+        a.requires_grad_(True)
+        b.requires_grad_(True)
+        options = {"stopThr": 0.0, "numItermax": 30, "warn": False}
+
+        def value(a, b):
+            if function == "solve":  # balanced solve checks the masses: normalise inside
+                a, b = a / a.sum(), b / b.sum()
+                return ot.solve(M, a, b, reg=REG, grad="autodiff", max_iter=30, tol=0.0).value
+            if function == "sinkhorn2":
+                return ot.sinkhorn2(a, b, M, REG, grad="autodiff", check_marginals=False,
+                                    **options)  # fmt: skip
+            return ot.sinkhorn_unbalanced2(a, b, M, REG, 1.0, grad="autodiff", **options)
+
+        assert self.torch.autograd.gradcheck(value, (a, b), eps=1e-6, atol=1e-6)
+
     def test_autodiff_at_convergence_matches_envelope_for_the_regularized_value(self, problem):
         a, b, M = self._tensors(problem)
         _, log = ot.sinkhorn2(a, b, M, REG, log=True, grad="autodiff", **TIGHT)

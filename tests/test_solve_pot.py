@@ -545,3 +545,11 @@ def test_scaler_transforms_both_clouds(clouds):
         np.testing.assert_allclose(res.value, expected.value, rtol=1e-14)
     with pytest.raises(ValueError, match="scaler"):
         ot.solve_sample(x, y, scaler="standard")
+
+
+@pytest.mark.parametrize("method", ["1d", "sliced", "max_sliced"])
+def test_unknown_metric_is_a_value_error_and_pots_not_implemented_error(clouds, method):
+    X, Y = clouds[:2]
+    for expected in (ValueError, NotImplementedError):
+        with pytest.raises(expected, match="metric must be one of"):
+            ot.solve_sample(X, Y, method=method, metric="wrong_metric")

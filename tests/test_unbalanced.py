@@ -149,6 +149,8 @@ def test_mass_grows_with_rho_toward_the_geometric_mean(problem):
 
 
 def test_batched_b_matches_columns(problem):
+    # With a 2-D b the reference measure is c = 1 whatever reg_type says (POT's convention:
+    # one kernel exp(-M / eps) for every column), so each column is the 'entropy' problem.
     a, b, M = problem
     B = np.stack([b, b[::-1] * 0.5, np.full_like(b, 0.3)], axis=1)
     for reg_type in ("kl", "entropy"):
@@ -160,14 +162,33 @@ def test_batched_b_matches_columns(problem):
         )
         for k in range(B.shape[1]):
             one = ot.sinkhorn_unbalanced2(
-                a, B[:, k], M, 0.1, (1.0, 0.5), reg_type=reg_type, returnCost="total", **TIGHT
+                a, B[:, k], M, 0.1, (1.0, 0.5), reg_type="entropy", returnCost="total", **TIGHT
             )
             np.testing.assert_allclose(costs[k], one, rtol=1e-10)
             np.testing.assert_allclose(
                 plans[:, :, k], ot.sinkhorn_unbalanced(a, B[:, k], M, 0.1, (1.0, 0.5),
-                                                       reg_type=reg_type, **TIGHT), atol=1e-12
+                                                       reg_type="entropy", **TIGHT), atol=1e-12
             )  # fmt: skip
         assert log["f"].shape == (6, 3)
+
+
+def test_batched_b_log_scalings_follow_pot_fixed_point(problem):
+    # POT's test for k histograms: log u, log v solve the fixed point with K = exp(-M / eps).
+    a, b, M = problem
+    B = np.stack([b, b[::-1] * 0.5], axis=1)
+    eps, rho = 0.2, 1.0
+    _, log = ot.unbalanced.sinkhorn_unbalanced(a, B, M, eps, rho, log=True, **TIGHT)
+    fi = rho / (rho + eps)
+    lse = np.logaddexp.reduce
+    log_u, log_v = log["logu"], log["logv"]
+    assert log_u.shape == (M.shape[0], 2) and log_v.shape == (M.shape[1], 2)
+    kernel = -M[:, :, None] / eps
+    np.testing.assert_allclose(
+        log_u, fi * (np.log(a)[:, None] - lse(log_v[None, :, :] + kernel, axis=1)), atol=1e-9
+    )
+    np.testing.assert_allclose(
+        log_v, fi * (np.log(B) - lse(log_u[:, None, :] + kernel, axis=0)), atol=1e-9
+    )
 
 
 def test_pot_examples_and_methods():

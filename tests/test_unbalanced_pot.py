@@ -525,3 +525,26 @@ def test_uot_1d_infinite_penalties_give_balanced_ot(lines):
     _, _, value = ot.unbalanced.uot_1d(u, v, INF, a, b, numItermax=3)
     np.testing.assert_allclose(float(value), float(ot.wasserstein_1d(u, v, a, b, p=2)),
                                rtol=1e-12)  # fmt: skip
+
+
+def test_methods_pot_does_not_implement_warn_as_pot(problem):
+    # POT accepts 'sinkhorn_reg_scaling' (and, for barycenters, the translation-invariant
+    # name) without implementing them and warns; otkit warns too, at the caller's line.
+    a, b, M = problem
+    A = np.stack([a, a[::-1]], axis=1)
+    support = np.linspace(0.0, 1.0, len(a))
+    M_square = (support[:, None] - support[None, :]) ** 2
+    with pytest.warns(UserWarning, match="not implemented") as record:
+        ot.unbalanced.sinkhorn_unbalanced(a, b, M, 0.1, 1.0, method="sinkhorn_reg_scaling")
+    assert record[0].filename == __file__
+    with pytest.warns(UserWarning, match="not implemented"):
+        ot.unbalanced.sinkhorn_unbalanced2(a, b, M, 0.1, 1.0, method="sinkhorn_reg_scaling")
+    for method in ("sinkhorn_reg_scaling", "sinkhorn_translation_invariant"):
+        with pytest.warns(UserWarning, match="not implemented") as record:
+            ot.unbalanced.barycenter_unbalanced(A, M_square, 0.1, 1.0, method=method)
+        assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ot.unbalanced.sinkhorn_unbalanced(
+            a, b, M, 0.1, 1.0, method="sinkhorn_translation_invariant", numItermax=5000
+        )

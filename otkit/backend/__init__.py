@@ -60,3 +60,22 @@ __all__ = [
     "while_loop",
     "workspace_like",
 ]
+
+
+# POT's ``ot.backend`` module imports the array libraries at its top, and scripts take them
+# from there (``from ot.backend import torch``). The same names resolve here, imported only
+# when asked for, so importing otkit still never imports torch or jax.
+_LIBRARIES = {"torch": "torch", "jax": "jax", "jnp": "jax.numpy", "cp": "cupy", "tf": "tensorflow"}
+
+
+def __getattr__(name: str):
+    if name not in _LIBRARIES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    try:
+        return importlib.import_module(_LIBRARIES[name])
+    except ImportError as error:
+        raise ImportError(
+            f"otkit.backend.{name} is {_LIBRARIES[name]}, which is not installed"
+        ) from error

@@ -71,7 +71,8 @@ def logsumexp_add(x, y, axis, xp=None, *, workspace=None):
 
     JAX: XLA fuses the sum into the reduction (no n x m temporary). NumPy and torch: with a
     ``workspace`` (an array of ``x``'s shape and dtype that the caller lets this function
-    overwrite, from :func:`workspace_like`; on torch only when nothing needs a gradient), the
+    overwrite, from :func:`workspace_like`; on torch used only when neither ``x`` nor ``y``
+    needs a gradient), the
     computation is done in place in it: a fresh n x m array per call costs as much in page
     faults as the arithmetic, and terms more than the dtype's exponent range below the
     maximum are raised to that floor before ``exp`` (their share of the sum is below
@@ -84,7 +85,9 @@ def logsumexp_add(x, y, axis, xp=None, *, workspace=None):
         return logsumexp(x + y, axis=axis, xp=xp)
     if is_numpy_namespace(xp):
         return _numpy_logsumexp_add(x, y, axis, workspace)
-    if not is_torch_namespace(xp):
+    if not is_torch_namespace(xp) or requires_grad(x, y):
+        # in place work would break autograd: the workspace was made for an ``x`` that
+        # needs no gradient, but the shift ``y`` may (weights that require a gradient)
         return logsumexp(x + y, axis=axis, xp=xp)
     import torch
 

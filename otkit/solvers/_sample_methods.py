@@ -32,12 +32,17 @@ _EXPONENT_1D = {"sqeuclidean": 2.0, "euclidean": 1.0, "cityblock": 1.0, "minkows
 _EXPONENT_SLICED = {"sqeuclidean": 2.0, "euclidean": 1.0, "cityblock": 1.0}
 
 
+class UnknownMetricError(ValueError, NotImplementedError):
+    """An unknown metric name: a ValueError, and a NotImplementedError as POT raises."""
+
+
 def exponent(metric, method, exponents):
-    """The exponent q of ``metric`` for ``method``: ValueError for an unknown metric,
-    NotImplementedError (as POT) for a metric of :func:`otkit.dist` the method lacks."""
+    """The exponent q of ``metric`` for ``method``: NotImplementedError (as POT) for a metric
+    of :func:`otkit.dist` the method lacks, :class:`UnknownMetricError` (both a ValueError and
+    POT's NotImplementedError) for a name that is no metric."""
     if metric in exponents:
         return exponents[metric]
-    error = NotImplementedError if metric in METRICS else ValueError
+    error = NotImplementedError if metric in METRICS else UnknownMetricError
     raise error(
         f"metric must be one of {', '.join(map(repr, exponents))} for method={method!r}, "
         f"got {metric!r}"

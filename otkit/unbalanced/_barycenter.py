@@ -49,7 +49,7 @@ from ..bregman._sinkhorn_loop import (
     softmin_rows,
 )
 from ._checks import check_choice, check_iterations, check_reg, check_reg_m, print_trace
-from ._sinkhorn import IGNORED_OPTIONS, METHODS
+from ._sinkhorn import IGNORED_OPTIONS, METHODS, warn_unimplemented_method
 
 __all__ = [
     "barycenter_unbalanced",
@@ -129,6 +129,9 @@ def _prepare(A, M, reg, reg_m, weights):
 def _barycenter(A, M, reg, reg_m, method, weights, numItermax, stopThr, verbose, log, warn,
                 kwargs):  # fmt: skip
     method = check_choice(method, "method", METHODS)
+    warn_unimplemented_method(
+        method, ("sinkhorn_reg_scaling", "sinkhorn_translation_invariant"), stacklevel=3
+    )
     check_iterations(numItermax, stopThr)
     unknown = set(kwargs) - IGNORED_OPTIONS
     if unknown:

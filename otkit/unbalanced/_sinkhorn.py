@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 from ..backend import (
     exp_outer_sum,
@@ -48,6 +49,7 @@ __all__ = [
     "check_reg_m",
     "jitted_solve",
     "solve_unbalanced_entropic",
+    "warn_unimplemented_method",
 ]
 
 METHODS = (
@@ -57,6 +59,20 @@ METHODS = (
     "sinkhorn_reg_scaling",
 )
 REG_TYPES = ("kl", "entropy")
+
+
+def warn_unimplemented_method(method: str, unimplemented: tuple, stacklevel: int) -> None:
+    """POT's warning for a method name it accepts without implementing it (POT then runs
+    its classic Sinkhorn-Knopp; otkit runs its one log-domain iteration, same solution)."""
+    if method in unimplemented:
+        warnings.warn(
+            f"method={method!r} is not implemented (as in POT): running otkit's log-domain "
+            "Sinkhorn iteration, which reaches the same solution",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
 RETURN_COSTS = ("linear", "total")
 GRADS = ("envelope", "autodiff", "detach")
 # POT options of the individual methods that have no effect here (one stable iteration).

@@ -39,6 +39,7 @@ from ._sinkhorn import (
     RETURN_COSTS,
     jitted_solve,
     solve_unbalanced_entropic,
+    warn_unimplemented_method,
 )
 
 __all__ = [
@@ -86,6 +87,7 @@ def _prepare_reference(c, reg_type, xp, dtype, device, shape, traced):
 def _solve(a, b, M, reg, reg_m, method, reg_type, c, warmstart, numItermax, stopThr, grad,
            warn, kwargs):  # fmt: skip
     method = check_choice(method, "method", METHODS)
+    warn_unimplemented_method(method, ("sinkhorn_reg_scaling",), stacklevel=4)
     reg_type = check_choice(reg_type, "reg_type", REG_TYPES)
     check_choice(grad, "grad", GRADS)
     check_iterations(numItermax, stopThr)
@@ -100,8 +102,12 @@ def _solve(a, b, M, reg, reg_m, method, reg_type, c, warmstart, numItermax, stop
         check_finite(to_numpy(M), "M")
         check_nonnegative_weights(to_numpy(a), "a")
         check_nonnegative_weights(to_numpy(b), "b")
-    c = _prepare_reference(c, reg_type, xp, dtype, device, M.shape, traced)
     batched = b.ndim == 2
+    if batched and reg_type == "kl" and c is None:
+        # POT's convention for k histograms: the reference measure is c = 1 (its
+        # 'entropy'), one kernel for every column, whatever reg_type says.
+        reg_type = "entropy"
+    c = _prepare_reference(c, reg_type, xp, dtype, device, M.shape, traced)
     b2 = b if batched else b[:, None]
     f0 = _initial_potential(warmstart, a, b2, eps, xp, dtype, device)
     steps = max(int(numItermax) - 1, 0)  # the loop's first update is POT's first iteration

@@ -38,7 +38,8 @@ _HEAD = r"""
         Source weights, non-negative, any total mass (empty or None: uniform).
     b : (m,) or (m, k) array or list
         Target weights, any total mass; a 2-D ``b`` solves the ``k`` problems
-        :math:`(a, b_{:, l}, M)` (one batched pass for ``reg_type='kl'`` without ``c``).
+        :math:`(a, b_{:, l}, M)`, each with the reference :math:`c = 1` unless ``c`` is
+        given (POT's convention; see ``reg_type``).
     M : (n, m) array
         Cost matrix, finite.
     reg : float
@@ -63,8 +64,9 @@ _MIDDLE = r"""
         The reference of the entropic term: 'kl' :math:`c = a \otimes b` (or the given
         ``c``); 'entropy' :math:`c = 1`, i.e. the negative entropy
         :math:`\sum \gamma \log\gamma - \gamma` up to a constant (another plan). With a 2-D
-        ``b``, 'kl' takes :math:`c = a \otimes b_{:, l}` for problem ``l`` (POT uses
-        'entropy' there, with a warning).
+        ``b`` and no ``c``, both solve the 'entropy' problem of each column, as POT does
+        (one kernel :math:`e^{-M/\varepsilon}` for all columns); for the KL problem of
+        column ``l`` pass ``b[:, l]`` alone.
     c : (n, m) array, optional
         Reference measure of ``reg_type='kl'`` (non-negative, no empty row or column).
         Ignored, with a warning, for ``reg_type='entropy'`` (as POT).

@@ -73,7 +73,8 @@ class LazyTensor:
         return self._getitem(*keys, **self.kwargs)
 
     def __repr__(self) -> str:
-        return f"LazyTensor(shape={self.shape}, attributes=({', '.join(self.kwargs)}))"
+        # POT's exact format (no spaces inside), which scripts and tests compare against
+        return f"LazyTensor(shape={self.shape},attributes=({','.join(self.kwargs)}))"
 
 
 def _dense(sparse):
@@ -183,8 +184,9 @@ class OTResult:
     status : str or None
         'optimal' (exact solvers), 'converged', 'max_iter_reached', 'infeasible' or
         'unbounded'; None under ``jax.jit``, where it is not known at trace time.
-    log : dict
-        Solver-specific extras (for example the log of the underlying function).
+    log : dict or None
+        Solver-specific extras (for example the log of the underlying function); None when
+        the solver keeps none (as POT).
     backend : module or None
         The array namespace of the arrays (POT: its backend object).
     batch_size : int
@@ -244,7 +246,7 @@ class OTResult:
             "_value_linear": value_linear,
             "_value_quad": value_quad,
             "_plan": plan,
-            "_log": {} if log is None else log,
+            "_log": log,
             "_backend": backend,
             "_sparse_plan": sparse_plan,
             "_lazy_plan": lazy_plan,
