@@ -50,6 +50,15 @@ def test_import_otkit_imports_neither_torch_nor_jax():
     run_python(f"import sys, otkit\n{NO_FRAMEWORK}")
 
 
+def test_import_otkit_imports_no_scipy_nor_matplotlib():
+    # importing scipy.optimize alone costs ~0.7 s: only the functions that need it import it
+    run_python(
+        "import sys, otkit\n"
+        "assert not any(m.split('.')[0] in ('scipy', 'matplotlib') for m in sys.modules), "
+        "sorted(m for m in sys.modules if m.startswith(('scipy', 'matplotlib')))"
+    )
+
+
 def test_numpy_calls_import_neither_torch_nor_jax():
     run_python(
         "import sys\n"

@@ -1,5 +1,6 @@
-"""Gradients of sinkhorn2 and of the regularized value: envelope, autodiff, detach; torch and
-JAX (grad, jit), against finite differences and the closed forms (plan, centred potentials)."""
+"""Gradients of sinkhorn2 and of the regularized value: envelope (``grad='envelope'``),
+autodiff, detach; torch and JAX (grad, jit), against finite differences and the closed forms
+(plan, centred potentials). The default implicit gradient: tests/test_sinkhorn_implicit.py."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ class TestTorch:
 
     def test_envelope_gradients_are_plan_and_centred_potentials(self, problem):
         a, b, M = self._tensors(problem)
-        cost = ot.sinkhorn2(a, b, M, REG, **TIGHT)
+        cost = ot.sinkhorn2(a, b, M, REG, grad="envelope", **TIGHT)
         cost.backward()
         G, ref = ot.sinkhorn(*problem, REG, log=True, **TIGHT)
         np.testing.assert_allclose(M.grad.numpy(), G, atol=1e-12)
@@ -120,7 +121,7 @@ class TestTorch:
 
     def test_greenkhorn_envelope_gradient(self, problem):
         a, b, M = self._tensors(problem)
-        ot.sinkhorn2(a, b, M, REG, method="greenkhorn", **TIGHT).backward()
+        ot.sinkhorn2(a, b, M, REG, method="greenkhorn", grad="envelope", **TIGHT).backward()
         np.testing.assert_allclose(M.grad.numpy(), ot.sinkhorn(*problem, REG, **TIGHT), atol=1e-9)
 
 
@@ -136,7 +137,9 @@ class TestJax:
     @pytest.mark.parametrize("jit", [False, True])
     def test_envelope_grad_is_the_plan_and_potentials(self, problem, jit):
         a, b, M = self._arrays(problem)
-        grad = self.jax.grad(lambda a, M: ot.sinkhorn2(a, b, M, REG, **TIGHT), argnums=(0, 1))
+        grad = self.jax.grad(
+            lambda a, M: ot.sinkhorn2(a, b, M, REG, grad="envelope", **TIGHT), argnums=(0, 1)
+        )
         if jit:
             grad = self.jax.jit(grad)
         grad_a, grad_M = grad(a, M)

@@ -65,7 +65,7 @@ def test_empty_inputs():
     ("kwargs", "message"),
     [
         ({"method": "sinkhorn_fast"}, "method must be one of"),
-        ({"grad": "implicit"}, "grad must be one of"),
+        ({"grad": "unrolled"}, "grad must be one of"),
         ({"warmstart_type": "duals"}, "warmstart_type must be"),
         ({"numItermax": -1}, "numItermax must be >= 0"),
         ({"stopThr": -1.0}, "stopThr must be"),

@@ -11,6 +11,10 @@ backend and returns ``value`` with those gradients attached:
 - NumPy and other libraries: a plain call.
 
 Inputs and outputs keep the caller's dtype and device; auxiliary outputs carry no gradient.
+
+:func:`with_vjp` attaches a hand-written vector-Jacobian product to a function computed in the
+caller's namespace (no host round trip): a ``torch.autograd.Function`` on torch, a
+``jax.custom_vjp`` on JAX (so ``jax.jit(jax.grad(...))`` works), a plain call elsewhere.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from ._namespace import (
     to_numpy,
 )
 
-__all__ = ["call_host"]
+__all__ = ["call_host", "with_vjp"]
 
 
 def call_host(host_fn: Callable, args: Sequence, xp, dtype, device, aux_specs: Sequence):
@@ -144,3 +148,63 @@ def _call_jax(host_fn, args, dtype, aux_specs):
     value_and_aux.defvjp(forward, backward)
     value, aux = value_and_aux(*args)
     return value, tuple(aux)
+
+
+def with_vjp(primal: Callable, vjp: Callable, args: Sequence, xp):
+    """``primal(*args)`` whose reverse-mode derivative is ``vjp(args, output, cotangent)``.
+
+    Parameters
+    ----------
+    primal : callable
+        ``primal(*args) -> output``, one array, written with namespace ``xp`` operations.
+    vjp : callable
+        ``vjp(args, output, cotangent) -> tuple`` of one cotangent per argument, each of the
+        shape and dtype of its argument (computed in ``xp``; called under torch's
+        ``no_grad``, and traced by JAX inside ``jax.jit``).
+    args : sequence of arrays
+        The inputs, all arrays of ``xp`` (convert Python scalars first).
+    xp : module
+        Array namespace of ``args``.
+
+    Returns
+    -------
+    output : array
+        ``primal(*args)``; on torch and JAX differentiable with the given VJP (first order).
+    """
+    if is_torch_namespace(xp):
+        import torch
+
+        class CustomVJP(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, *tensors):
+                output = primal(*tensors)
+                ctx.save_for_backward(*tensors, output)
+                return output
+
+            @staticmethod
+            def backward(ctx, cotangent):
+                *tensors, output = ctx.saved_tensors
+                grads = vjp(tuple(tensors), output, cotangent)
+                return tuple(
+                    g if needed else None for g, needed in zip(grads, ctx.needs_input_grad)
+                )
+
+        return CustomVJP.apply(*args)
+    if is_jax_namespace(xp):
+        import jax
+
+        @jax.custom_vjp
+        def function(*primals):
+            return primal(*primals)
+
+        def forward(*primals):
+            output = primal(*primals)
+            return output, (primals, output)
+
+        def backward(residuals, cotangent):
+            primals, output = residuals
+            return tuple(vjp(primals, output, cotangent))
+
+        function.defvjp(forward, backward)
+        return function(*args)
+    return primal(*args)

@@ -214,10 +214,13 @@ def empirical_sinkhorn2(
     r"""Entropic OT cost between point clouds (POT's ``ot.bregman.empirical_sinkhorn2``).
 
     The linear cost :math:`\langle \gamma^\star, M\rangle` of :func:`empirical_sinkhorn`'s
-    plan (as POT: without the entropic term). With ``isLazy=True`` nothing of size n x m
-    is stored, and unlike POT's lazy path the value stays differentiable (torch, JAX) with
-    respect to ``X_s``, ``X_t``, ``a`` and ``b``: the envelope gradients of the regularized
-    value, as for :func:`otkit.sinkhorn2`.
+    plan (as POT: without the entropic term). The dense path (``isLazy=False``) is
+    :func:`otkit.sinkhorn2` on ``dist(X_s, X_t)``: by default the exact (implicit)
+    gradient of this cost, ``grad=`` is passed on. With ``isLazy=True`` nothing of size
+    n x m is stored, and unlike POT's lazy path the value stays differentiable (torch, JAX)
+    with respect to ``X_s``, ``X_t``, ``a`` and ``b``, but with the envelope gradients of
+    the *regularized* value (``grad='envelope'`` of :func:`otkit.sinkhorn2`), not the
+    gradient of the returned cost.
 
     Parameters are those of :func:`empirical_sinkhorn` (``**kwargs`` too); ``warmstart`` is
     used by the dense path only. With ``log=True`` the lazy path returns the log of

@@ -15,7 +15,7 @@ from ._sinkhorn_solve import METHODS, build_outputs, solve_potentials
 
 __all__ = ["sinkhorn", "sinkhorn2"]
 
-GRADS = ("envelope", "autodiff", "detach")
+GRADS = ("implicit", "envelope", "autodiff", "detach")
 ACCELERATIONS = (None, "overrelax")
 WARMSTART_TYPES = ("log_scalings", "alpha_beta", "potentials")
 # POT reads ``warmstart`` as (log u, log v) for these methods and as the absorbed potentials
@@ -153,7 +153,7 @@ def _solve(
     if unrolled and engine != "generic":
         raise ValueError(
             f"grad='autodiff' needs a differentiable solver: method={method!r} on this input "
-            "runs on the host; use grad='envelope' (the default)"
+            "runs on the host; use grad='implicit' (the default)"
         )
     plan, value_linear, value_reg, f, g, out["row_sums"], out["col_sums"] = build_outputs(
         a, b2, M, eps, out["f"], out["g"], out["plan"], xp, dtype, device, grad, plan_only
@@ -287,13 +287,33 @@ _DOC_PROBLEM_AND_PARAMETERS = r"""
         'sinkhorn_stabilized' and 'sinkhorn_epsilon_scaling' (``log["warmstart"]`` is that
         pair for the method used). ``warmstart_type`` overrides this. Only the row part
         sets the start: the first half step recomputes the column part from it.
-    grad : {'envelope', 'autodiff', 'detach'}, default='envelope'
-        Gradients on torch and JAX. 'envelope': the solve runs without gradient (memory
-        independent of the iteration count) and values get the gradient of the regularized
-        objective at the optimum, (plan, f - mean f, g - mean g) with respect to
-        (M, a, b); the returned plan is one differentiable evaluation from the fixed
-        potentials. 'autodiff': unrolled differentiation through the iterations (a masked
-        fixed-length loop under JAX tracing). 'detach': no gradient.
+    grad : {'implicit', 'envelope', 'autodiff', 'detach'}, default='implicit'
+        Gradients on torch and JAX (first order; also under ``jax.jit``).
+
+        - 'implicit': the plan is differentiated implicitly at the Sinkhorn fixed point,
+          so the cost :math:`\langle\gamma^\star, M\rangle` of :func:`sinkhorn2` (and
+          ``log["cost"]``, the plan of :func:`sinkhorn`) gets its exact gradient at
+          convergence with respect to ``M``, ``a``, ``b`` (and ``reg`` on JAX). The
+          solve runs without gradient; the backward pass solves one linear system with
+          the Jacobian of the marginal equations (a dense solve on the smaller side up to
+          256, else conjugate gradient with products by the plan): memory a few times
+          that of the plan, independent of the iteration count. If the tolerance was not
+          reached (a warning says so), it is the gradient of the fixed point evaluated at
+          the returned potentials, not that of the returned value. ``log["reg_value"]``
+          gets the envelope gradient (its exact one). The weights' gradient is defined up
+          to :math:`(t\mathbf 1, -t\mathbf 1)`; the one returned has equal sums
+          (:math:`\sum_i \partial_{a_i} = \sum_j \partial_{b_j}`), exact along every
+          direction that keeps the masses equal.
+        - 'envelope': the gradient of the *regularized* objective at the optimum
+          (Danskin), (plan, f - mean f, g - mean g) with respect to (M, a, b), attached
+          to the cost as well, for which it is not the gradient (off by the
+          derivative of the entropic term); the returned plan is one differentiable
+          evaluation from the fixed potentials. The former default; the cheapest
+          backward (no linear solve).
+        - 'autodiff': unrolled differentiation through the iterations (a masked
+          fixed-length loop under JAX tracing): the gradient of the returned value
+          whether converged or not, memory proportional to the iteration count.
+        - 'detach': no gradient.
     warmstart_type : {None, 'log_scalings', 'alpha_beta', 'potentials'}, default=None
         How to read ``warmstart``: None is the method's POT convention (above);
         'potentials' reads ``(f, g)`` in cost units (as returned in the log, or by
@@ -343,6 +363,10 @@ _DOC_TAIL = r"""
        transport problems. SIAM J. Sci. Comput. 41(3), 2019.
     .. [4] J. Altschuler, J. Weed, P. Rigollet. Near-linear time approximation algorithms for
        optimal transport via Sinkhorn iteration. NeurIPS 2017.
+    .. [5] G. Luise, A. Rudi, M. Pontil, C. Ciliberto. Differential properties of Sinkhorn
+       approximation for learning with Wasserstein distance. NeurIPS 2018.
+    .. [6] M. Eisenberger, A. Toker, L. Leal-Taixe, F. Bernard, D. Cremers. A unified
+       framework for implicit Sinkhorn differentiation. CVPR 2022.
 """
 
 
@@ -359,7 +383,7 @@ def sinkhorn(
     warn=True,
     warmstart=None,
     *,
-    grad="envelope",
+    grad="implicit",
     return_plans=False,
     **kwargs,
 ):
@@ -391,7 +415,7 @@ def sinkhorn2(
     warn=True,
     warmstart=None,
     *,
-    grad="envelope",
+    grad="implicit",
     **kwargs,
 ):
     r"""Entropic optimal transport cost (Sinkhorn), without the entropic term."""

@@ -27,6 +27,7 @@ from ..backend import (
     stop_gradient,
     to_numpy,
 )
+from ._implicit import implicit_plan
 from ._sinkhorn_loop import log_weights, sinkhorn_log_loop
 from ._sinkhorn_numpy import greenkhorn_host, log_c_transform, stabilized_sinkhorn
 
@@ -227,6 +228,9 @@ def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad, plan_o
 
     ``grad`` sets what carries a gradient (torch/JAX):
 
+    - "implicit": the plan (hence <P, C>) is differentiated implicitly at the fixed point
+      (:mod:`otkit.bregman._implicit`); the regularized value gets the envelope gradient,
+      which is its exact gradient at the optimum;
     - "autodiff": everything is a function of the (unrolled) potentials;
     - "envelope": values get the gradient of the regularized value at the optimum,
       (plan, f - mean f, g - mean g) with respect to (C, a, b); the plan is one differentiable
@@ -246,6 +250,8 @@ def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad, plan_o
         a, b, C = (stop_gradient(x, xp) for x in (a, b, C))
     if plan_host is not None and not requires_grad(a, b, C):
         plan = _to_xp(plan_host, xp, dtype, device)
+    elif grad == "implicit" and (is_torch_namespace(xp) or is_jax_namespace(xp)):
+        plan = implicit_plan(_plan, a, b, C, eps, f, g, xp)
     else:
         plan = _plan(a, b, C, eps, f, g, xp)
     if plan_only:
@@ -258,10 +264,11 @@ def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad, plan_o
     mass_term = eps * (xp.sum(rows, axis=0) - xp.sum(a) * xp.sum(b, axis=0))
     # <P, f + g> from the marginals of P: O(n + m) after the two sums, no n x m temporary.
     value_reg = xp.sum(f * rows, axis=0) + xp.sum(g * cols, axis=0) - mass_term
-    if grad == "envelope" and not is_numpy_namespace(xp):  # NumPy has no autodiff
+    if grad in ("envelope", "implicit") and not is_numpy_namespace(xp):  # NumPy: no autodiff
         gradient_terms = _envelope_terms(a, b, C, f, g, plan, xp)
-        value_linear = stop_gradient(value_linear, xp) + gradient_terms
         value_reg = stop_gradient(value_reg, xp) + gradient_terms
+        if grad == "envelope":
+            value_linear = stop_gradient(value_linear, xp) + gradient_terms
     marginals = (stop_gradient(rows, xp), stop_gradient(cols, xp))
     return plan, value_linear, value_reg, f, g, *marginals
 

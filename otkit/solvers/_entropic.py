@@ -111,9 +111,13 @@ def solve_entropic(M, a, b, eps, c, reg_type, method, max_iter, tol, potentials,
     if potentials is not None:
         options.update(warmstart=potentials, warmstart_type="potentials")
     budget = _SINKHORN_MAX_ITER if max_iter is None else max_iter
+    # 'envelope' asks for the envelope gradient of the regularized ``value``; sinkhorn's
+    # 'implicit' attaches it to ``reg_value`` and gives ``value_linear`` (and the plan) the
+    # implicit gradient at the fixed point, the gradient of that value.
+    sinkhorn_grad = "implicit" if grad == "envelope" else grad
     with progress(verbose, budget, desc=method) as report:
         plan, log = sinkhorn(
-            a, b, M_run, eps, method=method, log=True, grad=grad,
+            a, b, M_run, eps, method=method, log=True, grad=sinkhorn_grad,
             verbose=report if verbose else False, **options,
         )  # fmt: skip
         converged, n_iter = concrete(log["converged"]), concrete(log["n_iter"])

@@ -155,8 +155,11 @@ def solve(
     grad : {'autodiff', 'envelope', 'detach', 'last_step'}, default='autodiff'
         Gradients of ``value``, ``value_linear`` (and of the plan) on torch and JAX.
         Entropic OT: 'autodiff' differentiates through the iterations (memory grows with
-        them), 'envelope' attaches the gradient at the optimum (plan, centred f, centred
-        g) with respect to (M, a, b), 'detach' none, and 'last_step' (POT's) runs
+        them), 'envelope' attaches the gradient at the optimum: to ``value`` the envelope
+        gradient of the regularized value (plan, centred f, centred g with respect to
+        (M, a, b)), and to ``value_linear`` and the plan their exact gradients by implicit
+        differentiation at the fixed point (see :func:`otkit.sinkhorn2`), 'detach' none, and
+        'last_step' (POT's) runs
         ``max_iter - 1`` iterations without gradients and one last iteration with them
         (both potentials updated from the previous ones): the plan is differentiable at
         the cost of one iteration, and, as POT, ``value`` and ``value_linear`` are

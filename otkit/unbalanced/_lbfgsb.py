@@ -26,8 +26,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.optimize import Bounds, minimize
-from scipy.special import xlogy
 
 from .._boundary import prepare_problem
 from .._validation import check_finite, check_nonnegative_weights
@@ -59,6 +57,8 @@ def _kl(p, ref):
     """Generalized KL and its gradient in p, where ref > 0 (entries with ref = 0 are fixed)."""
     positive = ref > 0
     safe_ref = np.where(positive, ref, 1.0)
+    from scipy.special import xlogy  # SciPy only when used: importing otkit stays fast
+
     value = np.sum(np.where(positive, xlogy(p, p / safe_ref) - p + ref, 0.0))
     return value, np.where(positive, _safe_log(p) - np.log(safe_ref), 0.0)
 
@@ -79,6 +79,8 @@ def _regularization(G, c, div, custom):
     if div == "kl":
         return _kl(G, c)
     if div == "entropy":
+        from scipy.special import xlogy
+
         return np.sum(xlogy(G, G) - G), _safe_log(G)
     d = G - c
     return 0.5 * np.sum(d * d), d
@@ -158,6 +160,8 @@ def _solve(a, b, M, reg, reg_m, c, reg_div, regm_div, G0, numItermax, stopThr, m
     upper = _upper_bounds(a_h, b_h, c_h, reg, reg_div_name, regm_div)
     start = np.minimum(G0_h, upper).ravel()
     fun = _objective(a_h, b_h, M_h, c_h, reg, rho, reg_div_name, regm_div, custom)
+    from scipy.optimize import Bounds, minimize
+
     res = minimize(
         fun, start, method=method, jac=True, bounds=Bounds(0.0, upper.ravel()), tol=stopThr,
         options={"maxiter": int(numItermax)},
