@@ -17,6 +17,8 @@ __all__ = [
     "check_sums_to_one",
     "check_transport_values",
     "mass_tolerance",
+    "nan_unless",
+    "traced_validity",
 ]
 
 
@@ -93,3 +95,71 @@ def check_transport_values(
     check_nonnegative_weights(b, "b")
     if check_marginals:
         check_equal_mass(a, b, mass_tolerance(input_dtype, max(M.shape)))
+
+
+def traced_validity(xp, *, finite=(), weights=(), positive=(), same_mass=None, mass_axis=0):
+    """The value checks above as one boolean 0-d array, for traced inputs.
+
+    Under ``jax.jit``, ``jax.vmap`` or ``jax.grad`` Python cannot raise on values; the
+    public functions then compute this flag (one pass over the inputs) and turn their
+    outputs to NaN with :func:`nan_unless` when it is False.
+
+    Parameters
+    ----------
+    xp : module
+        Array namespace of the arrays.
+    finite : sequence of arrays
+        Arrays whose entries must all be finite (costs, points, projections).
+    weights : sequence of arrays or None
+        Weights: finite, non-negative, of positive total mass along ``mass_axis`` (None
+        entries are uniform weights and skipped).
+    positive : sequence of arrays
+        Scalars that must be finite and > 0 (``reg``).
+    same_mass : (a, b, rtol) or None
+        Weights (None: uniform, mass 1) whose totals along ``mass_axis`` must agree to the
+        relative tolerance ``rtol``, as :func:`check_equal_mass`.
+    mass_axis : int, default=0
+        Axis along which the weights sum to their mass.
+
+    Returns
+    -------
+    valid : 0-d boolean array
+    """
+    checks = [xp.all(xp.isfinite(x)) for x in finite]
+    for w in weights:
+        if w is None:
+            continue
+        checks += [xp.all(xp.isfinite(w)), xp.all(w >= 0), xp.all(xp.sum(w, axis=mass_axis) > 0)]
+    checks += [xp.isfinite(r) & (r > 0) for r in positive]
+    if same_mass is not None:
+        a, b, rtol = same_mass
+        if a is not None or b is not None:
+            mass_a = 1.0 if a is None else xp.sum(a, axis=mass_axis)
+            mass_b = 1.0 if b is None else xp.sum(b, axis=mass_axis)
+            gap = xp.abs(mass_a - mass_b)
+            # NaN masses compare False: invalid.
+            checks.append(xp.all(gap <= rtol * xp.maximum(mass_a, mass_b)))
+    valid = checks[0]
+    for check in checks[1:]:
+        valid = valid & check
+    return valid
+
+
+def nan_unless(valid, arrays, xp):
+    """Each of ``arrays`` unchanged where ``valid`` (a boolean 0-d array), all NaN otherwise.
+
+    The arrays are multiplied by 1 or NaN rather than selected with ``where``: a ``where``
+    gives the untaken branch a zero gradient, while the product also makes the gradient
+    with respect to each array NaN when ``valid`` is False (and leaves it exact when True).
+    Applied to a function's inputs, it poisons its outputs and their gradients; applied to
+    its outputs, it covers the steps that map NaN to a number (a ``where``, a clip).
+    None entries are passed through.
+    """
+    out = []
+    for x in arrays:
+        if x is None:
+            out.append(None)
+            continue
+        one = xp.asarray(1.0, dtype=x.dtype)
+        out.append(x * xp.where(valid, one, xp.asarray(float("nan"), dtype=x.dtype)))
+    return tuple(out)

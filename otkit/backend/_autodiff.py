@@ -11,6 +11,9 @@ backend and returns ``value`` with those gradients attached:
 - NumPy and other libraries: a plain call.
 
 Inputs and outputs keep the caller's dtype and device; auxiliary outputs carry no gradient.
+Under JAX tracing (``jax.jit``, ``jax.vmap``, ``jax.grad``) a ``ValueError`` raised by the
+host function (a value check that could not run before tracing) does not abort the program:
+the call returns NaN (integer outputs -1) and issues a ``UserWarning`` with the message.
 
 :func:`with_vjp` attaches a hand-written vector-Jacobian product to a function computed in the
 caller's namespace (no host round trip): a ``torch.autograd.Function`` on torch, a
@@ -19,6 +22,7 @@ caller's namespace (no host round trip): a ``torch.autograd.Function`` on torch,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -28,6 +32,7 @@ from ._namespace import (
     is_jax_namespace,
     is_numpy_namespace,
     is_torch_namespace,
+    is_traced,
     to_numpy,
 )
 
@@ -117,9 +122,15 @@ def _call_jax(host_fn, args, dtype, aux_specs):
         ),
     )
     np_dtype = np.dtype(dtype)
+    traced = is_traced(*args)
 
     def host(*np_args):
-        value, grads, aux = host_fn(*[np.asarray(x, dtype=np.float64) for x in np_args])
+        try:
+            value, grads, aux = host_fn(*[np.asarray(x, dtype=np.float64) for x in np_args])
+        except ValueError as error:
+            if not traced:
+                raise
+            return _invalid_outputs(error, result_shapes)
         return (
             np.asarray(value, dtype=np_dtype),
             tuple(np.asarray(g, dtype=np_dtype) for g in grads),
@@ -148,6 +159,27 @@ def _call_jax(host_fn, args, dtype, aux_specs):
     value_and_aux.defvjp(forward, backward)
     value, aux = value_and_aux(*args)
     return value, tuple(aux)
+
+
+def _invalid_outputs(error, result_shapes):
+    """NaN outputs (-1 for integers) shaped as ``result_shapes``, and a warning carrying the
+    message of ``error``: under tracing an exception raised in a host callback would reach
+    the user as an XLA runtime error with the message buried in a traceback, and would
+    abort every entry of a ``jax.vmap`` batch, not just the invalid one."""
+    warnings.warn(
+        f"{error} (this call runs under jax.jit, jax.vmap or jax.grad, where otkit cannot "
+        "raise: its outputs and gradients are NaN)",
+        UserWarning,
+        stacklevel=2,
+    )
+
+    def fill(spec):
+        if np.issubdtype(np.dtype(spec.dtype), np.floating):
+            return np.full(spec.shape, np.nan, dtype=spec.dtype)
+        return np.full(spec.shape, -1, dtype=spec.dtype)
+
+    value_spec, grad_specs, aux_specs = result_shapes
+    return fill(value_spec), tuple(map(fill, grad_specs)), tuple(map(fill, aux_specs))
 
 
 def with_vjp(primal: Callable, vjp: Callable, args: Sequence, xp):

@@ -113,7 +113,9 @@ def is_traced(*arrays) -> bool:
 
 def device_of(x):
     """Device of an array (``None`` for lists and NumPy arrays)."""
-    if not _is_array(x):
+    if not _is_array(x) or array_api_compat.is_numpy_array(x):
+        # NumPy's 'cpu' is no device of another library (a NumPy weight beside a traced
+        # JAX cost must follow the cost's device)
         return None
     return array_api_compat.device(x)
 

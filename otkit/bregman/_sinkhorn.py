@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from .._boundary import input_float_dtype, prepare_problem, warmstart_rows
-from .._validation import check_transport_values
+from .._validation import check_transport_values, mass_tolerance, nan_unless, traced_validity
 from ..backend import is_traced, stop_gradient, to_numpy
 from ._sinkhorn_loop import log_weights
 from ._sinkhorn_solve import METHODS, build_outputs, solve_potentials
@@ -110,6 +110,27 @@ def _validate_values(a, b, M, input_dtype, check_marginals):
     check_transport_values(to_numpy(a), to_numpy(b), to_numpy(M), input_dtype, check_marginals)
 
 
+def _nan_if_invalid(a, b, M, eps, check_marginals, xp):
+    """Traced inputs (no exception possible): ``(a, b, M, eps, valid)`` with the weights (and
+    a traced ``eps``) all NaN when a check of :func:`_validate_values` or of ``reg`` fails,
+    so that every gradient is NaN; the caller poisons the outputs with ``valid`` too (steps
+    such as ``where(a > 0, ...)`` map NaN to numbers)."""
+    rtol = mass_tolerance(input_float_dtype(a, b, M), max(M.shape))
+    valid = traced_validity(
+        xp,
+        finite=(M,),
+        weights=(a, b),
+        positive=(eps,) if is_traced(eps) else (),
+        same_mass=(a, b, rtol) if check_marginals else None,
+    )
+    # The weights carry the NaN into every output and gradient (M's included, through the
+    # plan); poisoning M too would cost a pass over it.
+    a, b = nan_unless(valid, (a, b), xp)
+    if is_traced(eps):
+        (eps,) = nan_unless(valid, (eps,), xp)
+    return a, b, M, eps, valid
+
+
 def _solve(
     a,
     b,
@@ -136,8 +157,11 @@ def _solve(
     eps = _check_reg(reg)
     xp, dtype, device, a, b, M, _ = prepare_problem(a, b, M, None, b_ndims=(1, 2))
     traced = is_traced(a, b, M, eps)
+    valid = None
     if not traced:
         _validate_values(a, b, M, input_float_dtype(a, b, M), check_marginals)
+    else:
+        a, b, M, eps, valid = _nan_if_invalid(a, b, M, eps, check_marginals, xp)
     batched = b.ndim == 2
     plan_only = plan_only and (batched_plans or not batched)
     b2 = b if batched else b[:, None]
@@ -158,6 +182,10 @@ def _solve(
     plan, value_linear, value_reg, f, g, out["row_sums"], out["col_sums"] = build_outputs(
         a, b2, M, eps, out["f"], out["g"], out["plan"], xp, dtype, device, grad, plan_only
     )
+    if valid is not None:
+        plan, value_linear, value_reg, f, g = nan_unless(
+            valid, (plan, value_linear, value_reg, f, g), xp
+        )
     err = out["err"] if traced else float(to_numpy(out["err"]))
     converged = (err < stopThr) if traced else bool(err < stopThr)
     if not traced and not converged and warn:
@@ -349,9 +377,12 @@ _DOC_TAIL = r"""
     Notes
     -----
     Backends: NumPy, array API libraries, torch and JAX (also under ``jax.jit``, where the
-    value checks are skipped and the loop is ``jax.lax.while_loop``). Results keep the
-    caller's namespace, dtype and device; NumPy input is solved in float64 and returned in
-    its dtype.
+    loop is ``jax.lax.while_loop``). Under ``jax.jit``, ``jax.vmap`` and ``jax.grad`` the
+    values cannot raise: input that would raise the ValueError above (on ``reg`` if traced,
+    the weights, their masses, ``M``) makes every output and gradient NaN instead (all k
+    columns for a 2-D ``b``; the loop then runs ``numItermax`` iterations). Results keep
+    the caller's namespace, dtype and device; NumPy input is solved in float64 and returned
+    in its dtype.
 
     References
     ----------

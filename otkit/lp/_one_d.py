@@ -14,10 +14,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._boundary import input_float_dtype
+from .._validation import mass_tolerance, nan_unless, traced_validity
 from ..backend import (
     device_of,
     is_numpy_namespace,
     is_torch_namespace,
+    is_traced,
 )
 from ._one_d_inputs import (
     METRICS_1D,
@@ -72,6 +75,29 @@ class PlanTuple(NamedTuple):
 
 
 # --- validation ------------------------------------------------------------------------------
+
+
+def _nan_if_invalid(x, y, a, b, check_marginals, xp):
+    """Traced inputs (``jax.jit``, ``vmap``, ``grad``: no exception possible): the value
+    checks of the eager path as one flag, and the inputs all NaN when it is False (so the
+    gradients are NaN too). Returns ``(x, y, a, b, valid)``; ``valid`` is None eagerly (the
+    checks have raised already)."""
+    if not is_traced(x, y, a, b):
+        return x, y, a, b, None
+    rtol = mass_tolerance(input_float_dtype(a, b), max(x.shape[-1], y.shape[-1]))
+    valid = traced_validity(
+        xp,
+        finite=(x, y),
+        weights=(a, b),
+        same_mass=(a, b, rtol) if check_marginals else None,
+        mass_axis=-1,
+    )
+    return (*nan_unless(valid, (x, y, a, b), xp), valid)
+
+
+def _nan_outputs(valid, outputs, xp):
+    """``outputs`` (arrays or None) all NaN unless ``valid``; unchanged when it is None."""
+    return outputs if valid is None else nan_unless(valid, outputs, xp)
 
 
 def _value_body(x, y, a, b, *, xp, p, presorted, weight_gradients, centred):
@@ -255,7 +281,9 @@ def emd_1d(
 
     Notes
     -----
-    Value checks are skipped while JAX traces (inside ``jax.jit``); shape checks always run.
+    While JAX traces (``jax.jit``, ``jax.vmap``, ``jax.grad``) values cannot raise: input
+    that would raise a ValueError (non-finite positions, invalid weights, different masses)
+    makes the outputs and gradients NaN instead; shape checks always run.
     With tied positions several plans are optimal; the one returned pairs tied points in
     the order of a sort. Every backend runs the same standard array calls (on JAX, compiled
     with ``jax.jit`` once per shape).
@@ -273,10 +301,13 @@ def emd_1d(
            [0.5, 0. ]])
     """
     xp, x, y, a, b, exponent = _prepare_emd_1d(x_a, x_b, a, b, metric, p, check_marginals)
+    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, check_marginals, xp)
     plan, extra = _plan_and_log(x, y, a, b, exponent, dense, log, xp)
+    if dense:
+        (plan,) = _nan_outputs(valid, (plan,), xp)
     if not log:
         return plan
-    cost, u, v = extra
+    cost, u, v = _nan_outputs(valid, extra, xp)
     return plan, {"cost": as_result(cost, xp), "u": u, "v": v}
 
 
@@ -333,10 +364,14 @@ def emd2_1d(
     0.5
     """
     xp, x, y, a, b, exponent = _prepare_emd_1d(x_a, x_b, a, b, metric, p, check_marginals)
-    value = _value(x, y, a, b, exponent, False, True, xp)
+    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, check_marginals, xp)
+    (value,) = _nan_outputs(valid, (_value(x, y, a, b, exponent, False, True, xp),), xp)
     if not log:
         return value
     plan, (_, u, v) = _plan_and_log(x, y, a, b, exponent, dense, True, xp)
+    u, v = _nan_outputs(valid, (u, v), xp)
+    if dense:
+        (plan,) = _nan_outputs(valid, (plan,), xp)
     return value, {"G": plan, "u": u, "v": v}
 
 
@@ -411,7 +446,9 @@ def wasserstein_1d(
 
     Notes
     -----
-    Value checks (finite, non-negative, equal masses, sorted) are skipped while JAX traces.
+    While JAX traces, input that would raise a ValueError (non-finite positions, invalid
+    weights, different masses) makes the values NaN instead, for the whole batch; the
+    sorting check of ``require_sort=False`` is skipped.
     Unnormalised weights are allowed when both sides have the same mass: the result is then
     the cost of moving that mass (twice the mass, twice the cost).
 
@@ -436,8 +473,9 @@ def wasserstein_1d(
     """
     mode = _plans_mode(return_plans)
     xp, x, y, a, b, p = _prepare_batched(u_values, v_values, u_weights, v_weights, p, require_sort)
+    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, True, xp)
     presorted = not require_sort
-    value = _value(x, y, a, b, p, presorted, False, xp)
+    (value,) = _nan_outputs(valid, (_value(x, y, a, b, p, presorted, False, xp),), xp)
     if mode is False:
         return value
     return value, _batched_plans(x, y, a, b, p, presorted, mode, xp)
@@ -485,7 +523,9 @@ def wasserstein_1d_potentials(
     array([4., 4.])
     """
     xp, x, y, a, b, p = _prepare_batched(u_values, v_values, u_weights, v_weights, p, require_sort)
+    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, True, xp)
     f, g = compiled(_potentials_body, xp, p=p, presorted=not require_sort)(x, y, a, b)
+    f, g = _nan_outputs(valid, (f, g), xp)
     if f.ndim == 1:
         return f, g
     return xp.moveaxis(f, -1, 0), xp.moveaxis(g, -1, 0)

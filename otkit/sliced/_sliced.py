@@ -12,7 +12,13 @@ import math
 import numpy as np
 
 from .._boundary import as_backend, input_float_dtype
-from .._validation import check_ndim, check_not_empty, mass_tolerance
+from .._validation import (
+    check_ndim,
+    check_not_empty,
+    mass_tolerance,
+    nan_unless,
+    traced_validity,
+)
 from ..backend import is_traced, stop_gradient
 from ..backend._shims import randn_from_seed
 from ..lp._one_d_inputs import (
@@ -106,15 +112,23 @@ def _prepare(X_s, X_t, a, b, n_projections, p, projections, seed, scaler):
                 f"projections.shape == {tuple(theta.shape)}, expected ({d}, n_projections) "
                 "to match the number of features of X_s"
             )
-    if not is_traced(X, Y, a, b, theta):
-        check_values(X, "X_s", xp)
-        check_values(Y, "X_t", xp)
-        check_values(theta, "projections", xp)
-        for w, name in ((a, "a"), (b, "b")):
-            if w is not None:
-                check_weights(w, name, xp)
-        check_same_mass(a, b, ("a", "b"), mass_tolerance(input_float_dtype(a, b), max(n, m)), xp)
-    return xp, X, Y, a, b, p, theta
+    rtol = mass_tolerance(input_float_dtype(a, b), max(n, m))
+    if is_traced(X, Y, a, b, theta):
+        # No exception possible: invalid values make the inputs (hence the gradients) NaN,
+        # and the outputs too, through ``valid`` (the root maps a NaN to 0).
+        valid = traced_validity(
+            xp, finite=(X, Y, theta), weights=(a, b), same_mass=(a, b, rtol), mass_axis=-1
+        )
+        X, Y, a, b, theta = nan_unless(valid, (X, Y, a, b, theta), xp)
+        return xp, X, Y, a, b, p, theta, valid
+    check_values(X, "X_s", xp)
+    check_values(Y, "X_t", xp)
+    check_values(theta, "projections", xp)
+    for w, name in ((a, "a"), (b, "b")):
+        if w is not None:
+            check_weights(w, name, xp)
+    check_same_mass(a, b, ("a", "b"), rtol, xp)
+    return xp, X, Y, a, b, p, theta, None
 
 
 def _project(X, theta, xp):
@@ -134,10 +148,12 @@ def _sliced_body(X, Y, a, b, theta, *, xp, p, reduction, weight_gradients):
     return _safe_root(reduced, p, xp), projected
 
 
-def _sliced(X, Y, a, b, theta, p, reduction, xp):
+def _sliced(X, Y, a, b, theta, p, reduction, xp, valid=None):
     weight_gradients = weights_need_gradient(xp, a, b)
     body = compiled(_sliced_body, xp, p=p, reduction=reduction, weight_gradients=weight_gradients)
     value, projected = body(X, Y, a, b, theta)
+    if valid is not None:
+        value, projected = nan_unless(valid, (value, projected), xp)
     return as_result(value, xp), projected
 
 
@@ -168,9 +184,10 @@ def sliced_wasserstein_distance(
 
     Differentiable with respect to the points and the weights on torch and JAX; works
     under ``jax.jit``, ``jax.grad`` and ``jax.vmap`` (with ``seed`` fixed, the projections
-    are constants of the trace). The gradient with respect to the weights is that of the
-    mean of the projected costs through the 1D dual potentials, in the convention of
-    :func:`otkit.wasserstein_1d` (POT's).
+    are constants of the trace; there, input that would raise a ValueError makes the value,
+    ``log["projected_emds"]`` and the gradients NaN). The gradient with respect to the
+    weights is that of the mean of the projected costs through the 1D dual potentials, in
+    the convention of :func:`otkit.wasserstein_1d` (POT's).
 
     Parameters
     ----------
@@ -240,8 +257,10 @@ def sliced_wasserstein_distance(
     >>> round(float(ot.sliced_wasserstein_distance(X, X + 1.0, n_projections=500, seed=0)), 1)
     1.0
     """
-    xp, X, Y, a, b, p, theta = _prepare(X_s, X_t, a, b, n_projections, p, projections, seed, scaler)
-    value, projected = _sliced(X, Y, a, b, theta, p, "mean", xp)
+    xp, X, Y, a, b, p, theta, valid = _prepare(
+        X_s, X_t, a, b, n_projections, p, projections, seed, scaler
+    )
+    value, projected = _sliced(X, Y, a, b, theta, p, "mean", xp, valid)
     if log:
         return value, {"projections": theta, "projected_emds": projected}
     return value
@@ -330,8 +349,10 @@ def max_sliced_wasserstein_distance(
     >>> round(float(value), 3), np.round(np.abs(direction), 3).tolist()
     (2.0, [0.0, 1.0, 0.0])
     """
-    xp, X, Y, a, b, p, theta = _prepare(X_s, X_t, a, b, n_projections, p, projections, seed, scaler)
-    value, projected = _sliced(X, Y, a, b, theta, p, "max", xp)
+    xp, X, Y, a, b, p, theta, valid = _prepare(
+        X_s, X_t, a, b, n_projections, p, projections, seed, scaler
+    )
+    value, projected = _sliced(X, Y, a, b, theta, p, "max", xp, valid)
     if not maximize:
         if log:
             return value, {"projections": theta, "projected_emds": projected}

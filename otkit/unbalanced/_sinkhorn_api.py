@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from .._boundary import prepare_problem, warmstart_rows
-from .._validation import check_finite, check_nonnegative_weights
+from .._validation import check_finite, check_nonnegative_weights, nan_unless, traced_validity
 from ..backend import is_jax_namespace, is_traced, stop_gradient, to_numpy
 from . import _sinkhorn_docs as docs
 from ._checks import (
@@ -102,6 +102,13 @@ def _solve(a, b, M, reg, reg_m, method, reg_type, c, warmstart, numItermax, stop
         check_finite(to_numpy(M), "M")
         check_nonnegative_weights(to_numpy(a), "a")
         check_nonnegative_weights(to_numpy(b), "b")
+    else:
+        # No exception possible under tracing: invalid values make every output and
+        # gradient NaN instead.
+        positive = (eps,) if is_traced(eps) else ()
+        valid = traced_validity(xp, finite=(M,), weights=(a, b), positive=positive)
+        a, b = nan_unless(valid, (a, b), xp)  # they carry the NaN into M's gradient too
+        (eps,) = nan_unless(valid, positive, xp) or (eps,)
     batched = b.ndim == 2
     if batched and reg_type == "kl" and c is None:
         # POT's convention for k histograms: the reference measure is c = 1 (its
@@ -137,6 +144,11 @@ def _solve(a, b, M, reg, reg_m, method, reg_type, c, warmstart, numItermax, stop
         )
     out["converged"] = converged
     out["err"] = err
+    if traced:  # outputs too: steps such as ``where(a > 0, ...)`` map NaN to numbers
+        keys = ("f", "g", "plan", "linear", "total", "rows", "cols")
+        present = [k for k in keys if out.get(k) is not None]
+        out.update(zip(present, nan_unless(valid, [out[k] for k in present], xp)))
+        out["valid"] = valid
     every = _ERROR_EVERY.get(method, 1)
     out["trace"] = out["trace"][::every]
     return xp, batched, eps, a, b2, out, every
@@ -148,6 +160,8 @@ def _make_log(xp, batched, eps, a, b2, out):
     # POT's scalings (plan = u K v with K = c exp(-M / reg)): log u = f / reg, -inf where a = 0.
     log_u = xp.where(a[:, None] > 0, f / eps, xp.full_like(f, -math.inf))
     log_v = xp.where(b2 > 0, g / eps, xp.full_like(g, -math.inf))
+    if out.get("valid") is not None:
+        log_u, log_v = nan_unless(out["valid"], (log_u, log_v), xp)
     n_iter = out["n_iter"]
     if not is_traced(f):
         n_iter = int(n_iter)
