@@ -21,8 +21,14 @@ from ..backend import (
 from ._divergence_core import (
     SolveConfig,
     attach_gradients,
+    check_scales,
     epsilon_stages,
+    large_epsilon_expansion,
+    point_scale,
+    scaled_parameter,
     solve_divergence,
+    times_power_of_two,
+    unscale,
     use_dense_cost,
 )
 from ._pointcloud import CostSpec, cost_std, diameter
@@ -36,8 +42,8 @@ def cost_spec(metric, p, block=0):
     """(CostSpec, exponent of the blur rule) from the (metric, p) pair."""
     if metric is None:
         p = 2.0 if p is None else p
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
-            raise ValueError(f"p must be a positive number, got {p!r}")
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < math.inf:
+            raise ValueError(f"p must be a positive finite number, got {p!r}")
         return CostSpec("power", float(p), block), float(p)
     implied = {"sqeuclidean": 2.0, "euclidean": 1.0}
     if metric in implied:
@@ -140,19 +146,35 @@ def solve_clouds(
     debias,
     scaling,
     num_iter_max,
+    reach=None,
     tol,
     xp,
     dtype,
     device,
     diameter_value=None,
 ):
-    """Solve on prepared inputs; returns (eps, rho, result dict of the core, working x, y)."""
+    """Solve on prepared inputs, on points divided by a power of two s (eagerly).
+
+    The costs are positively homogeneous (C(s x, s y) = s^p C(x, y)), so the problem is
+    solved at eps / s^p on points of size about 1 and the values are multiplied back by
+    ``2**log2_factor`` = s^p by the caller: points at 1e150 or 1e-150 neither overflow nor
+    underflow. Returns (eps, out, config, log2_factor, log2_scale) with eps scaled; ``out``
+    is the core's result dict, or the working (x, y, a, b) when eps is so large that the
+    expansion in 1 / eps is to be used instead (see ``check_scales``).
+    """
     x, y, wa, wb = _working_copies(X_s, X_t, a, b, spec, xp)
-    traced = is_traced(x, y, wa, wb, reg, blur, rho)
+    traced = is_traced(x, y, wa, wb, reg, blur, rho, reach)
+    log2_scale = point_scale(x, y, spec, traced, xp)
+    if log2_scale:
+        x, y = x * 2.0**-log2_scale, y * 2.0**-log2_scale
     if reg is not None:
-        eps = reg
+        eps = reg if traced else scaled_parameter(reg, "reg", exponent, log2_scale, False)
     elif blur is not None:
-        eps = exponent * blur**exponent
+        eps = (
+            exponent * blur**exponent
+            if traced
+            else scaled_parameter(blur, "blur", exponent, log2_scale, True)
+        )
     else:
         eps = 0.05 * cost_std(x, y, spec, xp)
         if not traced:
@@ -165,21 +187,42 @@ def solve_clouds(
     if diameter_value is None:
         diameter_p = diameter(x, y, spec, xp)
     else:
+        if log2_scale:
+            diameter_value = math.ldexp(diameter_value, -log2_scale)
         diameter_p = diameter_value**exponent
         stages_traced = traced and is_traced(diameter_p, eps)
-    stages, n_stages = epsilon_stages(
-        diameter_p, eps, scaling, exponent, xp, work_dtype, device, stages_traced
-    )
     if tol is None:
         tol = 1e-6 if work_dtype == xp.float64 else 1e-4
     same = not traced and _same_clouds(X_s, X_t, a, b, xp)
     itemsize = 4 if work_dtype == xp.float32 else 8
+    if reach is not None:
+        rho = (
+            exponent * reach**exponent
+            if traced
+            else scaled_parameter(reach, "reach", exponent, log2_scale, True)
+        )
+    elif rho is not None and not traced:
+        rho = scaled_parameter(rho, "rho", exponent, log2_scale, False)
     dense = use_dense_cost(x.shape[0], y.shape[0], itemsize, rho is None, spec, traced, xp)
+    expand = False
+    if not traced:
+        eps_name = "reg" if reg is not None else "blur" if blur is not None else "reg (default)"
+        rho_name = "reach" if reach is not None else "rho"
+        cost_range = diameter(x, y, spec, xp) if diameter_value is not None else diameter_p
+        expand = check_scales(eps, rho, cost_range, eps_name, rho_name, work_dtype, xp)
+    n_stages = 0
+    if not expand:
+        stages, n_stages = epsilon_stages(
+            diameter_p, eps, scaling, exponent, xp, work_dtype, device, stages_traced
+        )
     config = SolveConfig(
         spec, rho is None, debias, n_stages, int(num_iter_max), float(tol), same, dense
     )
+    factor = exponent * log2_scale
+    if expand:
+        return eps, (x, y, wa, wb), config, factor, log2_scale
     out = solve_divergence(x, y, wa, wb, eps, rho, stages, config, xp)
-    return eps, out, config
+    return eps, out, config, factor, log2_scale
 
 
 def _same_clouds(X_s, X_t, a, b, xp):
@@ -304,7 +347,9 @@ def sinkhorn_divergence(
         of :math:`\mathrm{OT}_\varepsilon(\alpha, \beta)` on X_s and X_t), 'f_aa', 'g_bb'
         (self terms), 'ot_ab', 'ot_aa', 'ot_bb' (regularized values), 'value_linear',
         'err' (largest final marginal error), 'n_iter' (largest iteration count at the
-        final :math:`\varepsilon`), 'n_stages', 'converged'.
+        final :math:`\varepsilon`), 'n_stages', 'converged', 'expansion' (True when the
+        value comes from the expansion in :math:`1/\varepsilon`, see Notes; the log then
+        has no potentials).
     warn : bool, default=True
         Warn when ``stopThr`` is not reached.
 
@@ -321,6 +366,14 @@ def sinkhorn_divergence(
     log : dict
         Only with ``log=True``.
 
+    Raises
+    ------
+    ValueError
+        Bad options, shapes or weights; ``p`` not a positive finite number; an
+        :math:`\varepsilon` (``reg``, ``blur``) or :math:`\rho` (``reach``, ``rho``) that
+        cannot be represented at the scale of the points, or a value that overflows the
+        dtype (see Notes: Extreme scales).
+
     Notes
     -----
     :math:`\nabla_{x_i} S_\varepsilon / a_i` is the displacement that moves :math:`x_i`
@@ -330,6 +383,45 @@ def sinkhorn_divergence(
     GeomLoss users: ``SamplesLoss("sinkhorn", p=2, blur=s)`` is
     ``sinkhorn_divergence(x, y, blur=s) / 2`` (same plans; GeomLoss's cost is
     :math:`\|x - y\|^2 / 2`); see :class:`SamplesLoss`.
+
+    **Extreme scales.** The points are centred and divided by a power of two s near their
+    largest coordinate before the solve (the costs are homogeneous:
+    :math:`S_\varepsilon(s\alpha, s\beta) = s^p S_{\varepsilon/s^p}(\alpha, \beta)`), so
+    points at 1e150 or 1e-150 give the value scaled by :math:`s^p`; a value beyond the
+    largest float of the dtype is a ValueError naming the points. With D the range of the
+    costs (|bounding box diagonal|^p) and u the unit roundoff of the working dtype:
+
+    - :math:`\varepsilon < 2^{10} u D` is a ValueError naming ``reg`` or ``blur``: the
+      potentials are rounded to more than :math:`\varepsilon` there, and the plan
+      :math:`\exp((f + g - C)/\varepsilon)` would be noise (``blur=1e-10`` used to return
+      -4.7e283). For the :math:`\varepsilon \to 0` limit :math:`W_p^p`, use
+      :func:`otkit.emd2`.
+    - :math:`\varepsilon > u^{-1/3} D` (1.6e5 D in float64), balanced: the log-sum-exp of the
+      loop would round the potentials to about :math:`\varepsilon u`, so the value is the
+      expansion :math:`S_\varepsilon = m\,\mathrm{MMD} - \frac{m}{2\varepsilon}
+      (\langle\alpha\otimes\beta, \tilde C^2\rangle - \frac12\langle\alpha\otimes\alpha,
+      \tilde C^2\rangle - \frac12\langle\beta\otimes\beta, \tilde C^2\rangle)` instead,
+      where :math:`\mathrm{MMD} = \frac12\langle\hat\alpha - \hat\beta, -C(\hat\alpha -
+      \hat\beta)\rangle` for the normalized measures of mass m and :math:`\tilde C` is the
+      cost doubly centred under the pair of measures (error :math:`O(D^3/\varepsilon^2)`,
+      about :math:`u^{2/3} D` at the switch, as the loop's rounding there; the gradients
+      are those of the MMD term). It reaches the energy distance exactly at
+      ``reg=inf``-like values (``reg=1e300``, ``blur=1e300``) instead of 0 or a negative
+      number. ``value='linear'`` uses :math:`1/\varepsilon` in place of
+      :math:`1/(2\varepsilon)`; ``debias=False`` gives
+      :math:`m\langle\hat\alpha\otimes\hat\beta, C\rangle - \frac{m}{2\varepsilon}
+      \langle\hat\alpha\otimes\hat\beta, \tilde C^2\rangle + \varepsilon m (m - 1 - \log m)`.
+    - unbalanced: :math:`\varepsilon > u^{-1/2} D` is a ValueError (no expansion there), as
+      is a ``reach``/``rho`` that overflows or underflows at the scale of the points; the
+      marginal term :math:`-\rho\,\mathrm{expm1}(-f/\rho)` keeps huge reaches exact (they
+      tend to the balanced value).
+
+    Under ``jax.jit`` (values unknown) none of this applies: no scaling, no checks.
+
+    The debiased regularized value is clamped at 0 for the costs whose Gibbs kernel
+    :math:`\exp(-C/\varepsilon)` is positive definite (:math:`\|x - y\|^p` with
+    :math:`p \le 2`, cosine), where :math:`S_\varepsilon \ge 0` holds exactly and a negative
+    value can only be rounding of the three terms; the gradient is kept as computed.
 
     References
     ----------
@@ -361,39 +453,71 @@ def sinkhorn_divergence(
     spec, exponent = cost_spec(metric, p, block)
     reg, blur = positive_parameter(reg, "reg"), positive_parameter(blur, "blur")
     reach, rho = positive_parameter(reach, "reach"), positive_parameter(rho, "rho")
-    if reach is not None:
-        rho = exponent * reach**exponent
-    xp, dtype, device, X_s, X_t, a, b = prepare_clouds(X_s, X_t, a, b, rho is None)
-    traced = is_traced(X_s, X_t, a, b, reg, blur, rho)
-    eps, out, config = solve_clouds(
+    balanced = reach is None and rho is None
+    xp, dtype, device, X_s, X_t, a, b = prepare_clouds(X_s, X_t, a, b, balanced)
+    traced = is_traced(X_s, X_t, a, b, reg, blur, rho, reach)
+    eps, out, config, log2_factor, log2_scale = solve_clouds(
         X_s, X_t, a, b, spec=spec, exponent=exponent, reg=reg, blur=blur, rho=rho,
-        debias=debias, scaling=scaling, num_iter_max=numItermax, tol=stopThr, xp=xp,
-        dtype=dtype, device=device, diameter_value=positive_parameter(diameter, "diameter"),
+        reach=reach, debias=debias, scaling=scaling, num_iter_max=numItermax, tol=stopThr,
+        xp=xp, dtype=dtype, device=device,
+        diameter_value=positive_parameter(diameter, "diameter"),
     )  # fmt: skip
     keys = ("ab", "aa", "bb") if debias else ("ab",)
-    total = _combine(out, keys, value, eps, a, b, xp)
-    grads = _combine_grads(out, keys, eps, a, b, xp)
+    expanded = isinstance(out, tuple)
+    if expanded:
+        total, grads, values = large_epsilon_expansion(*out, eps, spec, debias, value, xp)
+        err, n_iter = 0.0, 0
+    else:
+        total = _combine(out, keys, value, eps, a, b, xp)
+        grads = _combine_grads(out, keys, eps, a, b, xp)
+        err, n_iter = _finish(out, keys, xp, dtype, traced)
+    if debias and value == "regularized" and (spec.kind == "cosine" or spec.p <= 2.0):
+        # S_eps >= 0 when exp(-C / eps) is a positive definite kernel (|x - y|^p, p <= 2;
+        # cosine): a negative value is rounding of the three terms; the gradient is kept.
+        total = xp.clip(total, min=0.0)
+    total, grads = unscale(total, grads, log2_factor, log2_scale, xp)
     if spec.kind == "cosine":
         grads = (_cosine_scale(grads[0], X_s, xp), _cosine_scale(grads[1], X_t, xp), *grads[2:])
+    largest = float(xp.finfo(dtype).max)
+    if not traced and not abs(float(to_numpy(stop_gradient(total, xp)))) <= largest:
+        raise ValueError(
+            f"the divergence overflows {dtype}: the points (X_s, X_t) are too far apart for "
+            "the cost ||x - y||^p to be represented; rescale them"
+        )
     total = xp.astype(total, dtype)
     total = attach_gradients(
         total,
         [(_cast(g, xp, dtype), v) for g, v in zip(grads, (X_s, X_t, a, b))],
         xp,
     )
-    err, n_iter = _finish(out, keys, xp, dtype, traced)
     converged = err <= config.tol
+    user_eps = times_power_of_two(eps, log2_factor) if log2_factor else eps
     if not traced and not converged and warn:
         warnings.warn(
             f"sinkhorn_divergence did not converge: marginal error {err:.3e} > "
-            f"stopThr={config.tol:g} after {n_iter} iterations at eps={float(eps):g}; "
+            f"stopThr={config.tol:g} after {n_iter} iterations at eps={user_eps:g}; "
             "increase numItermax or the blur",
             UserWarning,
             stacklevel=2,
         )
     if not log:
         return total
-    return total, _make_log(out, keys, eps, rho, err, n_iter, converged, config, xp, dtype)
+    if expanded:
+        return total, _expansion_log(values, user_eps, rho, reach, exponent, log2_factor, xp, dtype)
+    scale = times_power_of_two(1.0, log2_factor)
+    rho_user = _user_rho(rho, reach, exponent)
+    return total, _make_log(
+        out, keys, user_eps, rho_user, err, n_iter, converged, config, scale, xp, dtype
+    )
+
+
+def _user_rho(rho, reach, exponent):
+    if reach is None:
+        return rho
+    try:
+        return exponent * reach**exponent
+    except OverflowError:
+        return math.inf
 
 
 def _cast(x, xp, dtype):
@@ -429,9 +553,9 @@ def _combine_grads(out, keys, eps, a, b, xp):
     return grad_x, grad_y, grad_a, grad_b
 
 
-def _make_log(out, keys, eps, rho, err, n_iter, converged, config, xp, dtype):
+def _make_log(out, keys, eps, rho, err, n_iter, converged, config, scale, xp, dtype):
     def cast(v):
-        return xp.astype(v, dtype)
+        return xp.astype(v * scale, dtype) if scale != 1.0 else xp.astype(v, dtype)
 
     log = {
         "reg": eps,
@@ -445,6 +569,7 @@ def _make_log(out, keys, eps, rho, err, n_iter, converged, config, xp, dtype):
         "n_iter": n_iter,
         "n_stages": config.n_stages,
         "converged": converged,
+        "expansion": False,
     }
     if "aa" in keys:
         log.update(
@@ -458,4 +583,14 @@ def _make_log(out, keys, eps, rho, err, n_iter, converged, config, xp, dtype):
                 out["ab"]["linear"] - 0.5 * (out["aa"]["linear"] + out["bb"]["linear"])
             ),
         )
+    return log
+
+
+def _expansion_log(values, eps, rho, reach, exponent, log2_factor, xp, dtype):
+    """The log of a solve replaced by the expansion in 1 / eps (no potentials, no iterations)."""
+    scale = times_power_of_two(1.0, log2_factor)
+    log = {"reg": eps, "rho": _user_rho(rho, reach, exponent), "err": 0.0, "n_iter": 0,
+           "n_stages": 0, "converged": True, "expansion": True}  # fmt: skip
+    for key, v in values.items():
+        log["ot_" + key] = xp.astype(v * scale, dtype)
     return log

@@ -12,6 +12,7 @@ from ..backend import (
     get_namespace,
     is_numpy_namespace,
     is_traced,
+    stop_gradient,
     to_numpy,
 )
 from ._arguments import as_float, check_backend, float_dtype_and_device, library_name
@@ -160,11 +161,17 @@ def dist(
 
     Notes
     -----
-    ``"sqeuclidean"``, ``"euclidean"``, ``"cosine"`` and ``"correlation"`` use matrix products
-    (:math:`\|x\|^2 + \|y\|^2 - 2\langle x, y\rangle` for the first two), whose rounding error
-    is a few ulps of :math:`\|x\|^2 + \|y\|^2`: squared distances much smaller than the
-    squared norms lose relative precision (center the data first if that matters). The
-    diagonal of ``dist(x)`` and ``dist(x, x)`` is exactly 0 for the first two.
+    ``"sqeuclidean"``, ``"euclidean"``, ``"cosine"`` and ``"correlation"`` use matrix products.
+    For the first two, both clouds are first shifted by the mean :math:`c` of their union
+    (O((n + m) d); translation does not change the distances), and
+    :math:`\|x - c\|^2 + \|y - c\|^2 - 2\langle x - c, y - c\rangle` rounds to a few ulps of
+    :math:`\|x - c\|^2 + \|y - c\|^2`: far from the origin the distances keep their
+    precision (``dist([[1e8]], [[1e8 + 1]])`` is 1), but a squared distance much smaller than
+    the spread of the clouds around :math:`c` still loses relative precision
+    (``metric="minkowski"`` with ``p=2`` computes the Euclidean distance from direct
+    differences, one feature at a time, if that matters).
+    The diagonal of ``dist(x)``, ``dist(x, x)`` and of ``dist(x, y)`` where rows
+    ``x[i] == y[i]`` is exactly 0 for the first two.
     ``"cityblock"``, ``"minkowski"`` and ``"chebyshev"`` work one feature at a time in
     O(n m) memory.
 
@@ -214,9 +221,11 @@ def dist(
     if on_host or not native:
         return _scipy_cdist(x1, x2, metric, p, w, xp, dtype, device)
     if metric in ("sqeuclidean", "euclidean"):
-        costs = _sqeuclidean(x1, x2, w, xp)
+        costs = _sqeuclidean(x1, x2, w, xp, same_cloud)
         if same_cloud:
             costs = _zero_diagonal(costs, xp, device)
+        else:
+            costs = _zero_equal_rows(costs, x1, x2, xp, device)
         return costs if metric == "sqeuclidean" else _safe_root(costs, 2.0, xp)
     if metric == "cityblock":
         return _sum_abs_power(x1, x2, w, 1.0, xp, device)
@@ -317,14 +326,46 @@ def _check_feature_weights(w, n_features: int, xp) -> None:
         )
 
 
-def _sqeuclidean(x1, x2, w, xp):
-    """sum_k w_k (x1_ik - x2_jk)^2 through one matrix product, clipped at 0."""
+def _sqeuclidean(x1, x2, w, xp, same_cloud=False):
+    """sum_k w_k (x1_ik - x2_jk)^2 through one matrix product, clipped at 0.
+
+    Both clouds are first shifted by the mean of their union (a constant for autodiff: the
+    cost is translation invariant). The expansion ||x||^2 + ||y||^2 - 2<x, y> then rounds
+    to a few ulps of the squared distances to that centre instead of to the origin: without
+    the shift, dist([[1e8]], [[1e8 + 1]]) would be 0 (1e4 in float32).
+    """
+    center = stop_gradient(_union_mean(x1, None if same_cloud else x2, xp), xp)
+    x1 = x1 - center
+    x2 = x1 if same_cloud else x2 - center
     weighted_x1 = x1 if w is None else x1 * w
     weighted_x2 = x2 if w is None else x2 * w
     squared_norms1 = xp.sum(weighted_x1 * x1, axis=1)[:, None]
     squared_norms2 = xp.sum(weighted_x2 * x2, axis=1)[None, :]
     cross = xp.matmul(weighted_x1, xp.matrix_transpose(x2))
     return xp.clip(squared_norms1 + squared_norms2 - 2.0 * cross, min=0.0)
+
+
+def _union_mean(x1, x2, xp):
+    """(1, d) centre of the rows of ``x1`` and ``x2`` together (of ``x1`` when ``x2`` is None).
+
+    The mean of the union, rounded per feature to a multiple of 2^-10 times a power of two
+    below the feature's spread (max - min), so that ``x - center`` is exact for data with few
+    significant bits (integer input keeps exact integer distances). Each cloud is averaged
+    first, so that no sum of many far-away coordinates can overflow.
+    """
+    mean = xp.mean(x1, axis=0, keepdims=True)
+    low = xp.min(x1, axis=0, keepdims=True)
+    high = xp.max(x1, axis=0, keepdims=True)
+    if x2 is not None:
+        n, m = x1.shape[0], x2.shape[0]
+        mean = (n / (n + m)) * mean + (m / (n + m)) * xp.mean(x2, axis=0, keepdims=True)
+        low = xp.minimum(low, xp.min(x2, axis=0, keepdims=True))
+        high = xp.maximum(high, xp.max(x2, axis=0, keepdims=True))
+    spread = high - low
+    usable = (spread > 0) & (spread < xp.finfo(x1.dtype).max)
+    quantum = 2.0 ** (xp.floor(xp.log2(xp.where(usable, spread, xp.ones_like(spread)))) - 10.0)
+    rounded = xp.round(mean / quantum) * quantum
+    return xp.where(usable, rounded, xp.where(spread > 0, mean, low))
 
 
 def _zero_diagonal(costs, xp, device):
@@ -335,6 +376,25 @@ def _zero_diagonal(costs, xp, device):
     """
     diagonal = xp.eye(costs.shape[0], dtype=xp.bool, device=device)
     return xp.where(diagonal, xp.zeros_like(costs), costs)
+
+
+def _zero_equal_rows(costs, x1, x2, xp, device):
+    """``costs`` with an exact 0 at (i, i) wherever ``x1[i]`` and ``x2[i]`` are equal.
+
+    ``dist(x, x.copy())`` then has the exact zero diagonal of ``dist(x, x)``. The test is
+    O(n d); the O(n m) masked pass runs only when some row matches (always while JAX
+    traces, where the values are unknown).
+    """
+    k = min(x1.shape[0], x2.shape[0])
+    if k == 0:
+        return costs
+    equal = xp.all(x1[:k, :] == x2[:k, :], axis=1)
+    if not is_traced(x1, x2) and not bool(xp.any(equal)):
+        return costs
+    rows = xp.arange(costs.shape[0], device=device)[:, None]
+    cols = xp.arange(costs.shape[1], device=device)[None, :]
+    padded = xp.concat([equal, xp.zeros((costs.shape[0] - k,), dtype=xp.bool, device=device)])
+    return xp.where((rows == cols) & padded[:, None], xp.zeros_like(costs), costs)
 
 
 def _sum_abs_power(x1, x2, w, p, xp, device):
