@@ -2,24 +2,262 @@
 
 Shape checks work on any array (also JAX tracers); value checks take host NumPy arrays
 and run where the values are known (eagerly, or inside the host callback under ``jax.jit``).
+
+Scalar options (``reg``, ``stopThr``, ``numItermax``, ``p``, ``seed``, ...) go through one
+vocabulary: :func:`check_real`, :func:`check_integer` and :func:`check_choice`. They accept
+Python numbers, NumPy scalars and 0-d arrays of any library (torch, JAX, ...), reject
+bools, strings and None (unless allowed), enforce the range and name the argument; a JAX
+tracer passes through unchecked (its value is unknown: the callers turn invalid traced
+values into NaN outputs).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
+from .backend import get_namespace, is_traced
+
 __all__ = [
+    "MAX_INTEGER",
+    "check_choice",
     "check_equal_mass",
     "check_finite",
+    "check_integer",
     "check_ndim",
     "check_nonnegative_weights",
     "check_not_empty",
+    "check_real",
     "check_sums_to_one",
     "check_transport_values",
+    "downcast_low_precision",
     "mass_tolerance",
     "nan_unless",
     "traced_validity",
+    "upcast_low_precision",
 ]
+
+# Largest integer option accepted: beyond it a count cannot be meant (and would overflow
+# the C integers of compiled loops); ``check_integer`` names the argument instead.
+MAX_INTEGER = 2**62
+
+
+def _kind_of_scalar(value, name: str, expected: str):
+    """``value`` as a Python int or float, or a TypeError naming ``name``.
+
+    Accepts Python and NumPy integers and floats and 0-d (or one-element) real arrays of any
+    library; rejects bools (also boolean arrays), strings, None, complex numbers and arrays
+    of several entries.
+    """
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        shape = tuple(value.shape)
+        if math.prod(shape) != 1 or len(shape) > 1:
+            raise TypeError(f"{name} must be {expected}, got an array of shape {shape}")
+        if hasattr(value, "item"):
+            # The Python scalar of a NumPy, torch or JAX array (also bfloat16, which torch
+            # cannot convert to NumPy).
+            return _kind_of_scalar(value.item(), name, expected)
+        # Other array-API arrays: the standard's __bool__ / __int__ / __float__ on 0-d.
+        scalar = value if len(shape) == 0 else value[0]
+        kind = str(value.dtype)
+        if "bool" in kind or "complex" in kind:
+            raise TypeError(f"{name} must be {expected}, got an array of dtype {kind}")
+        return int(scalar) if "int" in kind else float(scalar)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+
+
+def _describe_range(minimum, maximum, inclusive) -> str:
+    low = "" if minimum is None else (">= " if inclusive[0] else "> ") + f"{minimum:g}"
+    high = "" if maximum is None else ("<= " if inclusive[1] else "< ") + f"{maximum:g}"
+    if low and high:
+        left = "[" if inclusive[0] else "("
+        right = "]" if inclusive[1] else ")"
+        return f"in {left}{minimum:g}, {maximum:g}{right}"
+    return low or high
+
+
+def check_real(
+    value,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    inclusive: tuple[bool, bool] = (True, True),
+    allow_inf: bool = False,
+    allow_none: bool = False,
+    allow_traced: bool = True,
+):
+    """``value`` as a Python float, or an error naming ``name``.
+
+    Parameters
+    ----------
+    value : int, float, NumPy scalar, 0-d array or None
+        The option. A JAX tracer is returned unchanged (when ``allow_traced``).
+    name : str
+        The argument's name, for the messages.
+    minimum, maximum : float, optional
+        Bounds of the accepted range (None: unbounded on that side).
+    inclusive : (bool, bool), default=(True, True)
+        Whether ``minimum`` and ``maximum`` themselves are accepted.
+    allow_inf : bool, default=False
+        Accept ``+inf`` and ``-inf`` (within the range); NaN is always rejected.
+    allow_none : bool, default=False
+        Return None for None instead of raising.
+    allow_traced : bool, default=True
+        Return a JAX tracer unchanged; with False, a tracer is a TypeError.
+
+    Returns
+    -------
+    value : float, None or the tracer
+
+    Raises
+    ------
+    TypeError
+        A bool, a string, None (unless ``allow_none``), a complex number or an array of
+        several entries.
+    ValueError
+        NaN, an infinity (unless ``allow_inf``) or a value outside the range; the message
+        reads e.g. ``"stopThr must be a finite real number >= 0, got -1"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_real(np.float32(0.5), "stopThr", minimum=0)
+    0.5
+    >>> check_real(-1, "stopThr", minimum=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: stopThr must be a finite real number >= 0, got -1
+    """
+    if value is None and allow_none:
+        return None
+    if is_traced(value):
+        if allow_traced:
+            return value
+        raise TypeError(f"{name} must be a concrete number (not traced by jax.jit)")
+    span = _describe_range(minimum, maximum, inclusive)
+    finite = "" if allow_inf else "finite "
+    expected = f"a {finite}real number" + (f" {span}" if span else "")
+    number = _kind_of_scalar(value, name, "a real number" + (" or None" if allow_none else ""))
+    result = float(number)
+    ok = not math.isnan(result) and (allow_inf or math.isfinite(result))
+    if minimum is not None:
+        ok = ok and (result >= minimum if inclusive[0] else result > minimum)
+    if maximum is not None:
+        ok = ok and (result <= maximum if inclusive[1] else result < maximum)
+    if not ok:
+        raise ValueError(f"{name} must be {expected}, got {number!r}")
+    return result
+
+
+def check_integer(
+    value,
+    name: str,
+    *,
+    minimum: int | None = 0,
+    maximum: int | None = MAX_INTEGER,
+    allow_none: bool = False,
+    allow_traced: bool = True,
+    integral_floats: bool = True,
+):
+    """``value`` as a Python int, or an error naming ``name``.
+
+    Integral floats (``1e3``, ``np.float64(100.0)``) are accepted as the integer they
+    hold (POT's loops compare ``ii < numItermax`` and take them) unless
+    ``integral_floats=False`` (random seeds: a TypeError); other floats are a ValueError. Values beyond ``maximum`` (default ``2**62``) are a ValueError rather than
+    an ``OverflowError`` further down.
+
+    Parameters
+    ----------
+    value : int, integral float, NumPy scalar, 0-d array or None
+        The option. A JAX tracer is returned unchanged (when ``allow_traced``).
+    name : str
+        The argument's name, for the messages.
+    minimum, maximum : int or None, default=0, 2**62
+        Inclusive bounds (None: unbounded on that side).
+    allow_none : bool, default=False
+        Return None for None instead of raising.
+    allow_traced : bool, default=True
+        Return a JAX tracer unchanged; with False, a tracer is a TypeError.
+    integral_floats : bool, default=True
+        Accept floats that hold an integer.
+
+    Returns
+    -------
+    value : int, None or the tracer
+
+    Examples
+    --------
+    >>> check_integer(1e3, "numItermax")
+    1000
+    >>> check_integer(10**20, "numItermax")
+    Traceback (most recent call last):
+    ...
+    ValueError: numItermax must be an integer <= 2**62, got 100000000000000000000
+    """
+    if value is None and allow_none:
+        return None
+    if is_traced(value):
+        if allow_traced:
+            return value
+        raise TypeError(f"{name} must be a concrete integer (not traced by jax.jit)")
+    number = _kind_of_scalar(value, name, "an integer" + (" or None" if allow_none else ""))
+    if isinstance(number, float):
+        if not integral_floats:
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if not (math.isfinite(number) and number.is_integer()):
+            raise ValueError(f"{name} must be an integer, got {number!r}")
+        number = int(number)
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {number!r}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be an integer <= {_power_of_two(maximum)}, got {number!r}")
+    return number
+
+
+def _power_of_two(bound: int) -> str:
+    """``2**k`` or ``2**k - 1`` for large powers of two (readable bounds), else the digits."""
+    for offset, suffix in ((0, ""), (1, " - 1")):
+        k = (bound + offset).bit_length() - 1
+        if bound > 2**16 and bound + offset == 2**k:
+            return f"2**{k}{suffix}"
+    return str(bound)
+
+
+def check_choice(value, name: str, choices, *, case_sensitive: bool = False):
+    """``value`` if it is one of ``choices`` (strings lower-cased: POT's names are
+    case-insensitive), else a ValueError listing them.
+
+    ``choices`` may hold non-strings (None, True, ...), matched by equality; they are
+    listed as given. With ``case_sensitive=False`` the choices themselves are expected in
+    lower case.
+
+    Examples
+    --------
+    >>> check_choice("Sinkhorn_Log", "method", ("sinkhorn", "sinkhorn_log"))
+    'sinkhorn_log'
+    """
+    key = value.lower() if isinstance(value, str) and not case_sensitive else value
+    for choice in choices:
+        if isinstance(key, str) != isinstance(choice, str) or isinstance(choice, bool) != (
+            isinstance(key, bool)
+        ):
+            continue
+        if key == choice:
+            return choice
+    raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
 def check_ndim(x, name: str, ndims) -> None:
@@ -163,3 +401,55 @@ def nan_unless(valid, arrays, xp):
         one = xp.asarray(1.0, dtype=x.dtype)
         out.append(x * xp.where(valid, one, xp.asarray(float("nan"), dtype=x.dtype)))
     return tuple(out)
+
+
+LOW_PRECISION = ("float16", "bfloat16")
+
+
+def _dtype_name(x):
+    dtype = getattr(x, "dtype", None)
+    return None if dtype is None else str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1]
+
+
+def upcast_low_precision(*arrays):
+    """float16 and bfloat16 arrays among ``arrays`` cast to float32.
+
+    Three significant digits do not carry a stopping test, a mass check or a sum over many
+    terms, so solvers compute in float32 and return their results in the input's low
+    precision (:func:`downcast_low_precision`).
+
+    Returns
+    -------
+    low : dtype or None
+        The dtype of the first array if it is float16 or bfloat16 and no other non-empty
+        array is of a wider floating dtype (the results follow it), else None.
+    xp : module or None
+        The namespace of the arrays (None when no array is in low precision).
+    arrays : tuple
+        The arrays, the low-precision ones as float32; others (lists, None) unchanged.
+    """
+    if not any(_dtype_name(x) in LOW_PRECISION for x in arrays):
+        return None, None, arrays
+    xp = get_namespace(**{f"x{i}": x for i, x in enumerate(arrays)})
+    # Empty arrays (POT's uniform weights) do not decide the precision.
+    names = [_dtype_name(x) for x in arrays[1:] if math.prod(getattr(x, "shape", (1,))) > 0]
+    wider = any(n is not None and "float" in n and n not in LOW_PRECISION for n in names)
+    low = arrays[0].dtype if _dtype_name(arrays[0]) in LOW_PRECISION and not wider else None
+    upcast = tuple(
+        xp.astype(x, xp.float32) if _dtype_name(x) in LOW_PRECISION else x for x in arrays
+    )
+    return low, xp, upcast
+
+
+def downcast_low_precision(result, low, xp):
+    """``result`` (an array, or a tuple, list or dict of them) with its float32 arrays cast
+    to ``low`` (nothing when ``low`` is None)."""
+    if low is None:
+        return result
+    if isinstance(result, (tuple, list)):
+        return type(result)(downcast_low_precision(x, low, xp) for x in result)
+    if isinstance(result, dict):
+        return {key: downcast_low_precision(x, low, xp) for key, x in result.items()}
+    if _dtype_name(result) == "float32":
+        return xp.astype(result, low)
+    return result

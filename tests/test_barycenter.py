@@ -277,10 +277,10 @@ _BAD_INPUT = [
     ({"weights": np.ones(3) / 3}, ValueError, r"weights.shape == \(3,\), expected \(2,\)"),
     ({"weights": np.array([0.7, 0.7])}, ValueError, "weights must sum to 1"),
     ({"weights": np.array([1.5, -0.5])}, ValueError, "weights has negative entries"),
-    ({"reg": 0.0}, ValueError, "reg must be a positive"),
-    ({"reg": -1.0}, ValueError, "reg must be a positive"),
+    ({"reg": 0.0}, ValueError, "reg must be a finite real number > 0"),
+    ({"reg": -1.0}, ValueError, "reg must be a finite real number > 0"),
     ({"method": "greenkhorn"}, ValueError, "method must be one of"),
-    ({"numItermax": 0}, ValueError, "numItermax must be >= 1"),
+    ({"numItermax": 0}, ValueError, "numItermax must be an integer >= 1"),
     ({"bogus": 1}, TypeError, "unexpected keyword"),
 ]
 

@@ -118,7 +118,7 @@ def test_convolutional_non_convergence_warns():
         ({"A": np.full((3, 3), 1 / 9)}, ValueError, "A must be a 3-D array"),
         ({"weights": np.array([0.5, 0.6])}, ValueError, "weights must sum to 1"),
         ({"weights": np.ones(3) / 3}, ValueError, r"weights.shape == \(3,\), expected \(2,\)"),
-        ({"reg": 0.0}, ValueError, "reg must be a positive"),
+        ({"reg": 0.0}, ValueError, "reg must be a finite real number > 0"),
         ({"method": "greenkhorn"}, ValueError, "method must be one of"),
     ],
 )

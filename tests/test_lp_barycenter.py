@@ -66,6 +66,30 @@ def test_lp_barycenter_of_identical_inputs_is_the_input(grid):
     np.testing.assert_allclose(b, a, atol=1e-10)
 
 
+@pytest.mark.parametrize("weights", [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+def test_lp_barycenter_of_histograms_with_tiny_entries(weights):
+    # Entries down to 1e-50 and masses 1 +- 2e-16: HiGHS used to call the LP infeasible
+    # (its redundant mass constraints disagreed by an ulp).  Oracle: with weight 1 on one
+    # input the barycenter is that input; otherwise the LP value is the weighted sum of the
+    # exact transport costs from the barycenter, and the plans have the right marginals.
+    d = 30
+    x = np.linspace(0.0, 1.0, d)[:, None]
+    M = ot.dist(x, x)
+    A = 10.0 ** np.random.default_rng(27).uniform(-50, 0, size=(d, 3))
+    A /= A.sum(axis=0)
+    b, log = ot.lp.barycenter(A, M, weights=np.array(weights), solver="highs-ds", log=True)
+    # HiGHS meets each of the d constraints on b to 1e-10 (absolute; set by otkit).
+    np.testing.assert_allclose(b.sum(), 1.0, rtol=0, atol=d * 1e-10)
+    if weights[0] == 1.0:
+        np.testing.assert_allclose(b, A[:, 0], atol=1e-10)
+    objective = sum(w * ot.emd2(b / b.sum(), A[:, k], M) for k, w in enumerate(weights))
+    # (b is feasible to 1e-10 per entry: moving that mass costs up to d * 1e-10 * max M.)
+    np.testing.assert_allclose(log["fun"], objective, rtol=1e-6, atol=d * 1e-10 * M.max())
+    for k in range(3):
+        np.testing.assert_allclose(log["plans"][k].sum(axis=1), b, atol=1e-10)
+        np.testing.assert_allclose(log["plans"][k].sum(axis=0), A[:, k], atol=1e-10)
+
+
 def test_lp_barycenter_on_every_backend(xp, grid):
     x, M = grid
     A = np.stack([_grid_gaussian(x, 0.3, 0.05), _grid_gaussian(x, 0.6, 0.05)], axis=1)

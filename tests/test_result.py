@@ -118,6 +118,8 @@ def test_lazy_tensor_indexing():
     assert repr(T) == "LazyTensor(shape=(4, 4),attributes=(v))"  # POT's format
     with pytest.raises(TypeError, match="int and slice"):
         T[[0, 1]]
+    with pytest.raises(NotImplementedError, match="int and slice"):  # what POT raises
+        T["error"]
     with pytest.raises(IndexError, match="3 keys"):
         T[0, 0, 0]
     with pytest.raises(TypeError, match="getitem must be callable"):

@@ -374,11 +374,11 @@ def test_negative_weights_and_mismatched_mass(xp, solver):
         ({"X_s": np.zeros((0, D))}, r"X_s is empty"),
         ({"X_t": np.ones(M)}, r"X_t must be a 2-D array"),
         ({"a": np.ones(N - 1) / (N - 1)}, r"a.shape == \(11,\), expected \(12,\) to match X_s"),
-        ({"n_projections": 0}, r"n_projections must be a positive integer"),
-        ({"n_projections": 2.5}, r"n_projections must be a positive integer"),
+        ({"n_projections": 0}, r"n_projections must be an integer >= 1"),
+        ({"n_projections": 2.5}, r"n_projections must be an integer, got 2.5"),
         ({"projections": np.ones((D + 1, 4))}, r"projections.shape == \(4, 4\), expected \(3, "),
         ({"projections": np.ones(D)}, r"projections must be a 2-D array"),
-        ({"p": 0.5}, r"p must be a finite number >= 1"),
+        ({"p": 0.5}, r"p must be a finite real number >= 1"),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -396,7 +396,7 @@ def test_bad_seed_type():
 
 def test_bad_ascent_options():
     X, Y, _, _ = clouds(seed=28)
-    with pytest.raises(ValueError, match="max_iter must be a non-negative integer"):
+    with pytest.raises(ValueError, match="max_iter must be an integer >= 0"):
         ot.max_sliced_wasserstein_distance(X, Y, maximize=True, max_iter=-1)
-    with pytest.raises(ValueError, match="tol must be >= 0"):
+    with pytest.raises(ValueError, match="tol must be a finite real number >= 0"):
         ot.max_sliced_wasserstein_distance(X, Y, maximize=True, tol=-1.0)

@@ -304,7 +304,7 @@ class TestJaxGradients:
     ("kwargs", "match"),
     [
         ({"method": "simplex"}, "method must be one of"),
-        ({"reg": -1.0}, "reg must be a finite number >= 0"),
+        ({"reg": -1.0}, "reg must be a finite real number >= 0"),
         ({"reg": float("nan")}, "reg must be"),
         ({"grad": "forward"}, "grad must be one of"),
         ({"n_threads": 0}, "n_threads must be"),

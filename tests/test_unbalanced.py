@@ -315,9 +315,9 @@ def test_solve_reach_and_unbalanced_match_sinkhorn_unbalanced(problem):
     [
         ((0.0, 1.0), {}, ValueError, "reg must be"),
         ((-1.0, 1.0), {}, ValueError, "reg must be"),
-        ((0.1, 0.0), {}, ValueError, "reg_m must be > 0"),
-        ((0.1, (1.0, -2.0)), {}, ValueError, "reg_m must be > 0"),
-        ((0.1, float("nan")), {}, ValueError, "reg_m must be > 0"),
+        ((0.1, 0.0), {}, ValueError, "reg_m must be a real number > 0"),
+        ((0.1, (1.0, -2.0)), {}, ValueError, "reg_m must be a real number > 0"),
+        ((0.1, float("nan")), {}, ValueError, "reg_m must be a real number > 0"),
         ((0.1, (1.0, 2.0, 3.0)), {}, ValueError, "reg_m must be a number or a pair"),
         ((0.1, 1.0), {"method": "greenkhorn"}, ValueError, "method must be one of"),
         ((0.1, 1.0), {"reg_type": "l2"}, ValueError, "reg_type must be one of"),

@@ -40,9 +40,12 @@ import numpy as np
 
 from .._boundary import as_backend, check_barycentric_weights, input_float_dtype
 from .._validation import (
+    check_choice,
     check_finite,
+    check_integer,
     check_ndim,
     check_not_empty,
+    check_real,
     mass_tolerance,
 )
 from ..backend import (
@@ -161,16 +164,9 @@ def check_barycenter_options(method, numItermax, stopThr, kwargs):
     """Check the solver options; returns the method that runs ('sinkhorn_stabilized', POT's
     absorption-stabilized loop, runs as 'sinkhorn_log': the same fixed point, stable at any
     reg)."""
-    if method not in BARYCENTER_METHODS:
-        raise ValueError(
-            f"method must be one of {', '.join(map(repr, BARYCENTER_METHODS))}; got {method!r}"
-        )
-    if isinstance(numItermax, bool) or not isinstance(numItermax, (int, np.integer)):
-        raise TypeError(f"numItermax must be an int, got {type(numItermax).__name__}")
-    if numItermax < 1:
-        raise ValueError(f"numItermax must be >= 1, got {numItermax}")
-    if not (isinstance(stopThr, (int, float)) and stopThr >= 0):
-        raise ValueError(f"stopThr must be a number >= 0, got {stopThr!r}")
+    method = check_choice(method, "method", BARYCENTER_METHODS)
+    check_integer(numItermax, "numItermax", minimum=1, allow_traced=False)
+    check_real(stopThr, "stopThr", minimum=0, allow_traced=False)
     unknown = set(kwargs) - _IGNORED_OPTIONS
     if unknown:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")

@@ -8,7 +8,13 @@ import warnings
 import numpy as np
 
 from .._boundary import as_backend, weights_or_uniform
-from .._validation import check_equal_mass, check_finite, check_nonnegative_weights
+from .._validation import (
+    check_equal_mass,
+    check_finite,
+    check_integer,
+    check_nonnegative_weights,
+    check_real,
+)
 from ..backend import (
     device_of,
     get_namespace,
@@ -42,9 +48,8 @@ def cost_spec(metric, p, block=0):
     """(CostSpec, exponent of the blur rule) from the (metric, p) pair."""
     if metric is None:
         p = 2.0 if p is None else p
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < math.inf:
-            raise ValueError(f"p must be a positive finite number, got {p!r}")
-        return CostSpec("power", float(p), block), float(p)
+        p = check_real(p, "p", minimum=0, inclusive=(False, True), allow_traced=False)
+        return CostSpec("power", p, block), p
     implied = {"sqeuclidean": 2.0, "euclidean": 1.0}
     if metric in implied:
         if p is not None and float(p) != implied[metric]:
@@ -61,15 +66,8 @@ def cost_spec(metric, p, block=0):
 
 
 def positive_parameter(value, name):
-    if value is None or is_traced(value):
-        return value
-    try:
-        number = float(to_numpy(value)) if not isinstance(value, (int, float)) else float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}") from None
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {number!r}")
-    return number
+    """A finite number > 0 (None and traced values pass through)."""
+    return check_real(value, name, minimum=0, inclusive=(False, True), allow_none=True)
 
 
 def _points(X, name, xp, dtype, device):
@@ -445,11 +443,11 @@ def sinkhorn_divergence(
         raise ValueError("pass reg (epsilon in cost units) or blur (sigma), not both")
     if reach is not None and rho is not None:
         raise ValueError("pass reach (rho = p reach^p) or rho (cost units), not both")
-    if scaling is not None and not (isinstance(scaling, (int, float)) and 0 < scaling < 1):
-        raise ValueError(f"scaling must be in (0, 1) or None, got {scaling!r}")
-    block = 0 if batch_size is None else int(batch_size)
-    if block < 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    scaling = check_real(scaling, "scaling", minimum=0, maximum=1, inclusive=(False, False),
+                         allow_none=True, allow_traced=False)  # fmt: skip
+    block = check_integer(batch_size, "batch_size", minimum=1, allow_none=True) or 0
+    stopThr = check_real(stopThr, "stopThr", minimum=0, allow_none=True, allow_traced=False)
+    numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
     spec, exponent = cost_spec(metric, p, block)
     reg, blur = positive_parameter(reg, "reg"), positive_parameter(blur, "blur")
     reach, rho = positive_parameter(reach, "reach"), positive_parameter(rho, "rho")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import warnings
 
+from .._validation import check_integer, check_real
 from ..backend import get_namespace, is_jax_namespace, is_traced, jit, stop_gradient, to_numpy
 from ..utils._costs import dist
 from ._divergence import cost_spec, prepare_clouds, sinkhorn_divergence
@@ -35,15 +36,15 @@ def _check_online_options(kwargs, allowed=frozenset()):
 
 
 def _blocks(batchSize):
-    if isinstance(batchSize, tuple) and len(batchSize) == 2:
+    """``(rows, cols)`` from an integer >= 1 or a pair of them."""
+    if isinstance(batchSize, (tuple, list)):
+        if len(batchSize) != 2:
+            raise ValueError(f"batchSize must be an int or a pair of ints, got {batchSize!r}")
         rows, cols = batchSize
-    elif isinstance(batchSize, int) and not isinstance(batchSize, bool):
-        rows = cols = batchSize
     else:
-        raise ValueError(f"batchSize must be an int or a pair of ints, got {batchSize!r}")
-    if not (int(rows) > 0 and int(cols) > 0):
-        raise ValueError(f"batchSize must be positive, got {batchSize!r}")
-    return int(rows), int(cols)
+        rows = cols = batchSize
+    checked = (check_integer(v, "batchSize", minimum=1, allow_traced=False) for v in (rows, cols))
+    return tuple(checked)
 
 
 def _check_metric(metric):
@@ -61,6 +62,9 @@ def _jitted_online(num_iter_max, tol, spec, xp):
 
 def _online_potentials(X_s, X_t, reg, a, b, metric, numIterMax, stopThr, batchSize, warmstart):
     _check_metric(metric)
+    reg = check_real(reg, "reg", minimum=0, inclusive=(False, True))
+    numIterMax = check_integer(numIterMax, "numIterMax", allow_traced=False)
+    stopThr = check_real(stopThr, "stopThr", minimum=0, allow_traced=False)
     rows, cols = _blocks(batchSize)
     spec, _ = cost_spec(metric, None, rows)
     spec = type(spec)(spec.kind, spec.p, rows, cols)
@@ -73,6 +77,11 @@ def _online_potentials(X_s, X_t, reg, a, b, metric, numIterMax, stopThr, batchSi
     f0 = xp.zeros((x.shape[0], 1), dtype=dtype, device=device)
     if warmstart is not None:
         log_u = xp.asarray(warmstart[0], dtype=dtype, device=device)
+        if not is_traced(log_u, wa) and not bool(xp.all(xp.isfinite(log_u) | (wa <= 0))):
+            raise ValueError(
+                "warmstart must be finite: its first array holds NaN or inf at points of "
+                "positive weight"
+            )
         f0 = (reg * (log_u - log_weights(wa, xp)))[:, None]
     if is_jax_namespace(xp):
         run = _jitted_online(int(numIterMax), float(stopThr), spec, xp)

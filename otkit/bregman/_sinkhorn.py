@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 
 from .._boundary import input_float_dtype, prepare_problem, warmstart_rows
-from .._validation import check_transport_values, mass_tolerance, nan_unless, traced_validity
+from .._validation import (
+    check_choice,
+    check_integer,
+    check_real,
+    check_transport_values,
+    downcast_low_precision,
+    mass_tolerance,
+    nan_unless,
+    traced_validity,
+    upcast_low_precision,
+)
 from ..backend import is_traced, stop_gradient, to_numpy
 from ._sinkhorn_loop import log_weights
 from ._sinkhorn_solve import METHODS, build_outputs, solve_potentials
@@ -27,15 +36,8 @@ _OPTIONS = frozenset({"epsilon0", "numInnerItermax", "stopInnerThr", "scaling_fa
 
 
 def _check_reg(reg):
-    if is_traced(reg):
-        return reg
-    try:
-        value = float(to_numpy(reg)) if not isinstance(reg, (int, float)) else float(reg)
-    except (TypeError, ValueError):
-        raise TypeError(f"reg must be a positive number, got {type(reg).__name__}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"reg must be a positive finite number, got {value!r}")
-    return value
+    """``reg`` as a float > 0 (finite); a JAX tracer passes as is."""
+    return check_real(reg, "reg", minimum=0, inclusive=(False, True))
 
 
 def _check_acceleration(acceleration, omega, method):
@@ -50,19 +52,12 @@ def _check_acceleration(acceleration, omega, method):
         raise ValueError("acceleration='overrelax' does not apply to method='greenkhorn'")
     if omega is None:
         return None
-    if isinstance(omega, bool) or not isinstance(omega, (int, float, np.floating)):
-        raise TypeError(f"omega must be a float in [1, 2) or None, got {type(omega).__name__}")
-    if not 1.0 <= omega < 2.0:
-        raise ValueError(f"omega must be in [1, 2) (or None: adaptive), got {omega!r}")
-    return float(omega)
+    return check_real(omega, "omega", minimum=1, maximum=2, inclusive=(True, False))
 
 
 def check_method(method):
     """The method name in lower case (POT's names are case-insensitive)."""
-    name = method.lower() if isinstance(method, str) else method
-    if name not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
-    return name
+    return check_choice(method, "method", METHODS)
 
 
 def pot_warmstart_type(method):
@@ -71,12 +66,9 @@ def pot_warmstart_type(method):
 
 
 def _check_options(numItermax, stopThr, grad, warmstart_type, kwargs):
-    if isinstance(numItermax, bool) or not isinstance(numItermax, (int, np.integer)):
-        raise TypeError(f"numItermax must be an int, got {type(numItermax).__name__}")
-    if numItermax < 0:
-        raise ValueError(f"numItermax must be >= 0, got {numItermax}")
-    if not (isinstance(stopThr, (int, float)) and stopThr >= 0):
-        raise ValueError(f"stopThr must be a number >= 0, got {stopThr!r}")
+    """``(numItermax, stopThr)`` as ``(int >= 0, float >= 0)``; the other options checked."""
+    numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
+    stopThr = check_real(stopThr, "stopThr", minimum=0, allow_traced=False)
     if grad not in GRADS:
         raise ValueError(f"grad must be one of {', '.join(map(repr, GRADS))}; got {grad!r}")
     if warmstart_type not in WARMSTART_TYPES:
@@ -87,6 +79,7 @@ def _check_options(numItermax, stopThr, grad, warmstart_type, kwargs):
     unknown = set(kwargs) - _OPTIONS - _IGNORED_OPTIONS
     if unknown:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    return numItermax, stopThr
 
 
 def _initial_potential(warmstart, warmstart_type, a, b, eps, xp, dtype, device):
@@ -97,12 +90,25 @@ def _initial_potential(warmstart, warmstart_type, a, b, eps, xp, dtype, device):
     first = warmstart_rows(
         warmstart, n, b.shape[0], k, xp, dtype, device, "(log_u, log_v) or (f, g)"
     )
+    if not is_traced(first, a):
+        # NaN would give a NaN plan reported as "did not converge"; -inf in log u (u = 0)
+        # would lose mass for good: both are errors naming the warm start. Rows of zero
+        # weight are not read (their log u is -inf in log["warmstart"]).
+        values = to_numpy(first)[to_numpy(a) > 0]
+        if not np.all(np.isfinite(values)):
+            bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+            raise ValueError(
+                f"warmstart contains {bad} NaN or infinite value(s) in its first array (rows "
+                "of positive weight); a warm start must be finite there (warmstart=None: a "
+                "cold start)"
+            )
     if warmstart_type == "potentials":
         f0 = first
     else:  # POT's log-scalings: log u = log a + f / eps, and alpha = eps * log u
         log_a = log_weights(a, xp)[:, None]
         log_u = first if warmstart_type == "log_scalings" else first / eps
-        f0 = xp.where(a[:, None] > 0, eps * (log_u - log_a), xp.zeros_like(first))
+        with np.errstate(invalid="ignore"):  # -inf - -inf on rows of zero weight
+            f0 = xp.where(a[:, None] > 0, eps * (log_u - log_a), xp.zeros_like(first))
     return stop_gradient(f0, xp)
 
 
@@ -153,7 +159,7 @@ def _solve(
     warmstart_type = kw.pop("warmstart_type", None) or pot_warmstart_type(method)
     check_marginals = kw.pop("check_marginals", True)
     omega = _check_acceleration(kw.pop("acceleration", None), kw.pop("omega", None), method)
-    _check_options(numItermax, stopThr, grad, warmstart_type, kw)
+    numItermax, stopThr = _check_options(numItermax, stopThr, grad, warmstart_type, kw)
     eps = _check_reg(reg)
     xp, dtype, device, a, b, M, _ = prepare_problem(a, b, M, None, b_ndims=(1, 2))
     traced = is_traced(a, b, M, eps)
@@ -382,7 +388,8 @@ _DOC_TAIL = r"""
     the weights, their masses, ``M``) makes every output and gradient NaN instead (all k
     columns for a 2-D ``b``; the loop then runs ``numItermax`` iterations). Results keep
     the caller's namespace, dtype and device; NumPy input is solved in float64 and returned
-    in its dtype.
+    in its dtype; float16 and bfloat16 input (a stopping test needs more than their three
+    significant digits) is solved in float32 and returned in its dtype.
 
     References
     ----------
@@ -421,6 +428,7 @@ def sinkhorn(
     r"""Entropic optimal transport plan (Sinkhorn)."""
     if not isinstance(return_plans, bool):
         raise TypeError(f"return_plans must be a bool, got {type(return_plans).__name__}")
+    low, low_xp, (M, a, b) = upcast_low_precision(M, a, b)
     out = _solve(
         a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kwargs,
         plan_only=not log, batched_plans=return_plans,
@@ -430,7 +438,7 @@ def sinkhorn(
         result = plan[:, :, 0]
     else:
         result = plan if return_plans else value_linear
-    return (result, _make_log(*out)) if log else result
+    return downcast_low_precision((result, _make_log(*out)) if log else result, low, low_xp)
 
 
 def sinkhorn2(
@@ -450,10 +458,11 @@ def sinkhorn2(
     **kwargs,
 ):
     r"""Entropic optimal transport cost (Sinkhorn), without the entropic term."""
+    low, low_xp, (M, a, b) = upcast_low_precision(M, a, b)
     out = _solve(a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kwargs)
     batched, value = out[1], out[4]
     value = value if batched else value[0]
-    return (value, _make_log(*out)) if log else value
+    return downcast_low_precision((value, _make_log(*out)) if log else value, low, low_xp)
 
 
 _SINKHORN_RETURNS = r"""

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from .._validation import check_integer, check_real
 from ..backend import (
     device_of,
     exp_outer_sum,
@@ -178,8 +179,8 @@ def solve_potentials(
     if method != "sinkhorn_epsilon_scaling":
         return engine, stage(a, b, C, eps, f0, num_iter_max, tol, verbose=verbose)
     schedule = epsilon_schedule(C, eps, options, traced)
-    inner_iter = int(options.get("numInnerItermax", 100))
-    inner_tol = max(tol, float(options.get("stopInnerThr", 1e-3)))
+    inner_iter = check_integer(options.get("numInnerItermax", 100), "numInnerItermax")
+    inner_tol = max(tol, check_real(options.get("stopInnerThr", 1e-3), "stopInnerThr", minimum=0))
     n_iter = 0
     f = f0
     for stage_eps in schedule[:-1]:
@@ -200,9 +201,10 @@ def _to_xp(x, xp, dtype, device=None):
 
 def epsilon_schedule(C, eps, options, traced):
     """Geometric schedule eps0 * q^t clipped at eps (Peyre & Cuturi 2019, remark 4.19)."""
-    factor = float(options.get("scaling_factor", 0.5))
-    if not 0.0 < factor < 1.0:
-        raise ValueError(f"scaling_factor must be in (0, 1), got {factor}")
+    factor = check_real(
+        options.get("scaling_factor", 0.5), "scaling_factor", minimum=0, maximum=1,
+        inclusive=(False, False), allow_traced=False,
+    )  # fmt: skip
     eps0 = options.get("epsilon0")
     if eps0 is None:
         if traced:
@@ -212,7 +214,8 @@ def epsilon_schedule(C, eps, options, traced):
             )
         C_np = to_numpy(C)
         eps0 = float(C_np.max() - C_np.min())
-    eps0 = float(eps0)
+    else:
+        eps0 = check_real(eps0, "epsilon0", minimum=0, inclusive=(False, True), allow_traced=False)
     if is_traced(eps):
         raise ValueError("method='sinkhorn_epsilon_scaling' needs a concrete reg under jax.jit")
     eps = float(eps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._validation import check_choice
 from ..bregman._divergence import sinkhorn_divergence
 
 __all__ = ["SamplesLoss"]
@@ -74,6 +75,9 @@ class SamplesLoss:
         backend="auto",
         **options,
     ):
+        backend = check_choice(
+            backend, "backend", ("auto", "tensorized", "online", "multiscale"), case_sensitive=True
+        )
         if loss != "sinkhorn":
             raise ValueError(f"only loss='sinkhorn' is provided, got {loss!r}")
         for name, value in (("cost", cost), ("kernel", kernel), ("cluster_scale", cluster_scale)):

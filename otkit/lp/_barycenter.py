@@ -88,20 +88,36 @@ def barycenter(A, M, weights=None, verbose=False, log=False, solver="highs-ipm")
     _check_on_simplex(np.array([w.sum()]), "weights")
 
     # Variables: the K plans (row-major, d*d each) then b.  Row sums of plan k minus b are
-    # zero; column sums of plan k equal a_k.
+    # zero; column sums of plan k equal a_k.  Each plan's 2d constraints hold one redundancy
+    # (its row and column sums have the same total): with the masses of a_1 and a_k pinned
+    # both, the LP is inconsistent by rounding when they differ by an ulp (1 - 2e-16 against
+    # 1 + 2e-16), and HiGHS reports it infeasible.  The first plan fixes the mass of b; for
+    # k > 1 the column constraint at the largest entry of a_k is left out, so that column
+    # takes the rounding (an ulp of a mass >= 1/d, never negative).
     n_plan = d * d
     ones = np.ones(n_plan)
     idx = np.arange(n_plan)
     row_sum = coo_matrix((ones, (idx // d, idx)), shape=(d, n_plan))
-    col_sum = coo_matrix((ones, (idx % d, idx)), shape=(d, n_plan))
-    blocks_rows, blocks_cols = [], []
+    col_sum = coo_matrix((ones, (idx % d, idx)), shape=(d, n_plan)).tocsr()
+    blocks_rows, blocks_cols, targets = [], [], []
     for k in range(K):
         before = coo_matrix((d, k * n_plan))
         after = coo_matrix((d, (K - 1 - k) * n_plan))
+        kept = np.arange(d) if k == 0 else np.flatnonzero(np.arange(d) != np.argmax(A_np[:, k]))
         blocks_rows.append(hstack([before, row_sum, after, -_identity(d)]))
-        blocks_cols.append(hstack([before, col_sum, after, coo_matrix((d, d))]))
+        blocks_cols.append(
+            hstack(
+                [
+                    coo_matrix((kept.size, k * n_plan)),
+                    col_sum[kept],
+                    coo_matrix((kept.size, (K - 1 - k) * n_plan)),
+                    coo_matrix((kept.size, d)),
+                ]
+            )
+        )
+        targets.append(A_np[kept, k])
     A_eq = vstack(blocks_rows + blocks_cols).tocsr()
-    b_eq = np.concatenate([np.zeros(K * d), A_np.T.ravel()])
+    b_eq = np.concatenate([np.zeros(K * d)] + targets)
     cost = np.concatenate([wk * M_np.ravel() for wk in w] + [np.zeros(d)])
     method = "highs-ipm" if solver == "interior-point" else solver
     result = linprog(

@@ -8,7 +8,7 @@ from functools import partial
 import numpy as np
 
 from .._boundary import input_float_dtype, prepare_problem
-from .._validation import check_transport_values
+from .._validation import check_integer, check_transport_values
 from ..backend import (
     call_host,
     is_jax_namespace,
@@ -17,9 +17,18 @@ from ..backend import (
     stop_gradient,
     to_numpy,
 )
+from ._certificate import certify_solution
+from ._certificate_kernel import abs_max_sum
 from ._network_simplex import MAX_ITER_REACHED, OPTIMAL, network_simplex
 
 __all__ = ["check_result", "emd", "emd2"]
+
+# Result code of a solve that stopped as optimal but failed the optimality certificate
+# (primal or dual feasibility, see _certificate.py), even after a restart.
+NOT_CERTIFIED = 4
+# Costs above this are divided by a power of two (exact) before the solve: the simplex's
+# symbolic big-M needs the real parts of its potentials (path sums of costs) far below 2**1000.
+_MAX_COST = 2.0**512
 
 RESULT_MESSAGES = {
     0: "Problem infeasible: check that a and b have the same total mass.",
@@ -28,6 +37,11 @@ RESULT_MESSAGES = {
     MAX_ITER_REACHED: (
         "numItermax reached before optimality: the returned plan is not optimal and may not "
         "satisfy the marginals. Increase numItermax."
+    ),
+    NOT_CERTIFIED: (
+        "The network simplex stopped, but its solution failed the optimality check "
+        "(primal or dual feasibility to a few ulps of each cost): the plan and the cost may "
+        "not be optimal. Check M for extreme values."
     ),
 }
 
@@ -63,11 +77,15 @@ def _solve_host(
     input_dtype,
     build_plan=True,
 ):
-    """Validate values and solve on the host. All arrays are NumPy float64.
+    """Validate values, solve on the host and certify the result. All arrays are NumPy
+    float64.
 
     The dense plan is only built when ``build_plan`` (the solver itself never stores an
-    n x m float array; an ``emd2`` without gradients needs none)."""
+    n x m float array; an ``emd2`` without gradients needs none).  Every result is checked
+    by :func:`certify_solution`; a failed check is retried without the warm start, and
+    reported as ``NOT_CERTIFIED`` if it still fails."""
     check_transport_values(a, b, M, input_dtype, check_marginals)
+    _check_potentials_values(potentials_init)
     # The solver needs a balanced problem: b is rescaled to a's mass (a no-op for matching
     # masses), and zero-weight rows/columns are left out (their duals are restored below).
     b = b * (a.sum() / b.sum())
@@ -75,27 +93,104 @@ def _solve_host(
     cols = np.flatnonzero(b > 0)
     full = rows.size == a.size and cols.size == b.size
     M_sub = np.ascontiguousarray(M if full else M[np.ix_(rows, cols)], dtype=np.float64)
-    u_init = v_init = None
+    # Huge costs are divided by a power of two (exact, barring underflow of entries 2**-1270
+    # times smaller than the largest), solved and certified, and the results scaled back.
+    peak, total = abs_max_sum(M)
+    scale = _cost_scale(peak)
+    # The solver's cost range (max and sum of |M|), when M_sub is M: one pass less.
+    cost_range = {"peak": peak, "total": total} if full and scale == 1.0 else {}
+    if scale != 1.0:
+        M = M * scale
+        M_sub = M_sub * scale
+    warm = None
     if potentials_init is not None:
-        u_init = np.ascontiguousarray(potentials_init[0][rows], dtype=np.float64)
-        v_init = np.ascontiguousarray(potentials_init[1][cols], dtype=np.float64)
-    tree_rows, tree_cols, flows, u_sub, v_sub, status, n_iter = network_simplex(
-        np.ascontiguousarray(a[rows]),
-        np.ascontiguousarray(b[cols]),
-        M_sub,
-        int(num_iter_max),
-        u_init,
-        v_init,
-    )
+        warm = _warm_start(
+            potentials_init[0][rows] * scale, potentials_init[1][cols] * scale, M_sub
+        )
+    a_sub, b_sub = np.ascontiguousarray(a[rows]), np.ascontiguousarray(b[cols])
+    total_iter = 0
+    # The solver's own choice first (numeric big-M unless the cost range is wide), then the
+    # symbolic big-M (exact on any range) if the certificate fails, then without warm start.
+    attempts = [(warm, None), (warm, True)] + ([(None, True)] if warm is not None else [])
+    used_symbolic = False
+    for k, (start, symbolic) in enumerate(attempts):
+        if k == 1 and used_symbolic:
+            continue  # the first try was already symbolic
+        tree_rows, tree_cols, flows, u_sub, v_sub, status, n_iter, art, used_symbolic = (
+            network_simplex(
+                a_sub,
+                b_sub,
+                M_sub,
+                int(num_iter_max),
+                *(start or (None, None)),
+                symbolic=symbolic,
+                **cost_range,
+            )
+        )
+        total_iter += n_iter
+        u, v = _complete_duals(M, rows, cols, u_sub, v_sub)
+        if center_dual:
+            u, v = _center_duals(u, v, a, b)
+        if status != OPTIMAL:
+            break
+        failure = certify_solution(a, b, M, rows[tree_rows], cols[tree_cols], flows, u, v, art)
+        if failure is None:
+            break
+        # A numeric big-M rounds at its own scale, and the warm start only steers the pivots
+        # but huge or badly centred potentials cost precision: try the next way.
+    else:
+        status = NOT_CERTIFIED
+        # One warning, with the detail (check_result is skipped for this code).
+        warnings.warn(
+            f"{RESULT_MESSAGES[NOT_CERTIFIED]} Optimality certificate failed: {failure}.",
+            UserWarning,
+            stacklevel=4,
+        )
     G = None
     if build_plan:
         G = np.zeros(M.shape, dtype=np.float64)
         G[rows[tree_rows], cols[tree_cols]] = flows
     cost = float(np.dot(flows, M_sub[tree_rows, tree_cols]))
-    u, v = _complete_duals(M, rows, cols, u_sub, v_sub)
-    if center_dual:
-        u, v = _center_duals(u, v, a, b)
-    return G, u, v, cost, int(status), int(n_iter)
+    if scale != 1.0:
+        cost, u, v = cost / scale, u / scale, v / scale
+        if not (np.isfinite(cost) and np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
+            raise ValueError(
+                f"M has entries up to {np.max(np.abs(M)) / scale:.3g}: the optimal cost or the "
+                "dual potentials overflow float64; rescale M"
+            )
+    return G, u, v, cost, int(status), int(total_iter)
+
+
+def _cost_scale(peak):
+    """Power of two that brings max|M| into [2**255, 2**256) when it is above _MAX_COST;
+    else 1.  The target keeps the scale (2**-768 at least) a normal float: under JAX's
+    callbacks subnormals flush to zero."""
+    if peak <= _MAX_COST:
+        return 1.0
+    return float(np.ldexp(1.0, 256 - int(np.frexp(peak)[1])))
+
+
+def _warm_start(u0, v0, M_sub):
+    """Warm-start potentials made safe for the pricing: centred, then clipped.
+
+    (u0 - c, v0 + c) prices every arc alike, so the ranges of u0 and v0 are centred on each
+    other.  The potentials of any spanning-tree basis are path sums of at most n + m costs,
+    so after centring they lie within (n + m) max|M|; values beyond carry no pricing
+    information and would only cost precision (1e17 next to costs ~1 leaves no digit), so
+    they are clipped.  The warm start only orders the first pivots: never the optimum."""
+    c = 0.25 * ((u0.max() + u0.min()) - (v0.max() + v0.min()))
+    bound = (u0.size + v0.size) * float(np.max(np.abs(M_sub)))
+    u0 = np.clip(u0 - c, -bound, bound)
+    v0 = np.clip(v0 + c, -bound, bound)
+    return np.ascontiguousarray(u0), np.ascontiguousarray(v0)
+
+
+def _check_potentials_values(potentials_init):
+    if potentials_init is None:
+        return
+    for k, p in enumerate(potentials_init):
+        if not np.all(np.isfinite(p)):
+            raise ValueError(f"potentials_init[{k}] must be finite (it has NaN or inf entries)")
 
 
 def _complete_duals(M, rows, cols, u_sub, v_sub):
@@ -133,7 +228,8 @@ def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, 
             build_plan=False,
             **options,
         )
-        check_result(status)
+        if status != NOT_CERTIFIED:  # already warned, with the detail
+            check_result(status)
         return dtype.type(cost), None, u.astype(dtype), v.astype(dtype), status, n_iter
 
     def host_fn(a_np, b_np, M_np, *potential_args):
@@ -145,7 +241,8 @@ def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, 
             input_dtype=input_dtype,
             **options,
         )
-        check_result(status)
+        if status != NOT_CERTIFIED:  # already warned, with the detail
+            check_result(status)
         grads = (u - u.mean(), v - v.mean(), G) + tuple(np.zeros_like(p) for p in potential_args)
         return cost, grads, (G, u, v, np.int32(status), np.int32(n_iter))
 
@@ -153,7 +250,9 @@ def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, 
     if is_jax_namespace(xp) and not is_traced(*args):
         # Eager JAX: check values here, so the user sees a ValueError rather than an
         # error wrapped by the callback machinery.
-        _validate_host_values(a, b, M, input_dtype, options["check_marginals"])
+        _validate_host_values(
+            a, b, M, input_dtype, options["check_marginals"], potentials if warm else None
+        )
     aux_specs = (((n, m), "float"), ((n,), "float"), ((m,), "float"), ((), "int"), ((), "int"))
     cost, (G, u, v, code, n_iter) = call_host(host_fn, args, xp, dtype, device, aux_specs)
     return cost, G, u, v, code, n_iter
@@ -162,8 +261,8 @@ def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, 
 def _check_num_threads(numThreads):
     """POT's rule: a positive int, "max" or None; anything but 1 is deprecated there."""
     is_max = numThreads is None or (isinstance(numThreads, str) and numThreads.lower() == "max")
-    if not is_max and (not isinstance(numThreads, (int, np.integer)) or numThreads < 1):
-        raise ValueError(f'numThreads must be a positive int or "max", got {numThreads!r}')
+    if not is_max:
+        numThreads = check_integer(numThreads, "numThreads", minimum=1, allow_traced=False)
     if is_max or numThreads != 1:
         warnings.warn(
             "numThreads is deprecated (as in POT 0.9.7) and ignored: the network simplex runs "
@@ -186,8 +285,15 @@ def _check_processes(processes, n_problems):
         )
 
 
-def _validate_host_values(a, b, M, input_dtype, check_marginals):
+def _validate_host_values(a, b, M, input_dtype, check_marginals, potentials=None):
     check_transport_values(to_numpy(a), to_numpy(b), to_numpy(M), input_dtype, check_marginals)
+    if potentials is not None:
+        _check_potentials_values(tuple(to_numpy(p) for p in potentials))
+
+
+def _check_cost_given(M):
+    if M is None:
+        raise TypeError("M must be an (n, m) cost matrix, got None")
 
 
 def _make_log(cost, u, v, code, n_iter, traced):
@@ -228,7 +334,9 @@ def emd(
     b : (m,) array or list
         Target weights, non-negative, same total mass as ``a``. Empty means uniform.
     M : (n, m) array
-        Ground cost matrix, finite.
+        Ground cost matrix, finite.  Any range works: entries of 1e15 ("forbidden" arcs)
+        next to costs of order 1 give the LP optimum, and costs above 2**512 are divided by
+        a power of two (exact) for the solve.
     numItermax : int, default=100000
         Maximum number of pivots of the simplex.
     log : bool, default=False
@@ -244,7 +352,9 @@ def emd(
         float32 input). If False, ``b`` is rescaled to the mass of ``a`` without a check.
     potentials_init : tuple (u, v) of arrays, optional
         Dual potentials of shapes (n,) and (m,) (for example from an earlier solve or from
-        Sinkhorn) used to price the initial basis: arcs tight for them enter first.
+        Sinkhorn) used to price the initial basis: arcs tight for them enter first.  They
+        must be finite; they steer the pivots but never change the optimum (values far
+        outside the range of M are clipped).
 
     Returns
     -------
@@ -254,20 +364,29 @@ def emd(
         Only if ``log=True``: ``cost`` (:math:`\langle\gamma, M\rangle`), ``u`` and ``v`` (dual
         potentials, :math:`u_i + v_j \le M_{ij}` with equality on the support of gamma, also
         for zero-weight rows and columns), ``warning`` (None when optimal),
-        ``result_code`` (1 optimal, 3 numItermax reached) and ``n_iter`` (pivots made).
+        ``result_code`` (1 optimal, 3 numItermax reached, 4 optimality not certified) and
+        ``n_iter`` (pivots made).
 
     Raises
     ------
     ValueError
-        Non-finite ``M``, negative or non-finite weights, masses that differ, shapes that
-        disagree, empty input.
+        Non-finite ``M`` or ``potentials_init``, negative or non-finite weights, masses that
+        differ, shapes that disagree, empty input, or an optimal cost (or duals) beyond the
+        float64 range.
     TypeError
-        Arrays of different libraries.
+        Arrays of different libraries, ``M`` missing (None).
 
     Notes
     -----
-    Reaching ``numItermax`` issues a ``UserWarning``, sets ``log["warning"]`` and
-    ``log["result_code"] = 3``; the returned plan is then not optimal.
+    Every solution is certified before it is returned: the plan meets the marginals (and no
+    mass is left on the solver's artificial arcs), the duals satisfy
+    :math:`M_{ij} - u_i - v_j \ge -\tau_{ij}` on all n m arcs (one pass in blocks) and
+    equality on the support, with :math:`\tau_{ij} = 32\,\epsilon\,(|M_{ij}| + |u_i| +
+    |v_j|)`.  A failed check is retried without the warm start; if it still fails,
+    ``log["result_code"]`` is 4, ``log["warning"]`` says so and a ``UserWarning`` gives
+    the detail.  Reaching ``numItermax`` issues a ``UserWarning``, sets
+    ``log["warning"]`` and ``log["result_code"] = 3``; the returned plan is then not
+    optimal.
 
     References
     ----------
@@ -282,7 +401,9 @@ def emd(
     array([[0.5, 0. ],
            [0. , 0.5]])
     """
+    _check_cost_given(M)
     _check_num_threads(numThreads)
+    numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
     xp, dtype, device, a, b, M, potentials = prepare_problem(a, b, M, potentials_init)
     cost, G, u, v, code, n_iter = _solve(
         a,
@@ -362,7 +483,9 @@ def emd2(
     >>> float(ot.emd2([0.5, 0.5], [0.5, 0.5], [[0.0, 1.0], [1.0, 0.0]]))
     0.0
     """
+    _check_cost_given(M)
     _check_num_threads(numThreads)
+    numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
     xp, dtype, device, a, b, M, potentials = prepare_problem(
         a, b, M, potentials_init, b_ndims=(1, 2)
     )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._boundary import as_backend, input_float_dtype
-from .._validation import check_finite, check_not_empty, mass_tolerance
+from .._validation import check_finite, check_not_empty, check_real, mass_tolerance
 from ..backend import (
     device_of,
     get_namespace,
@@ -25,13 +23,7 @@ METRICS_1D = ("sqeuclidean", "euclidean", "cityblock", "minkowski")
 def check_exponent(p, name: str = "p") -> float:
     """``p`` as a float, or a ValueError unless 1 <= p < inf (the monotone coupling is
     optimal only for convex costs |x - y|^p)."""
-    try:
-        value = float(p)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number >= 1, got {p!r}") from None
-    if not (1.0 <= value < math.inf):
-        raise ValueError(f"{name} must be a finite number >= 1, got {p!r}")
-    return value
+    return check_real(p, name, minimum=1, allow_traced=False)
 
 
 def _exponent_of_metric(metric: str, p) -> float:

@@ -13,14 +13,18 @@ import numpy as np
 
 from .._boundary import as_backend, input_float_dtype
 from .._validation import (
+    check_integer,
     check_ndim,
     check_not_empty,
+    check_real,
+    downcast_low_precision,
     mass_tolerance,
     nan_unless,
     traced_validity,
+    upcast_low_precision,
 )
 from ..backend import is_traced, stop_gradient
-from ..backend._shims import randn_from_seed
+from ..backend._shims import _is_torch_generator, randn_from_seed
 from ..lp._one_d_inputs import (
     as_result,
     check_exponent,
@@ -60,10 +64,25 @@ def random_projections(n_features: int, n_projections: int, seed, xp, dtype, dev
 
 
 def _check_n_projections(n_projections) -> int:
-    is_integer = isinstance(n_projections, (int, np.integer))
-    if isinstance(n_projections, bool) or not is_integer or n_projections < 1:
-        raise ValueError(f"n_projections must be a positive integer, got {n_projections!r}")
-    return int(n_projections)
+    return check_integer(n_projections, "n_projections", minimum=1, allow_traced=False)
+
+
+def _check_seed(seed):
+    """None, a NumPy ``RandomState`` or ``Generator``, a ``torch.Generator`` as given; an
+    integer (also a NumPy integer or 0-d array) in [0, 2**32 - 1] as an int."""
+    if seed is None or _is_torch_generator(seed):
+        return seed
+    if isinstance(seed, (np.random.RandomState, np.random.Generator)):
+        return seed
+    try:
+        return check_integer(
+            seed, "seed", maximum=2**32 - 1, allow_traced=False, integral_floats=False
+        )
+    except TypeError:
+        raise TypeError(
+            "seed must be None, an int, a numpy.random.RandomState, a numpy.random.Generator "
+            f"or a torch.Generator, got {type(seed).__name__}"
+        ) from None
 
 
 def _scaled(X, Y, scaler, xp, dtype, device):
@@ -103,7 +122,7 @@ def _prepare(X_s, X_t, a, b, n_projections, p, projections, seed, scaler):
     b = weights_or_none(b, "b", m, (), xp, dtype, device, "X_t.shape[0]")
     if projections is None:
         L = _check_n_projections(n_projections)
-        theta = random_projections(d, L, seed, xp, dtype, device)
+        theta = random_projections(d, L, _check_seed(seed), xp, dtype, device)
     else:
         theta = as_backend(projections, xp, dtype, device)
         check_ndim(theta, "projections", 2)
@@ -223,7 +242,8 @@ def sliced_wasserstein_distance(
     Returns
     -------
     cost : 0-d array
-        :math:`SW_p`, in the library, dtype and device of ``X_s`` (a NumPy scalar for NumPy
+        :math:`SW_p`, in the library, dtype and device of ``X_s`` (float16 and bfloat16
+        input is computed in float32 and returned in its dtype; a NumPy scalar for NumPy
         input).
     log : dict
         Only if ``log=True``.
@@ -257,13 +277,16 @@ def sliced_wasserstein_distance(
     >>> round(float(ot.sliced_wasserstein_distance(X, X + 1.0, n_projections=500, seed=0)), 1)
     1.0
     """
+    low, low_xp, (X_s, X_t, a, b, projections) = upcast_low_precision(X_s, X_t, a, b, projections)
     xp, X, Y, a, b, p, theta, valid = _prepare(
         X_s, X_t, a, b, n_projections, p, projections, seed, scaler
     )
     value, projected = _sliced(X, Y, a, b, theta, p, "mean", xp, valid)
     if log:
-        return value, {"projections": theta, "projected_emds": projected}
-    return value
+        return downcast_low_precision(
+            (value, {"projections": theta, "projected_emds": projected}), low, low_xp
+        )
+    return downcast_low_precision(value, low, low_xp)
 
 
 def max_sliced_wasserstein_distance(
@@ -349,6 +372,16 @@ def max_sliced_wasserstein_distance(
     >>> round(float(value), 3), np.round(np.abs(direction), 3).tolist()
     (2.0, [0.0, 1.0, 0.0])
     """
+    low, low_xp, (X_s, X_t, a, b, projections) = upcast_low_precision(X_s, X_t, a, b, projections)
+    result = _max_sliced(
+        X_s, X_t, a, b, n_projections, p, projections, seed, log, scaler, maximize, max_iter, tol
+    )
+    return downcast_low_precision(result, low, low_xp)
+
+
+def _max_sliced(
+    X_s, X_t, a, b, n_projections, p, projections, seed, log, scaler, maximize, max_iter, tol
+):
     xp, X, Y, a, b, p, theta, valid = _prepare(
         X_s, X_t, a, b, n_projections, p, projections, seed, scaler
     )
@@ -363,10 +396,8 @@ def max_sliced_wasserstein_distance(
             "tracers (inside jax.jit, jax.grad or jax.vmap); find the direction outside, then "
             "pass it as projections=direction[:, None] to sliced_wasserstein_distance"
         )
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer, got {max_iter!r}")
-    if not float(tol) >= 0:
-        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    max_iter = check_integer(max_iter, "max_iter")
+    tol = check_real(tol, "tol", minimum=0)
     best = int(xp.argmax(stop_gradient(projected, xp)))
     start = stop_gradient(theta[:, best], xp)
     start = start / xp.linalg.vector_norm(start)

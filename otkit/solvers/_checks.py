@@ -3,10 +3,11 @@ parameters and what otkit does not implement (named, with the alternative)."""
 
 from __future__ import annotations
 
-import math
 import warnings
 
-from ..backend import is_traced, to_numpy
+from .._validation import check_choice as _check_choice
+from .._validation import check_integer, check_real
+from ..backend import is_traced
 
 __all__ = [
     "GRADS",
@@ -28,35 +29,26 @@ UNBALANCED_TYPES = ("kl", "l2", "tv")
 
 def check_reg(reg):
     """``reg`` as a float >= 0 (0 and None mean unregularized), or a JAX tracer as is."""
-    if reg is None or is_traced(reg):
-        return reg
-    try:
-        value = float(reg) if isinstance(reg, (int, float)) else float(to_numpy(reg))
-    except (TypeError, ValueError):
-        raise TypeError(f"reg must be a number or None, got {type(reg).__name__}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(
-            f"reg must be a finite number >= 0 (None or 0: unregularized OT), got {value!r}"
-        )
-    return value
+    return check_real(reg, "reg", minimum=0, allow_none=True)
 
 
 def is_regularized(eps) -> bool:
     return eps is not None and (is_traced(eps) or eps > 0)
 
 
-def check_choice(value, name: str, choices) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+def check_choice(value, name: str, choices) -> str:
+    """``value`` if it is one of ``choices``: exact match (otkit's own option names, such as
+    ``grad``, are case-sensitive), else a ValueError listing them."""
+    return _check_choice(value, name, choices, case_sensitive=True)
 
 
-def check_iteration_options(max_iter, tol) -> None:
-    bad_max_iter = isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0
-    if max_iter is not None and bad_max_iter:
-        raise ValueError(f"max_iter must be an int >= 0 or None, got {max_iter!r}")
-    bad_tol = isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol >= 0
-    if tol is not None and bad_tol:
-        raise ValueError(f"tol must be a number >= 0 or None, got {tol!r}")
+def check_iteration_options(max_iter, tol):
+    """``(max_iter, tol)`` as ``(int or None, float or None)``: ``max_iter >= 0``,
+    ``tol >= 0``."""
+    return (
+        check_integer(max_iter, "max_iter", allow_none=True),
+        check_real(tol, "tol", minimum=0, allow_none=True),
+    )
 
 
 def concrete(x):
@@ -114,9 +106,9 @@ def check_n_threads(n_threads):
     """POT's ``n_threads``: a positive int, 'max' or None (all threads)."""
     if n_threads is None or (isinstance(n_threads, str) and n_threads.lower() == "max"):
         return -1
-    if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
-        raise ValueError(f"n_threads must be a positive int or 'max', got {n_threads!r}")
-    return n_threads
+    if isinstance(n_threads, str):
+        raise ValueError(f"n_threads must be a positive int or 'max', got {n_threads!r}")  # noqa: TRY004
+    return check_integer(n_threads, "n_threads", minimum=1, allow_traced=False)
 
 
 def warn_n_threads(n_threads, stacklevel: int) -> None:

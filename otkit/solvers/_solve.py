@@ -36,7 +36,13 @@ __all__ = ["EXACT_METHODS", "SINKHORN_METHODS", "solve", "solve_matrix"]
 
 EXACT_METHODS = ("emd", "exact")
 # Network simplex result codes (otkit.lp) as OTResult.status words.
-_EMD_STATUS = {0: "infeasible", 1: "optimal", 2: "unbounded", 3: "max_iter_reached"}
+_EMD_STATUS = {
+    0: "infeasible",
+    1: "optimal",
+    2: "unbounded",
+    3: "max_iter_reached",
+    4: "not_certified",
+}
 _EMD_MAX_ITER = 1_000_000  # POT's default in solve
 
 
@@ -236,7 +242,7 @@ def solve_matrix(M, a, b, reg, c, reg_type, unbalanced, unbalanced_type, method,
     """``solve`` for the public entry points; ``stacklevel`` places warnings in user code."""
     eps = check_reg(reg)
     check_choice(grad, "grad", GRADS)
-    check_iteration_options(max_iter, tol)
+    max_iter, tol = check_iteration_options(max_iter, tol)
     check_n_threads(n_threads)
     regularized = is_regularized(eps)
     rho = unbalanced_penalty(reach, unbalanced)

@@ -11,7 +11,7 @@ in POT's order.
 from __future__ import annotations
 
 from .._boundary import as_backend
-from .._validation import check_ndim, check_not_empty
+from .._validation import check_integer, check_ndim, check_not_empty, check_real
 from ..lp._one_d_inputs import namespace_dtype_device, weights_or_none
 from ..utils._costs import dist
 from ..utils._result import OTResult, with_changes
@@ -241,8 +241,9 @@ def solve_sample(
         X_a, X_b = _scaled(X_a, X_b, scaler)
     eps = check_reg(reg)
     check_choice(grad, "grad", GRADS)
-    check_iteration_options(max_iter, tol)
+    max_iter, tol = check_iteration_options(max_iter, tol)
     check_n_threads(n_threads)
+    batch_size = check_integer(batch_size, "batch_size", minimum=1, allow_none=True)
     seed = _random_state(random_state, seed)
     method = _method_for(method, eps, lazy, debias, unbalanced, reach, potentials_init, rank,
                          X_init)  # fmt: skip
@@ -321,10 +322,7 @@ def _random_state(random_state, seed):
 
 
 def _check_scaling(scaling):
-    bad = isinstance(scaling, bool) or not isinstance(scaling, (int, float))
-    if bad or not 0.0 < scaling < 1.0:
-        raise ValueError(f"scaling must be a number in (0, 1), got {scaling!r}")
-    return float(scaling)
+    return check_real(scaling, "scaling", minimum=0, maximum=1, inclusive=(False, False))
 
 
 def _online_rho(unbalanced, reach, metric):
@@ -339,9 +337,8 @@ def _online_rho(unbalanced, reach, metric):
             "pass unbalanced=rho in cost units"
         )
     q = _ONLINE_REACH_EXPONENT[metric]
-    if isinstance(reach, bool) or not isinstance(reach, (int, float)) or not reach > 0:
-        raise ValueError(f"reach must be a number > 0, got {reach!r}")
-    return q * float(reach) ** q
+    reach = check_real(reach, "reach", minimum=0, inclusive=(False, True), allow_traced=False)
+    return q * reach**q
 
 
 def _method_for(method, eps, lazy, debias, unbalanced, reach, potentials_init, rank, X_init):

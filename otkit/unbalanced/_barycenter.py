@@ -132,7 +132,7 @@ def _barycenter(A, M, reg, reg_m, method, weights, numItermax, stopThr, verbose,
     warn_unimplemented_method(
         method, ("sinkhorn_reg_scaling", "sinkhorn_translation_invariant"), stacklevel=3
     )
-    check_iterations(numItermax, stopThr)
+    numItermax, stopThr = check_iterations(numItermax, stopThr)
     unknown = set(kwargs) - IGNORED_OPTIONS
     if unknown:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")

@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 from .._boundary import as_backend
-from .._validation import check_finite
+from .._validation import check_choice as _check_choice
+from .._validation import check_finite, check_integer, check_real
 from ..backend import is_traced, to_numpy
 
 __all__ = [
@@ -58,24 +59,13 @@ def with_return_cost(doc):
 def _concrete_float(value, name, what):
     if is_traced(value):
         raise TypeError(f"{name} must be a concrete number (not traced by jax.jit)")
-    try:
-        return float(value) if isinstance(value, (int, float)) else float(to_numpy(value))
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be {what}, got {type(value).__name__}") from None
+    # inf: a hard marginal constraint
+    return check_real(value, name, minimum=0, inclusive=(False, True), allow_inf=True)
 
 
 def check_reg(reg, name="reg", allow_zero=False, allow_traced=True):
     """``reg`` as a float (> 0, or >= 0 with ``allow_zero``); a traced value passes as is."""
-    if isinstance(reg, bool) or reg is None:
-        raise TypeError(f"{name} must be a number, got {reg!r}")
-    if allow_traced and is_traced(reg):
-        return reg
-    what = "a number >= 0" if allow_zero else "a positive number"
-    value = _concrete_float(reg, name, what)
-    valid = value >= 0 if allow_zero else value > 0
-    if not (math.isfinite(value) and valid):
-        raise ValueError(f"{name} must be {what} (finite), got {value!r}")
-    return value
+    return check_real(reg, name, minimum=0, inclusive=(allow_zero, True), allow_traced=allow_traced)
 
 
 def check_reg_m(reg_m, name="reg_m", finite=False):
@@ -106,8 +96,6 @@ def check_reg_m(reg_m, name="reg_m", finite=False):
     values = []
     for item in items:
         value = _concrete_float(item, name, "numbers")
-        if not value > 0:  # also NaN
-            raise ValueError(f"{name} must be > 0 (inf: a hard marginal constraint), got {value!r}")
         if finite and value == math.inf:
             raise ValueError(
                 f"{name} must be finite for this solver, got {value!r}; for a hard marginal "
@@ -119,18 +107,12 @@ def check_reg_m(reg_m, name="reg_m", finite=False):
 
 def check_choice(value, name, choices):
     """``value.lower()`` if it is one of ``choices``, else a ValueError listing them."""
-    if not isinstance(value, str) or value.lower() not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value.lower()
+    return _check_choice(value, name, choices)
 
 
 def check_iterations(numItermax, stopThr):
-    if isinstance(numItermax, bool) or not isinstance(numItermax, (int, np.integer)):
-        raise TypeError(f"numItermax must be an int, got {type(numItermax).__name__}")
-    if numItermax < 0:
-        raise ValueError(f"numItermax must be >= 0, got {numItermax}")
-    if isinstance(stopThr, bool) or not isinstance(stopThr, (int, float)) or not stopThr >= 0:
-        raise ValueError(f"stopThr must be a number >= 0, got {stopThr!r}")
+    """``(numItermax, stopThr)`` as ``(int >= 0, float >= 0)``."""
+    return check_integer(numItermax, "numItermax"), check_real(stopThr, "stopThr", minimum=0)
 
 
 def check_matrix(x, name, xp, dtype, device, shape, traced):

@@ -136,7 +136,7 @@ def _solve(a, b, M, reg, reg_m, c, reg_div, regm_div, G0, numItermax, stopThr, m
     else:
         reg_div_name = check_choice(reg_div, "reg_div", REG_DIVS)
     regm_div = check_choice(regm_div, "regm_div", REGM_DIVS)
-    check_iterations(numItermax, stopThr)
+    numItermax, stopThr = check_iterations(numItermax, stopThr)
     if not isinstance(method, str):
         raise TypeError(f"method must be the name of a scipy.optimize method, got {method!r}")
     reg = check_reg(reg, allow_zero=True, allow_traced=False)

@@ -28,7 +28,7 @@ __all__ = ["mm_unbalanced", "mm_unbalanced2"]
 def _solve(a, b, M, reg_m, c, reg, div, G0, numItermax, stopThr, verbose, grad, warn):
     div = check_choice(div, "div", DIVERGENCES)
     check_choice(grad, "grad", GRADS)
-    check_iterations(numItermax, stopThr)
+    numItermax, stopThr = check_iterations(numItermax, stopThr)
     rho = check_reg_m(reg_m, finite=True)
     reg = check_reg(reg, allow_zero=True, allow_traced=False)
     xp, dtype, device, a, b, M, _ = prepare_problem(a, b, M, None)

@@ -90,7 +90,7 @@ def _solve(a, b, M, reg, reg_m, method, reg_type, c, warmstart, numItermax, stop
     warn_unimplemented_method(method, ("sinkhorn_reg_scaling",), stacklevel=4)
     reg_type = check_choice(reg_type, "reg_type", REG_TYPES)
     check_choice(grad, "grad", GRADS)
-    check_iterations(numItermax, stopThr)
+    numItermax, stopThr = check_iterations(numItermax, stopThr)
     unknown = set(kwargs) - IGNORED_OPTIONS
     if unknown:
         raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")

@@ -36,6 +36,7 @@ from ..backend import (
     to_numpy,
 )
 from ..lp import wasserstein_1d, wasserstein_1d_potentials
+from ..lp._one_d_inputs import check_exponent
 from ._checks import check_choice, check_iterations, check_reg_m, generalized_kl
 from ._sinkhorn import RETURN_COSTS
 
@@ -71,7 +72,7 @@ def _log(w, xp):
     return xp.where(positive, xp.log(xp.where(positive, w, xp.ones_like(w))), -math.inf)
 
 
-def _prepare(u_values, v_values, u_weights, v_weights, p):
+def _prepare(u_values, v_values, u_weights, v_weights):
     xp = get_namespace(
         u_values=u_values, v_values=v_values, u_weights=u_weights, v_weights=v_weights
     )
@@ -99,8 +100,6 @@ def _prepare(u_values, v_values, u_weights, v_weights, p):
             if (host < 0).any() or not (host.sum(axis=0) > 0).all():
                 raise ValueError(f"{name} must be >= 0 with a positive mass in each measure")
         weights.append(w)
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 1 <= p < math.inf:
-        raise ValueError(f"p must be a number >= 1, got {p!r}")
     return xp, u, v, weights[0], weights[1]
 
 
@@ -193,9 +192,10 @@ def uot_1d(
     0.212
     """
     return_cost = check_choice(returnCost, "returnCost", RETURN_COSTS)
-    check_iterations(numItermax, 0.0)
+    numItermax, _ = check_iterations(numItermax, 0.0)
+    p = check_exponent(p)
     rho = check_reg_m(reg_m)
-    xp, u, v, a, b = _prepare(u_values, v_values, u_weights, v_weights, p)
+    xp, u, v, a, b = _prepare(u_values, v_values, u_weights, v_weights)
     settings = (rho, float(p), int(numItermax), bool(require_sort))
     if is_jax_namespace(xp) and not is_traced(u, v, a, b):
         # One compiled program: eagerly, each of the many small operations of the loop

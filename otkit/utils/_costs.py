@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_ndim
+from .._validation import check_ndim, check_real
 from ..backend import (
     from_numpy,
     get_namespace,
@@ -189,8 +189,8 @@ def dist(
     array([[0.75]])
     """
     native = _check_metric(metric)
-    if metric == "minkowski" and not _is_exponent(p):
-        raise ValueError(f"p must be >= 1 for the minkowski metric, got {p!r}")
+    if metric == "minkowski":
+        p = check_real(p, "p", minimum=1, allow_inf=True, allow_traced=False)
     if not isinstance(use_tensor, (bool, np.bool_)):
         raise TypeError(f"use_tensor must be a bool, got {use_tensor!r}")
     same_cloud = x2 is None or x2 is x1
@@ -299,14 +299,6 @@ def _scipy_cdist(x1, x2, metric, p, w, xp, dtype, device):
     return from_numpy(np.asarray(costs, dtype=np.float64), xp, dtype=dtype, device=device)
 
 
-def _is_exponent(p) -> bool:
-    """True when ``p`` is a number in [1, inf]."""
-    try:
-        return float(p) >= 1
-    except (TypeError, ValueError):
-        return False
-
-
 def _centered(x, w, xp):
     """Each row of ``x`` minus its (``w``-weighted) mean."""
     if w is None:
@@ -334,11 +326,19 @@ def _sqeuclidean(x1, x2, w, xp, same_cloud=False):
     to a few ulps of the squared distances to that centre instead of to the origin: without
     the shift, dist([[1e8]], [[1e8 + 1]]) would be 0 (1e4 in float32).
     """
-    center = stop_gradient(_union_mean(x1, None if same_cloud else x2, xp), xp)
-    x1 = x1 - center
-    x2 = x1 if same_cloud else x2 - center
+    center = _union_mean(x1, None if same_cloud else x2, xp)
+    if center is not None:
+        center = stop_gradient(center, xp)
+        x1 = x1 - center
+        x2 = x1 if same_cloud else x2 - center
     weighted_x1 = x1 if w is None else x1 * w
     weighted_x2 = x2 if w is None else x2 * w
+    if is_numpy_namespace(xp):  # in place: no n x m temporaries, few calls on tiny inputs
+        costs = weighted_x1 @ x2.T
+        costs *= -2.0
+        costs += np.einsum("ij,ij->i", weighted_x1, x1)[:, None]
+        costs += np.einsum("ij,ij->i", weighted_x2, x2)[None, :]
+        return np.maximum(costs, 0.0, out=costs)
     squared_norms1 = xp.sum(weighted_x1 * x1, axis=1)[:, None]
     squared_norms2 = xp.sum(weighted_x2 * x2, axis=1)[None, :]
     cross = xp.matmul(weighted_x1, xp.matrix_transpose(x2))
@@ -346,13 +346,23 @@ def _sqeuclidean(x1, x2, w, xp, same_cloud=False):
 
 
 def _union_mean(x1, x2, xp):
-    """(1, d) centre of the rows of ``x1`` and ``x2`` together (of ``x1`` when ``x2`` is None).
+    """(1, d) centre of the rows of ``x1`` and ``x2`` together (of ``x1`` when ``x2`` is None),
+    or None when every feature's mean is within its spread of the origin (no shift needed).
 
     The mean of the union, rounded per feature to a multiple of 2^-10 times a power of two
     below the feature's spread (max - min), so that ``x - center`` is exact for data with few
     significant bits (integer input keeps exact integer distances). Each cloud is averaged
     first, so that no sum of many far-away coordinates can overflow.
     """
+    if is_numpy_namespace(xp):  # fewer calls: this runs on every dist, also on tiny inputs
+        both = x1 if x2 is None else np.concatenate((x1, x2))
+        low = np.minimum.reduce(both, axis=0, keepdims=True)
+        high = np.maximum.reduce(both, axis=0, keepdims=True)
+        mean = np.add.reduce(both * (1.0 / both.shape[0]), axis=0, keepdims=True)
+        if np.all(np.abs(mean) <= high - low):
+            return None
+        x2 = None  # the statistics above already cover both clouds
+        x1 = both
     mean = xp.mean(x1, axis=0, keepdims=True)
     low = xp.min(x1, axis=0, keepdims=True)
     high = xp.max(x1, axis=0, keepdims=True)
@@ -362,6 +372,10 @@ def _union_mean(x1, x2, xp):
         low = xp.minimum(low, xp.min(x2, axis=0, keepdims=True))
         high = xp.maximum(high, xp.max(x2, axis=0, keepdims=True))
     spread = high - low
+    if not is_traced(x1, x2) and bool(xp.all(xp.abs(mean) <= spread)):
+        # centred enough already: the shift would gain less than a factor ~4 in the
+        # rounding bound, not worth its O((n + m) d) passes on small problems
+        return None
     usable = (spread > 0) & (spread < xp.finfo(x1.dtype).max)
     quantum = 2.0 ** (xp.floor(xp.log2(xp.where(usable, spread, xp.ones_like(spread)))) - 10.0)
     rounded = xp.round(mean / quantum) * quantum

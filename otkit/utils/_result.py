@@ -21,6 +21,10 @@ TEXTBOOK_BIBTEX = """@article{peyre2019computational,
 }"""
 
 
+class LazyKeyError(TypeError, NotImplementedError):
+    """A key :class:`LazyTensor` cannot take: a TypeError, and POT's NotImplementedError."""
+
+
 class LazyTensor:
     r"""An array that is never stored: its entries are computed from slices on request.
 
@@ -64,7 +68,7 @@ class LazyTensor:
         keys = list(key) if isinstance(key, tuple) else [key]
         for k in keys:
             if not isinstance(k, (int, slice)) or isinstance(k, bool):
-                raise TypeError(
+                raise LazyKeyError(
                     f"LazyTensor takes int and slice keys (one per axis), got {type(k).__name__}"
                 )
         if len(keys) > self.ndim:
@@ -182,7 +186,8 @@ class OTResult:
     citation : str
         A summary of the solver and the BibTeX entries of the works behind it.
     status : str or None
-        'optimal' (exact solvers), 'converged', 'max_iter_reached', 'infeasible' or
+        'optimal' (exact solvers), 'not_certified' (an exact result that failed its
+        optimality certificate), 'converged', 'max_iter_reached', 'infeasible' or
         'unbounded'; None under ``jax.jit``, where it is not known at trace time.
     log : dict or None
         Solver-specific extras (for example the log of the underlying function); None when
