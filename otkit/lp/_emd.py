@@ -261,8 +261,9 @@ def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, 
 def _check_num_threads(numThreads):
     """POT's rule: a positive int, "max" or None; anything but 1 is deprecated there."""
     is_max = numThreads is None or (isinstance(numThreads, str) and numThreads.lower() == "max")
-    if not is_max:
-        numThreads = check_integer(numThreads, "numThreads", minimum=1, allow_traced=False)
+    # as POT: a ValueError for every bad value (a string included); True counts as 1
+    if not is_max and (not isinstance(numThreads, (int, np.integer)) or numThreads < 1):
+        raise ValueError(f'numThreads must be a positive int or "max", got {numThreads!r}')
     if is_max or numThreads != 1:
         warnings.warn(
             "numThreads is deprecated (as in POT 0.9.7) and ignored: the network simplex runs "
