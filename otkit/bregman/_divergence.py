@@ -387,7 +387,7 @@ def sinkhorn_divergence(
     :math:`S_\varepsilon(s\alpha, s\beta) = s^p S_{\varepsilon/s^p}(\alpha, \beta)`), so
     points at 1e150 or 1e-150 give the value scaled by :math:`s^p`; a value beyond the
     largest float of the dtype is a ValueError naming the points. With D the range of the
-    costs (|bounding box diagonal|^p) and u the unit roundoff of the working dtype:
+    costs (the bounding box diagonal to the power p) and u the unit roundoff of the working dtype:
 
     - :math:`\varepsilon < 2^{10} u D` is a ValueError naming ``reg`` or ``blur``: the
       potentials are rounded to more than :math:`\varepsilon` there, and the plan
