@@ -111,3 +111,18 @@ def rtol_for(dtype: str) -> float:
     """Tolerance for comparing float32/float64 results with a float64 oracle: a few hundred
     ulps, as the solvers accumulate O(n) rounding steps."""
     return 300 * float(np.finfo(dtype).eps)
+
+
+def property_settings(fast_examples: int, long_examples: int):
+    """Hypothesis settings of a property test: ``fast_examples`` in CI, ``long_examples`` when
+    ``HYPOTHESIS_PROFILE=long`` (local runs); no deadline (first calls compile)."""
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    long = os.environ.get("HYPOTHESIS_PROFILE") == "long"
+    return settings(
+        max_examples=long_examples if long else fast_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )

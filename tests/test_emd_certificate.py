@@ -9,13 +9,12 @@ rescaling of M, warm starts that must not matter).
 from __future__ import annotations
 
 import importlib
-import os
 import warnings
 
 import numpy as np
 import pytest
-from conftest import assert_same_backend, to_np, to_xp
-from hypothesis import HealthCheck, event, given, settings
+from conftest import assert_same_backend, property_settings, to_np, to_xp
+from hypothesis import event, given
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix, vstack
@@ -31,18 +30,8 @@ TINY = np.finfo(np.float64).smallest_subnormal
 # |M_ij| + |u_i| + |v_j| (see otkit/lp/_certificate.py for the rounding budget).
 ARC_ULPS = 64
 
-settings.register_profile(
-    "emd-certificate-fast",
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-# HYPOTHESIS_PROFILE=long runs the property test below on 2000 examples; any other value
-# (or none) keeps the fast default of this file.
-_PROFILE = "long" if os.environ.get("HYPOTHESIS_PROFILE") == "long" else "emd-certificate-fast"
+# HYPOTHESIS_PROFILE=long runs the property test below on 2000 examples (40 in CI).
+PROPERTY_SETTINGS = property_settings(40, 2000)
 
 
 def highs_cost(a, b, M, *, required=True):
@@ -346,7 +335,7 @@ def wide_problems(draw):
     return a / a.sum(), b / b.sum(), M
 
 
-@settings(settings.get_profile(_PROFILE))
+@PROPERTY_SETTINGS
 @given(wide_problems())
 def test_property_emd2_matches_highs_on_wide_ranges(problem):
     a, b, M = problem

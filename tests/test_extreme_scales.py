@@ -10,35 +10,18 @@ S_ε(s x, s y) = s^p S_{ε / s^p}(x, y).
 from __future__ import annotations
 
 import math
-import os
 import warnings
 
 import numpy as np
 import pytest
-from conftest import assert_same_backend, is_backend, to_np, to_xp
-from hypothesis import HealthCheck, given, settings
+from conftest import assert_same_backend, is_backend, property_settings, to_np, to_xp
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import otkit as ot
 
-settings.register_profile(
-    "extreme-scales-fast",
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(
-    "extreme-scales-long",
-    max_examples=1000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 # HYPOTHESIS_PROFILE=long runs the property test below on 1000 examples per backend.
-_PROFILE = (
-    "extreme-scales-long"
-    if os.environ.get("HYPOTHESIS_PROFILE") == "long"
-    else "extreme-scales-fast"
-)
+PROPERTY_SETTINGS = property_settings(30, 1000)
 
 RNG = np.random.default_rng(13)
 X = RNG.normal(size=(12, 2))
@@ -399,7 +382,7 @@ CLOUDS = {
 }
 
 
-@settings(settings.get_profile(_PROFILE))
+@PROPERTY_SETTINGS
 @given(n=st.integers(1, 6), m=st.integers(1, 6), **CLOUDS)
 def test_divergence_is_nonnegative_and_symmetric(xp, n, m, seed, log_blur, log_scale, dtype_name):
     if is_backend(xp, "jax"):
@@ -408,8 +391,8 @@ def test_divergence_is_nonnegative_and_symmetric(xp, n, m, seed, log_blur, log_s
 
 
 @settings(
-    settings.get_profile(_PROFILE),
-    max_examples=max(3, settings.get_profile(_PROFILE).max_examples // 6),
+    PROPERTY_SETTINGS,
+    max_examples=max(3, PROPERTY_SETTINGS.max_examples // 6),
 )
 @given(**CLOUDS)
 def test_divergence_is_nonnegative_and_symmetric_on_jax(seed, log_blur, log_scale, dtype_name):

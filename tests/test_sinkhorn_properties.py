@@ -4,31 +4,18 @@ stopping tolerance; not converged, a warning says so (never a silent wrong plan)
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 import pytest
-from conftest import to_np, to_xp
-from hypothesis import HealthCheck, given, settings
+from conftest import property_settings, to_np, to_xp
+from hypothesis import given
 from hypothesis import strategies as st
 
 import otkit as ot
 
-settings.register_profile(
-    "sinkhorn-properties-fast",
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-settings.register_profile(
-    "long",
-    max_examples=1000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-# HYPOTHESIS_PROFILE=long runs 1000 examples per backend.
-_PROFILE = "long" if os.environ.get("HYPOTHESIS_PROFILE") == "long" else "sinkhorn-properties-fast"
+# HYPOTHESIS_PROFILE=long runs 1000 examples per backend (30 in CI).
+PROPERTY_SETTINGS = property_settings(30, 1000)
 
 METHODS = ["sinkhorn", "sinkhorn_log", "sinkhorn_stabilized", "greenkhorn"]
 # stopThr bounds the L2 norm of the stacked marginal errors, up to the rounding of the sums
@@ -57,7 +44,7 @@ def problems(draw):
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
-@settings(settings.get_profile(_PROFILE))
+@PROPERTY_SETTINGS
 @given(problem=problems())
 def test_sinkhorn_plans_are_feasible_or_flagged(backend, problem):
     xp = pytest.importorskip("torch") if backend == "torch" else np
