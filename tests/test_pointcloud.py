@@ -84,6 +84,25 @@ def test_lazy_empirical_sinkhorn_equals_dense_plan(xp):
     np.testing.assert_allclose(plan, G, atol=1e-10)
 
 
+@pytest.mark.parametrize("shift", [1e6, 1e8])
+def test_lazy_empirical_sinkhorn_far_from_the_origin(xp, shift):
+    """Translated clouds give the same plan: the online loop centres the points, so the
+    cost |x|^2 + |y|^2 - 2<x, y> does not cancel (uncentred, 1e8 gave plan entries of 5e3).
+
+    Oracle: the dense plan of the unshifted points, rebuilt from the shifted solve's
+    log-scalings on the unshifted points (the plan does not see the constant in (f + c,
+    g - c)). Tolerance: rounding the shifted points moves them by ulp(shift) / 2, the costs
+    by about 4 ulp(shift) |x - y| and the plan entries by that / reg relative; 10 ulp(shift)
+    covers it (the uncentred loop erred by 3e-5 at 1e6, 5e3 at 1e8).
+    """
+    x, y = to_xp(xp, X + shift), to_xp(xp, Y + shift)
+    log_u, log_v = ot.empirical_sinkhorn(x, y, 0.5, isLazy=True, batchSize=(4, 6))
+    assert_same_backend(log_u, x)
+    plan = np.exp(to_np(log_u)[:, None] + to_np(log_v)[None, :] - ot.dist(X, Y) / 0.5)
+    G = ot.empirical_sinkhorn(X, Y, 0.5)
+    np.testing.assert_allclose(plan, G, atol=1e-10 + 10 * np.spacing(shift))
+
+
 def test_lazy_empirical_sinkhorn2_equals_dense(xp):
     x, y = to_xp(xp, X), to_xp(xp, Y)
     # Both stop at the same tight tolerance: the difference is rounding, not the stopping point.
@@ -96,12 +115,11 @@ def test_lazy_empirical_sinkhorn2_equals_dense(xp):
 def test_lazy_empirical_sinkhorn2_gradient_of_points_matches_dense():
     torch = pytest.importorskip("torch")
     x = torch.tensor(X, requires_grad=True)
-    ot.empirical_sinkhorn2(x, torch.tensor(Y), 0.5, isLazy=True, batchSize=5).backward()
+    y = torch.tensor(Y)
+    ot.empirical_sinkhorn2(x, y, 0.5, isLazy=True, batchSize=5, stopThr=1e-12).backward()
     x_dense = torch.tensor(X, requires_grad=True)
-    # the lazy path attaches the envelope gradient (of the regularized value) for now
-    ot.sinkhorn2(
-        None, None, ot.dist(x_dense, torch.tensor(Y)), 0.5, stopThr=1e-12, grad="envelope"
-    ).backward()
+    # both the implicit gradient of the linear cost (online / on the stored plan)
+    ot.sinkhorn2(None, None, ot.dist(x_dense, y), 0.5, stopThr=1e-12).backward()
     np.testing.assert_allclose(x.grad.numpy(), x_dense.grad.numpy(), atol=1e-8)
 
 

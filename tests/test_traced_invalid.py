@@ -84,6 +84,51 @@ def _emd2_1d(x, y, a, b):
     return value, (value, log["G"], log["u"], log["v"])
 
 
+# Point clouds (X, Y, a, b, parameter): the parameter (blur, reach or reg) is traced too.
+# A tight stopThr makes the jitted and eager solves agree to rounding. Balanced potentials
+# are compared through (f - f_0, g + f_0): the constant shared by (f + c, g - c) depends on
+# the iterations. A marginal error is compared as err * 0: NaN when invalid (a zero error
+# would claim convergence), else 0 (its value depends on where each run stopped).
+CLOUD_OPTIONS = {"stopThr": 1e-13, "numItermax": 1000, "warn": False}
+EMPIRICAL_OPTIONS = {"stopThr": 1e-13, "numIterMax": 1000, "warn": False, "log": True}
+
+
+def _pair(f, g):
+    return f - f[0], g + f[0]
+
+
+def _divergence(X, Y, a, b, blur):
+    value, log = ot.sinkhorn_divergence(X, Y, a, b, blur=blur, log=True, **CLOUD_OPTIONS)
+    self_terms = (log[k] for k in ("f_aa", "g_bb", "ot_ab", "ot_aa", "ot_bb", "value_linear"))
+    return value, (value, *_pair(log["f"], log["g"]), *self_terms, log["err"] * 0.0)
+
+
+def _divergence_unbalanced(X, Y, a, b, reach):
+    value, log = ot.sinkhorn_divergence(
+        X, Y, a, b, blur=0.5, reach=reach, log=True, **CLOUD_OPTIONS
+    )
+    fields = ("f", "g", "f_aa", "g_bb", "ot_ab")  # unbalanced potentials are unique
+    return value, (value, *(log[k] for k in fields), log["err"] * 0.0)
+
+
+def _empirical_divergence(X, Y, a, b, reg):
+    value, log = ot.empirical_sinkhorn_divergence(X, Y, reg, a, b, **EMPIRICAL_OPTIONS)
+    losses = (log["sinkhorn_loss_ab"], log["sinkhorn_loss_a"], log["sinkhorn_loss_b"])
+    scalings = _pair(log["log_sinkhorn_ab"]["log_u"], log["log_sinkhorn_ab"]["log_v"])
+    return value, (value, *losses, *scalings, log["err"] * 0.0)
+
+
+def _empirical2_lazy(X, Y, a, b, reg):
+    value, log = ot.empirical_sinkhorn2(X, Y, reg, a, b, isLazy=True, **EMPIRICAL_OPTIONS)
+    return value, (value, *_pair(log["f"], log["g"]), *_pair(log["u"], log["v"]), log["err"] * 0.0)
+
+
+def _empirical_lazy(X, Y, a, b, reg):
+    log_u, log_v, log = ot.empirical_sinkhorn(X, Y, reg, a, b, isLazy=True, **EMPIRICAL_OPTIONS)
+    potentials = _pair(log["f"], log["g"])
+    return log_u[0] + log_v[1], (*_pair(log_u, log_v), *potentials, log["err"][0] * 0.0)
+
+
 TRANSPORT_ARGS = (WEIGHTS, UNIFORM, COST, jnp.asarray(0.1))
 SLICED_ARGS = (POINTS_X, POINTS_Y, WEIGHTS, UNIFORM)
 ONE_D_ARGS = (POINTS_X[:, 0], POINTS_Y[:, 0], WEIGHTS, UNIFORM)
@@ -108,6 +153,25 @@ MEASURE_INVALID = {
     "b NaN": lambda X, Y, a, b: (X, Y, a, _set(b, 2, jnp.nan)),
     "masses differ": lambda X, Y, a, b: (X, Y, 1.01 * a, b),
 }
+CLOUD_ARGS = (*SLICED_ARGS, jnp.asarray(0.5))
+
+
+# Invalid inputs of (X, Y, a, b, parameter): those of the measures, and the parameter (blur,
+# reach or reg: eagerly each must be finite and > 0).
+def _with_parameter(change):
+    return lambda X, Y, a, b, r: (*change(X, Y, a, b), r)
+
+
+POINTS_INVALID = {name: _with_parameter(change) for name, change in MEASURE_INVALID.items()}
+POINTS_INVALID["b zero mass"] = lambda X, Y, a, b, r: (X, Y, a, 0.0 * b, r)
+PARAMETER_INVALID = {
+    "parameter negative": lambda X, Y, a, b, r: (X, Y, a, b, -r),
+    "parameter zero": lambda X, Y, a, b, r: (X, Y, a, b, 0.0 * r),
+    "parameter NaN": lambda X, Y, a, b, r: (X, Y, a, b, r * jnp.nan),
+    "parameter inf": lambda X, Y, a, b, r: (X, Y, a, b, r * jnp.inf),
+}
+CLOUD_INVALID = POINTS_INVALID | PARAMETER_INVALID
+UNBALANCED_CLOUD_INVALID = {k: v for k, v in CLOUD_INVALID.items() if k != "masses differ"}
 
 # name: (function, valid arguments, invalid variants); each is checked under
 # jax.jit(jax.value_and_grad(..., has_aux=True)): one compiled program per function, shared
@@ -119,7 +183,19 @@ FUNCTIONS = {
     "max_sliced_wasserstein_distance": (_max_sliced, SLICED_ARGS, MEASURE_INVALID),
     "wasserstein_1d": (_wasserstein_1d, ONE_D_ARGS, MEASURE_INVALID),
     "emd2_1d": (_emd2_1d, ONE_D_ARGS, MEASURE_INVALID),
+    "sinkhorn_divergence": (_divergence, CLOUD_ARGS, CLOUD_INVALID),
+    "sinkhorn_divergence_unbalanced": (
+        _divergence_unbalanced,
+        CLOUD_ARGS,
+        UNBALANCED_CLOUD_INVALID,
+    ),
+    "empirical_sinkhorn_divergence": (_empirical_divergence, CLOUD_ARGS, CLOUD_INVALID),
+    "empirical_sinkhorn2_lazy": (_empirical2_lazy, CLOUD_ARGS, CLOUD_INVALID),
+    "empirical_sinkhorn_lazy": (_empirical_lazy, CLOUD_ARGS, CLOUD_INVALID),
 }
+# The online log-scalings of empirical_sinkhorn(isLazy=True) carry no gradient (the solve
+# is detached, for valid input too): only their values are checked.
+NOT_DIFFERENTIABLE = {"empirical_sinkhorn_lazy"}
 CASES = [(name, bad) for name, (_, _, invalid) in FUNCTIONS.items() for bad in invalid]
 # The same entry points (sinkhorn2 shares sinkhorn's solve and solve calls it), checked
 # under jax.jit(jax.vmap(...)) only, to keep the compilation time of this file small.
@@ -148,20 +224,30 @@ def _all_nan(x):
     return bool(np.all(np.isnan(np.asarray(x))))
 
 
+def _eager(fun, args):
+    """The oracle for valid input: the same function run eagerly. On NumPy arrays for the
+    point clouds, whose eager JAX path compiles loops of its own (seconds per function);
+    NumPy runs the same solve up to rounding."""
+    if len(args) == len(CLOUD_ARGS):
+        args = tuple(np.asarray(x) for x in args)
+    return fun(*args)
+
+
 @pytest.mark.parametrize(("name", "bad"), CASES)
 def test_invalid_outputs_and_gradients_are_nan(name, bad):
     _, args, invalid = FUNCTIONS[name]
     (value, outputs), grads = _compiled("value_and_grad", name)(*invalid[bad](*args))
     assert _all_nan(value)
     assert all(_all_nan(x) for x in outputs), [np.asarray(x) for x in outputs]
-    assert all(_all_nan(g) for g in grads), [np.asarray(g) for g in grads]
+    if name not in NOT_DIFFERENTIABLE:
+        assert all(_all_nan(g) for g in grads), [np.asarray(g) for g in grads]
 
 
 @pytest.mark.parametrize("name", list(FUNCTIONS))
 def test_valid_input_is_unchanged(name):
     fun, args, _ = FUNCTIONS[name]
     (value, outputs), grads = _compiled("value_and_grad", name)(*args)
-    eager_value, eager_outputs = fun(*args)
+    eager_value, eager_outputs = _eager(fun, args)
     assert float(value) == pytest.approx(float(eager_value), rel=1e-12, abs=1e-14)
     for got, want in zip(outputs, eager_outputs):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12, atol=1e-14)
@@ -170,12 +256,18 @@ def test_valid_input_is_unchanged(name):
     assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
 
 
-def test_unbalanced_accepts_unequal_masses():
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("sinkhorn_unbalanced", MASS_INVALID["masses differ"](*TRANSPORT_ARGS)),
+        ("sinkhorn_divergence_unbalanced", CLOUD_INVALID["masses differ"](*CLOUD_ARGS)),
+    ],
+)
+def test_unbalanced_accepts_unequal_masses(name, args):
     """Unbalanced problems take weights of different masses: a number, as eagerly."""
-    args = MASS_INVALID["masses differ"](*TRANSPORT_ARGS)
-    (value, _), grads = _compiled("value_and_grad", "sinkhorn_unbalanced")(*args)
+    (value, _), grads = _compiled("value_and_grad", name)(*args)
     assert np.isfinite(float(value))
-    assert float(value) == pytest.approx(float(_unbalanced(*args)[0]), rel=1e-12)
+    assert float(value) == pytest.approx(float(_eager(FUNCTIONS[name][0], args)[0]), rel=1e-12)
     assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
 
 
@@ -187,6 +279,7 @@ def test_unbalanced_accepts_unequal_masses():
         ("solve", ("reg zero", "a negative", "M NaN", "masses differ")),
         ("sliced_wasserstein_distance", ("X NaN", "masses differ")),
         ("wasserstein_1d", ("masses differ", "b NaN")),
+        ("sinkhorn_divergence", ("parameter negative", "masses differ", "X NaN")),
     ],
 )
 def test_vmap_poisons_only_the_invalid_entries(name, bad):
@@ -196,11 +289,12 @@ def test_vmap_poisons_only_the_invalid_entries(name, bad):
     else:
         other = (args[0] + 0.5, *args[1:])  # other source points
     entries = [args, *(invalid[case](*args) for case in bad), other]
-    batch = tuple(jnp.stack([jnp.asarray(e[k]) for e in entries]) for k in range(4))
+    batch = tuple(jnp.stack([jnp.asarray(x) for x in column]) for column in zip(*entries))
     values = np.asarray(_compiled("vmap", name)(*batch))
     assert np.all(np.isnan(values[1:-1]))
     for k in (0, -1):
-        assert values[k] == pytest.approx(float(fun(*entries[k])[0]), rel=1e-12, abs=1e-14)
+        expected = float(_eager(fun, entries[k])[0])
+        assert values[k] == pytest.approx(expected, rel=1e-12, abs=1e-14)
 
 
 def test_reg_checked_only_when_traced():

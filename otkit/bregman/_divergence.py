@@ -5,231 +5,29 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
-
-from .._boundary import as_backend, weights_or_uniform
 from .._validation import (
-    check_equal_mass,
-    check_finite,
     check_integer,
-    check_nonnegative_weights,
     check_real,
+    nan_unless,
 )
 from ..backend import (
-    device_of,
-    get_namespace,
     is_numpy_namespace,
     is_traced,
-    result_float_dtype,
     stop_gradient,
     to_numpy,
 )
+from ._clouds import cost_spec, positive_parameter, prepare_clouds, solve_clouds
 from ._divergence_core import (
-    SolveConfig,
     attach_gradients,
-    check_scales,
-    epsilon_stages,
     large_epsilon_expansion,
-    point_scale,
-    scaled_parameter,
-    solve_divergence,
     times_power_of_two,
     unscale,
-    use_dense_cost,
 )
-from ._pointcloud import CostSpec, cost_std, diameter
+from ._implicit_online import attach_implicit_linear
 
-__all__ = ["positive_parameter", "prepare_clouds", "sinkhorn_divergence", "solve_clouds"]
+__all__ = ["sinkhorn_divergence"]
 
 VALUES = ("regularized", "linear")
-
-
-def cost_spec(metric, p, block=0):
-    """(CostSpec, exponent of the blur rule) from the (metric, p) pair."""
-    if metric is None:
-        p = 2.0 if p is None else p
-        p = check_real(p, "p", minimum=0, inclusive=(False, True), allow_traced=False)
-        return CostSpec("power", p, block), p
-    implied = {"sqeuclidean": 2.0, "euclidean": 1.0}
-    if metric in implied:
-        if p is not None and float(p) != implied[metric]:
-            raise ValueError(
-                f"metric={metric!r} is the cost ||x - y||^{implied[metric]:g}, but p={p!r}; "
-                "pass metric=None to use ||x - y||^p"
-            )
-        return CostSpec("power", implied[metric], block), implied[metric]
-    if metric == "cosine":
-        if p is not None:
-            raise ValueError("p has no meaning for metric='cosine'")
-        return CostSpec("cosine", 1.0, block), 1.0
-    raise ValueError(f"metric must be None, 'sqeuclidean', 'euclidean' or 'cosine', got {metric!r}")
-
-
-def positive_parameter(value, name):
-    """A finite number > 0 (None and traced values pass through)."""
-    return check_real(value, name, minimum=0, inclusive=(False, True), allow_none=True)
-
-
-def _points(X, name, xp, dtype, device):
-    X = as_backend(X, xp, dtype, device)
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be an (n, d) array of points, got shape {tuple(X.shape)}")
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(X.shape)}); nothing to transport")
-    return X
-
-
-def prepare_clouds(X_s, X_t, a, b, balanced, check_mass=True):
-    """Namespace, dtype, device, (n, d) points and weights; value checks when eager."""
-    xp = get_namespace(X_s=X_s, X_t=X_t, a=a, b=b)
-    device = next((device_of(v) for v in (X_s, X_t, a, b) if device_of(v) is not None), None)
-    dtype = result_float_dtype(xp, X_s, X_t, a, b, device=device)
-    X_s = _points(X_s, "X_s", xp, dtype, device)
-    X_t = _points(X_t, "X_t", xp, dtype, device)
-    if X_s.shape[1] != X_t.shape[1]:
-        raise ValueError(
-            f"X_s and X_t must have the same dimension: X_s.shape == {tuple(X_s.shape)}, "
-            f"X_t.shape == {tuple(X_t.shape)}"
-        )
-    n, m = X_s.shape[0], X_t.shape[0]
-    a = weights_or_uniform(a, n, xp, dtype, device)
-    b = weights_or_uniform(b, m, xp, dtype, device)
-    for w, name, size, points in ((a, "a", n, "X_s"), (b, "b", m, "X_t")):
-        if tuple(w.shape) != (size,):
-            raise ValueError(
-                f"{name}.shape == {tuple(w.shape)}, expected ({size},) to match {points}.shape[0]"
-            )
-    if not is_traced(X_s, X_t, a, b):
-        check_finite(to_numpy(X_s), "X_s")
-        check_finite(to_numpy(X_t), "X_t")
-        a_np, b_np = to_numpy(a), to_numpy(b)
-        check_nonnegative_weights(a_np, "a")
-        check_nonnegative_weights(b_np, "b")
-        if balanced and check_mass:
-            check_equal_mass(a_np, b_np, 1e-6 if dtype == xp.float64 else 1e-4)
-    return xp, dtype, device, X_s, X_t, a, b
-
-
-def _working_copies(X_s, X_t, a, b, spec, xp):
-    """Detached float64 (NumPy) copies; centred (translation-invariant costs) or normalized."""
-    if is_numpy_namespace(xp):
-        X_s, X_t, a, b = (np.asarray(v, dtype=np.float64) for v in (X_s, X_t, a, b))
-    X_s, X_t, a, b = (stop_gradient(v, xp) for v in (X_s, X_t, a, b))
-    if spec.kind == "cosine":
-        return _normalized(X_s, xp), _normalized(X_t, xp), a, b
-    center = (xp.mean(X_s, axis=0) + xp.mean(X_t, axis=0)) / 2.0
-    return X_s - center, X_t - center, a, b
-
-
-def _normalized(X, xp):
-    squared = xp.sum(X * X, axis=1)[:, None]
-    positive = squared > 0
-    scale = xp.where(positive, 1.0 / xp.sqrt(xp.where(positive, squared, 1.0)), 0.0)
-    return X * scale
-
-
-def solve_clouds(
-    X_s,
-    X_t,
-    a,
-    b,
-    *,
-    spec,
-    exponent,
-    reg,
-    blur,
-    rho,
-    debias,
-    scaling,
-    num_iter_max,
-    reach=None,
-    tol,
-    xp,
-    dtype,
-    device,
-    diameter_value=None,
-):
-    """Solve on prepared inputs, on points divided by a power of two s (eagerly).
-
-    The costs are positively homogeneous (C(s x, s y) = s^p C(x, y)), so the problem is
-    solved at eps / s^p on points of size about 1 and the values are multiplied back by
-    ``2**log2_factor`` = s^p by the caller: points at 1e150 or 1e-150 neither overflow nor
-    underflow. Returns (eps, out, config, log2_factor, log2_scale) with eps scaled; ``out``
-    is the core's result dict, or the working (x, y, a, b) when eps is so large that the
-    expansion in 1 / eps is to be used instead (see ``check_scales``).
-    """
-    x, y, wa, wb = _working_copies(X_s, X_t, a, b, spec, xp)
-    traced = is_traced(x, y, wa, wb, reg, blur, rho, reach)
-    log2_scale = point_scale(x, y, spec, traced, xp)
-    if log2_scale:
-        x, y = x * 2.0**-log2_scale, y * 2.0**-log2_scale
-    if reg is not None:
-        eps = reg if traced else scaled_parameter(reg, "reg", exponent, log2_scale, False)
-    elif blur is not None:
-        eps = (
-            exponent * blur**exponent
-            if traced
-            else scaled_parameter(blur, "blur", exponent, log2_scale, True)
-        )
-    else:
-        eps = 0.05 * cost_std(x, y, spec, xp)
-        if not traced:
-            eps = float(eps)
-            if not eps > 0:  # every pair at the same cost: any eps gives the same answer
-                eps = 1.0
-    work_dtype = x.dtype
-    # The number of stages is exact when the diameter and eps are concrete, even under jit.
-    stages_traced = traced
-    if diameter_value is None:
-        diameter_p = diameter(x, y, spec, xp)
-    else:
-        if log2_scale:
-            diameter_value = math.ldexp(diameter_value, -log2_scale)
-        diameter_p = diameter_value**exponent
-        stages_traced = traced and is_traced(diameter_p, eps)
-    if tol is None:
-        tol = 1e-6 if work_dtype == xp.float64 else 1e-4
-    same = not traced and _same_clouds(X_s, X_t, a, b, xp)
-    itemsize = 4 if work_dtype == xp.float32 else 8
-    if reach is not None:
-        rho = (
-            exponent * reach**exponent
-            if traced
-            else scaled_parameter(reach, "reach", exponent, log2_scale, True)
-        )
-    elif rho is not None and not traced:
-        rho = scaled_parameter(rho, "rho", exponent, log2_scale, False)
-    dense = use_dense_cost(x.shape[0], y.shape[0], itemsize, rho is None, spec, traced, xp)
-    expand = False
-    if not traced:
-        eps_name = "reg" if reg is not None else "blur" if blur is not None else "reg (default)"
-        rho_name = "reach" if reach is not None else "rho"
-        cost_range = diameter(x, y, spec, xp) if diameter_value is not None else diameter_p
-        expand = check_scales(eps, rho, cost_range, eps_name, rho_name, work_dtype, xp)
-    n_stages = 0
-    if not expand:
-        stages, n_stages = epsilon_stages(
-            diameter_p, eps, scaling, exponent, xp, work_dtype, device, stages_traced
-        )
-    config = SolveConfig(
-        spec, rho is None, debias, n_stages, int(num_iter_max), float(tol), same, dense
-    )
-    factor = exponent * log2_scale
-    if expand:
-        return eps, (x, y, wa, wb), config, factor, log2_scale
-    out = solve_divergence(x, y, wa, wb, eps, rho, stages, config, xp)
-    return eps, out, config, factor, log2_scale
-
-
-def _same_clouds(X_s, X_t, a, b, xp):
-    """True when both measures are the same (same points, same weights, same order)."""
-    if X_s is X_t and a is b:
-        return True
-    if X_s.shape != X_t.shape:
-        return False
-    return bool(xp.all(X_s == X_t)) and bool(xp.all(a == b))
 
 
 def _finish(out, keys, xp, dtype, traced):
@@ -240,6 +38,9 @@ def _finish(out, keys, xp, dtype, traced):
         err = errs[0]
         for e in errs[1:]:
             err = xp.maximum(err, e)
+        # Invalid traced input arrives all NaN (prepare_clouds, positive_parameter); the
+        # loops' zero-weight masks can end at once with a zero error: NaN, not convergence.
+        (err,) = nan_unless(~xp.isnan(out["ab"]["value"]), (err,), xp)
         return err, n_iters[0]
     return max(float(to_numpy(e)) for e in errs), max(int(to_numpy(i)) for i in n_iters)
 
@@ -265,8 +66,9 @@ def sinkhorn_divergence(
     diameter=None,
     log=False,
     warn=True,
+    grad="implicit",
 ):
-    r"""Sinkhorn divergence between two weighted point clouds, with envelope gradients.
+    r"""Sinkhorn divergence between two weighted point clouds, with exact gradients.
 
     With :math:`\mathrm{OT}_\varepsilon(\alpha, \beta) = \min_P \langle P, C\rangle +
     \varepsilon\,\mathrm{KL}(P \,\|\, \alpha\otimes\beta)` (+ the marginal penalties
@@ -350,17 +152,23 @@ def sinkhorn_divergence(
         has no potentials).
     warn : bool, default=True
         Warn when ``stopThr`` is not reached.
+    grad : {'implicit', 'envelope'}, default='implicit'
+        The gradient of ``value='linear'``: 'implicit' differentiates the plans at the
+        fixed point (the gradient of the value returned; conjugate gradient on the
+        adjoint system, a few passes over the costs, only when a gradient is asked for),
+        'envelope' gives the gradient of the regularized value instead (cheaper, not that
+        of the linear value). The regularized value's gradient is the envelope one either
+        way (it is exact there).
 
     Returns
     -------
     value : 0-d array
         In cost units (:math:`W_p^p`-like), in the namespace, dtype and device of
         ``X_s``. Differentiable (torch, JAX, also under ``jax.jit``) with respect to the
-        points and the weights: the gradients are the envelope-theorem ones (exact at the
-        optimum, correct in the unbalanced case), attached in one step without keeping the
-        iterations in memory. For ``value='linear'`` the gradient is that of the
-        regularized value, as for POT's ``sinkhorn2``. Second derivatives are not
-        supported.
+        points and the weights, with the gradient of the value returned (exact at the
+        optimum, also unbalanced), without keeping the iterations in memory: by the
+        envelope theorem for the regularized value, by implicit differentiation for
+        ``value='linear'`` (see ``grad``). Second derivatives are not supported.
     log : dict
         Only with ``log=True``.
 
@@ -414,7 +222,9 @@ def sinkhorn_divergence(
       marginal term :math:`-\rho\,\mathrm{expm1}(-f/\rho)` keeps huge reaches exact (they
       tend to the balanced value).
 
-    Under ``jax.jit`` (values unknown) none of this applies: no scaling, no checks.
+    Under ``jax.jit`` (values unknown) none of this applies (no scaling, no range checks);
+    invalid values (weights off the simplex, NaN or infinite points, a traced ``reg``,
+    ``blur`` or ``reach`` not finite and > 0) make the value and its gradients NaN.
 
     The debiased regularized value is clamped at 0 for the costs whose Gibbs kernel
     :math:`\exp(-C/\varepsilon)` is positive definite (:math:`\|x - y\|^p` with
@@ -439,6 +249,8 @@ def sinkhorn_divergence(
     """
     if value not in VALUES:
         raise ValueError(f"value must be 'regularized' or 'linear', got {value!r}")
+    if grad not in ("implicit", "envelope"):
+        raise ValueError(f"grad must be 'implicit' or 'envelope', got {grad!r}")
     if reg is not None and blur is not None:
         raise ValueError("pass reg (epsilon in cost units) or blur (sigma), not both")
     if reach is not None and rho is not None:
@@ -483,11 +295,12 @@ def sinkhorn_divergence(
             "the cost ||x - y||^p to be represented; rescale them"
         )
     total = xp.astype(total, dtype)
-    total = attach_gradients(
-        total,
-        [(_cast(g, xp, dtype), v) for g, v in zip(grads, (X_s, X_t, a, b))],
-        xp,
-    )
+    if value == "linear" and grad == "implicit" and not expanded and not is_numpy_namespace(xp):
+        total = _implicit_linear(total, out, keys, eps, spec, (X_s, X_t, a, b), log2_factor,
+                                 log2_scale, xp)  # fmt: skip
+    else:
+        pairs = [(_cast(g, xp, dtype), v) for g, v in zip(grads, (X_s, X_t, a, b))]
+        total = attach_gradients(total, pairs, xp)
     converged = err <= config.tol
     user_eps = times_power_of_two(eps, log2_factor) if log2_factor else eps
     if not traced and not converged and warn:
@@ -507,6 +320,22 @@ def sinkhorn_divergence(
     return total, _make_log(
         out, keys, user_eps, rho_user, err, n_iter, converged, config, scale, xp, dtype
     )
+
+
+def _implicit_linear(total, out, keys, eps, spec, user, log2_factor, log2_scale, xp):
+    """The linear value with the implicit gradient of its plans (no n x m storage)."""
+    x, y, rho = out["working"]
+    problems = [(1.0, "ab", out["ab"]["f"], out["ab"]["g"])]
+    problems += [(-0.5, k, out[k]["f"], out[k]["f"]) for k in keys[1:]]
+
+    def unscale_grads(grads, user):
+        _, grads = unscale(xp.asarray(0.0), grads, log2_factor, log2_scale, xp)
+        if spec.kind == "cosine":
+            return (_cosine_scale(grads[0], user[0], xp), _cosine_scale(grads[1], user[1], xp),
+                    *grads[2:])  # fmt: skip
+        return grads
+
+    return attach_implicit_linear(total, user, (x, y, eps, rho, spec), problems, unscale_grads, xp)
 
 
 def _user_rho(rho, reach, exponent):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import warnings
 
-from .._validation import check_integer, check_real
+from .._validation import check_integer, check_real, nan_unless
 from ..backend import get_namespace, is_jax_namespace, is_traced, jit, stop_gradient, to_numpy
 from ..utils._costs import dist
-from ._divergence import cost_spec, prepare_clouds, sinkhorn_divergence
+from ._clouds import _normalized, cost_spec, positive_parameter, prepare_clouds
+from ._divergence import sinkhorn_divergence
 from ._lazy_plan import sinkhorn_lazy_plan
 from ._pointcloud import online_log_loop
 from ._sinkhorn import check_method, sinkhorn, sinkhorn2
@@ -63,6 +64,7 @@ def _jitted_online(num_iter_max, tol, spec, xp):
 def _online_potentials(X_s, X_t, reg, a, b, metric, numIterMax, stopThr, batchSize, warmstart):
     _check_metric(metric)
     reg = check_real(reg, "reg", minimum=0, inclusive=(False, True))
+    reg = positive_parameter(reg, "reg")  # traced: NaN unless finite and > 0
     numIterMax = check_integer(numIterMax, "numIterMax", allow_traced=False)
     stopThr = check_real(stopThr, "stopThr", minimum=0, allow_traced=False)
     rows, cols = _blocks(batchSize)
@@ -71,9 +73,12 @@ def _online_potentials(X_s, X_t, reg, a, b, metric, numIterMax, stopThr, batchSi
     xp, dtype, device, X_s, X_t, a, b = prepare_clouds(X_s, X_t, a, b, True)
     x, y, wa, wb = (stop_gradient(v, xp) for v in (X_s, X_t, a, b))
     if spec.kind == "cosine":
-        from ._divergence import _normalized
-
         x, y = _normalized(x, xp), _normalized(y, xp)
+    else:
+        # Translation-invariant cost: centred points keep |x|^2 + |y|^2 - 2<x, y> from
+        # cancelling catastrophically far from the origin (X + 1e8); same potentials.
+        center = (xp.mean(x, axis=0) + xp.mean(y, axis=0)) / 2.0
+        x, y = x - center, y - center
     f0 = xp.zeros((x.shape[0], 1), dtype=dtype, device=device)
     if warmstart is not None:
         log_u = xp.asarray(warmstart[0], dtype=dtype, device=device)
@@ -90,6 +95,11 @@ def _online_potentials(X_s, X_t, reg, a, b, metric, numIterMax, stopThr, batchSi
         f, g, n_iter, err, trace = online_log_loop(
             wa, wb[:, None], x, y, spec, reg, f0, int(numIterMax), float(stopThr), xp
         )
+    if is_traced(f):
+        # Invalid traced input arrives as NaN (prepare_clouds, positive_parameter); the
+        # loop's zero-weight masks can end it at once with f = f0 and err = 0: all NaN.
+        poisoned = xp.isnan(xp.sum(wa) + xp.sum(wb) + reg)
+        f, g, err, trace = nan_unless(~poisoned, (f, g, err, trace), xp)
     points = (stop_gradient(X_s, xp), stop_gradient(X_t, xp))
     return xp, *points, wa, wb, f[:, 0], g[:, 0], n_iter, err, trace
 
@@ -227,9 +237,9 @@ def empirical_sinkhorn2(
     :func:`otkit.sinkhorn2` on ``dist(X_s, X_t)``: by default the exact (implicit)
     gradient of this cost, ``grad=`` is passed on. With ``isLazy=True`` nothing of size
     n x m is stored, and unlike POT's lazy path the value stays differentiable (torch, JAX)
-    with respect to ``X_s``, ``X_t``, ``a`` and ``b``, but with the envelope gradients of
-    the *regularized* value (``grad='envelope'`` of :func:`otkit.sinkhorn2`), not the
-    gradient of the returned cost.
+    with respect to ``X_s``, ``X_t``, ``a`` and ``b``: by default with the same exact
+    (implicit) gradient, computed online (:func:`sinkhorn_divergence`'s ``grad``;
+    ``grad='envelope'`` gives the gradient of the regularized value instead).
 
     Parameters are those of :func:`empirical_sinkhorn` (``**kwargs`` too); ``warmstart`` is
     used by the dense path only. With ``log=True`` the lazy path returns the log of
@@ -255,12 +265,16 @@ def empirical_sinkhorn2(
             a, b, M, reg, numItermax=numIterMax, stopThr=stopThr, verbose=verbose, log=log,
             warn=warn, warmstart=warmstart, **kwargs,
         )  # fmt: skip
+    grad = kwargs.pop("grad", "implicit")
+    if grad not in ("implicit", "envelope"):
+        raise ValueError(f"grad must be 'implicit' or 'envelope' with isLazy=True, got {grad!r}")
     _check_online_options(kwargs)
     _check_metric(metric)
     rows, _ = _blocks(batchSize)
     out = sinkhorn_divergence(
         X_s, X_t, a, b, reg=reg, metric=metric, debias=False, value="linear", scaling=None,
         numItermax=numIterMax, stopThr=stopThr, batch_size=rows, log=log, warn=warn,
+        grad=grad,
     )  # fmt: skip
     if not log:
         return out
@@ -317,7 +331,8 @@ def empirical_sinkhorn_divergence(
     debiased divergence of Feydy et al. (with the entropic terms), which is the one with
     the guarantees (positive, zero iff equal). Computed online; ``isLazy=True`` (in
     ``kwargs``, as POT passes it on) sets blocks of ``batchSize`` rows, otherwise one
-    block holds all rows. Gradients as :func:`empirical_sinkhorn2`. ``warmstart``,
+    block holds all rows. Gradients as :func:`empirical_sinkhorn2` with ``isLazy=True``
+    (``grad`` in ``kwargs``: 'implicit' by default, or 'envelope'). ``warmstart``,
     ``verbose`` and POT's Sinkhorn options in ``kwargs`` (``method``, ``tau``,
     ``print_period``, ``epsilon0``, ``numInnerItermax``) are accepted and unused (the three
     problems are solved online by :func:`sinkhorn_divergence`); ``scaling`` sets its
@@ -341,12 +356,13 @@ def empirical_sinkhorn_divergence(
     is_lazy = kwargs.pop("isLazy", False)
     rows, _ = _blocks(kwargs.pop("batchSize", 100))
     scaling = kwargs.pop("scaling", 0.5)
+    grad = kwargs.pop("grad", "implicit")
     _check_online_options(kwargs)
     _check_metric(metric)
     value, info = sinkhorn_divergence(
         X_s, X_t, a, b, reg=reg, metric=metric, debias=True, value="linear",
         scaling=scaling, numItermax=numIterMax, stopThr=stopThr,
-        batch_size=rows if is_lazy else None, log=True, warn=warn,
+        batch_size=rows if is_lazy else None, log=True, warn=warn, grad=grad,
     )  # fmt: skip
     xp_value = value * 0.0
     value = _clip_at_zero(value, xp_value)

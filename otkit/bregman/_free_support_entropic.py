@@ -23,7 +23,7 @@ from ..backend import (
     stop_gradient,
     to_numpy,
 )
-from ._divergence import positive_parameter
+from ._clouds import positive_parameter
 from ._divergence_core import epsilon_stages
 from ._pointcloud import (
     CostSpec,

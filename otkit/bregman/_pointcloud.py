@@ -58,6 +58,7 @@ __all__ = [
     "softmin_cols_online",
     "softmin_rows_online",
     "transport_pass",
+    "weighted_cost_gradient",
 ]
 
 POINT_METRICS = ("sqeuclidean", "euclidean", "cosine")
@@ -341,6 +342,27 @@ def online_log_loop(a, b, x, y, spec, eps, f0, num_iter_max, tol, xp, **options)
     )
 
 
+def weighted_cost_gradient(weights, xb, y, squared, spec, xp):
+    """``sum_j weights_ij grad_x C(x_i, y_j)`` (block, d) for a (block, m) weight block.
+
+    ``squared`` is the block of squared distances (unused for the cosine cost, whose
+    gradient on normalized rows is projected off ``x_i``; the raw norm is applied by the
+    caller).
+    """
+    if spec.kind == "cosine":
+        mean_y = xp.matmul(weights, y)
+        along = xp.sum(mean_y * xb, axis=1)[:, None]
+        return -(mean_y - along * xb)
+    if spec.p == 2.0:
+        return 2.0 * (xb * xp.sum(weights, axis=1)[:, None] - xp.matmul(weights, y))
+    # grad |x - y|^p = p |x - y|^(p - 2) (x - y), and 0 where x = y
+    positive = squared > 0
+    safe = xp.where(positive, squared, xp.ones_like(squared))
+    scaled = weights * spec.p * safe ** (spec.p / 2.0 - 1.0)
+    scaled = xp.where(positive, scaled, xp.zeros_like(scaled))
+    return xb * xp.sum(scaled, axis=1)[:, None] - xp.matmul(scaled, y)
+
+
 def transport_pass(x, y, h, eps, spec, xp):
     """The softmin ``T`` (n,) and two plan-weighted row means.
 
@@ -371,21 +393,8 @@ def transport_pass(x, y, h, eps, spec, xp):
         plan = plan / total[:, None]
         lse = xp.log(total) + top[:, 0]
         mean_cost = xp.sum(plan * cost, axis=1)
-        if spec.kind == "cosine":
-            # grad_x (1 - <x, y>/|x||y|) on normalized rows, projected off x; the raw norm
-            # is applied by the caller (see cosine_gradient).
-            mean_y = xp.matmul(plan, y)
-            along = xp.sum(mean_y * xb, axis=1)[:, None]
-            grad = -(mean_y - along * xb)
-        elif spec.p == 2.0:
-            grad = 2.0 * (xb - xp.matmul(plan, y))
-        else:
-            # grad |x - y|^p = p |x - y|^(p - 2) (x - y), and 0 where x = y
-            positive = squared > 0
-            safe = xp.where(positive, squared, xp.ones_like(squared))
-            weights = plan * spec.p * safe ** (spec.p / 2.0 - 1.0)
-            weights = xp.where(positive, weights, xp.zeros_like(weights))
-            grad = xb * xp.sum(weights, axis=1)[:, None] - xp.matmul(weights, y)
+        grad = weighted_cost_gradient(plan, xb, y, None if spec.kind == "cosine" else squared,
+                                      spec, xp)  # fmt: skip
         return xp.concat([(-eps * lse)[:, None], grad, mean_cost[:, None]], axis=1)
 
     block = spec.rows_per_block(x.shape[0], y.shape[0])
