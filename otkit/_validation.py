@@ -21,7 +21,9 @@ import numpy as np
 from .backend import get_namespace, is_traced
 
 __all__ = [
+    "LOW_PRECISION_EPS",
     "MAX_INTEGER",
+    "balance_low_precision_masses",
     "check_choice",
     "check_equal_mass",
     "check_finite",
@@ -33,6 +35,7 @@ __all__ = [
     "check_sums_to_one",
     "check_transport_values",
     "downcast_low_precision",
+    "low_precision_eps",
     "mass_tolerance",
     "nan_unless",
     "traced_validity",
@@ -411,12 +414,22 @@ def _dtype_name(x):
     return None if dtype is None else str(getattr(dtype, "name", dtype)).rsplit(".", 1)[-1]
 
 
+# Machine epsilon of the 2-byte floats (NumPy's finfo does not know bfloat16).
+LOW_PRECISION_EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7}
+
+
+def _maybe_low(x):
+    """Cheap pre-test: a 2-byte dtype (reading dtype names costs microseconds)."""
+    return getattr(getattr(x, "dtype", None), "itemsize", 0) == 2
+
+
 def upcast_low_precision(*arrays):
     """float16 and bfloat16 arrays among ``arrays`` cast to float32.
 
     Three significant digits do not carry a stopping test, a mass check or a sum over many
     terms, so solvers compute in float32 and return their results in the input's low
-    precision (:func:`downcast_low_precision`).
+    precision (:func:`downcast_low_precision`). Each array is cast in its own namespace
+    (NumPy weights may accompany torch or JAX points).
 
     Returns
     -------
@@ -424,21 +437,63 @@ def upcast_low_precision(*arrays):
         The dtype of the first array if it is float16 or bfloat16 and no other non-empty
         array is of a wider floating dtype (the results follow it), else None.
     xp : module or None
-        The namespace of the arrays (None when no array is in low precision).
+        The namespace of the first low-precision array (None when there is none).
     arrays : tuple
         The arrays, the low-precision ones as float32; others (lists, None) unchanged.
     """
-    if not any(_dtype_name(x) in LOW_PRECISION for x in arrays):
+    if not any(_maybe_low(x) for x in arrays):
         return None, None, arrays
-    xp = get_namespace(**{f"x{i}": x for i, x in enumerate(arrays)})
-    # Empty arrays (POT's uniform weights) do not decide the precision.
-    names = [_dtype_name(x) for x in arrays[1:] if math.prod(getattr(x, "shape", (1,))) > 0]
+    low_arrays = [x for x in arrays if _dtype_name(x) in LOW_PRECISION]
+    if not low_arrays:
+        return None, None, arrays
+    xp = get_namespace(x=low_arrays[0])
+    # Empty arrays (POT's uniform weights) do not decide the precision, nor do NumPy arrays
+    # beside another library's (they follow its dtype, as in result_float_dtype).
+    foreign = not isinstance(arrays[0], (np.ndarray, np.generic)) and hasattr(arrays[0], "dtype")
+    names = [
+        _dtype_name(x)
+        for x in arrays[1:]
+        if math.prod(getattr(x, "shape", (1,))) > 0
+        and not (foreign and isinstance(x, (np.ndarray, np.generic)))
+    ]
     wider = any(n is not None and "float" in n and n not in LOW_PRECISION for n in names)
     low = arrays[0].dtype if _dtype_name(arrays[0]) in LOW_PRECISION and not wider else None
     upcast = tuple(
-        xp.astype(x, xp.float32) if _dtype_name(x) in LOW_PRECISION else x for x in arrays
+        get_namespace(x=x).astype(x, get_namespace(x=x).float32)
+        if _dtype_name(x) in LOW_PRECISION
+        else x
+        for x in arrays
     )
     return low, xp, upcast
+
+
+def low_precision_eps(*weights) -> float:
+    """Largest machine epsilon among the float16/bfloat16 arrays of ``weights`` (0.0: none)."""
+    if not any(_maybe_low(w) for w in weights):
+        return 0.0
+    return max((LOW_PRECISION_EPS.get(_dtype_name(w), 0.0) for w in weights), default=0.0)
+
+
+def balance_low_precision_masses(a, b, low_eps):
+    """``(a, b)`` with ``b`` scaled to the mass of ``a`` when the weights were given in a
+    2-byte float (machine epsilon ``low_eps`` > 0) and their masses differ by at most
+    ``4 low_eps`` relative: the rounding of normalized weights to that precision (at most
+    eps / 2 per vector, 1.5 eps measured when normalized in it), which a balanced solver in
+    float32 would otherwise report as different masses or fail to converge on. Larger
+    differences are left for the mass check to report. ``b`` may hold histograms in
+    columns; works under tracing (no Python branch on values)."""
+    if not low_eps or a is None or b is None:
+        return a, b
+    if not (hasattr(a, "shape") and hasattr(b, "shape")) or 0 in (*a.shape, *b.shape):
+        return a, b
+    try:
+        xp = get_namespace(a=a, b=b)
+    except TypeError:  # weights from two libraries: the mass check handles them
+        return a, b
+    mass_a, mass_b = xp.sum(a), xp.sum(b, axis=0)
+    close = xp.abs(mass_a - mass_b) <= 4.0 * low_eps * xp.maximum(mass_a, mass_b)
+    safe_b = xp.where(mass_b > 0, mass_b, xp.ones_like(mass_b))
+    return a, b * xp.where(close, mass_a / safe_b, xp.ones_like(mass_b))
 
 
 def downcast_low_precision(result, low, xp):

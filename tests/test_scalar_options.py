@@ -449,10 +449,8 @@ def test_one_d_low_precision_keeps_the_dtype(library, dtype_name):
     (_, xs, xt), (_, xs64, xt64) = _low_precision_arrays(library, dtype_name)
     value = ot.wasserstein_1d(xs[:, 0], xt[:, 0], p=2)
     assert_same_backend(value, xs)
-    # lp/_one_d.py still sums in the input precision: n = 6 terms of relative error eps
-    # each (bfloat16: 2**-8), hence the looser tolerance.
     expected = ot.wasserstein_1d(xs64[:, 0], xt64[:, 0], p=2)
-    np.testing.assert_allclose(_as_float64(value), expected, rtol=8 * RTOL[dtype_name])
+    np.testing.assert_allclose(_as_float64(value), expected, rtol=RTOL[dtype_name])
 
 
 def test_zero_dimensional_arrays_of_every_backend(xp):

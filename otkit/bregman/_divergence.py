@@ -6,9 +6,13 @@ import math
 import warnings
 
 from .._validation import (
+    balance_low_precision_masses,
     check_integer,
     check_real,
+    downcast_low_precision,
+    low_precision_eps,
     nan_unless,
+    upcast_low_precision,
 )
 from ..backend import (
     is_numpy_namespace,
@@ -264,6 +268,9 @@ def sinkhorn_divergence(
     reg, blur = positive_parameter(reg, "reg"), positive_parameter(blur, "blur")
     reach, rho = positive_parameter(reach, "reach"), positive_parameter(rho, "rho")
     balanced = reach is None and rho is None
+    low_eps = low_precision_eps(a, b)
+    low, low_xp, (X_s, X_t, a, b) = upcast_low_precision(X_s, X_t, a, b)
+    a, b = balance_low_precision_masses(a, b, low_eps)
     xp, dtype, device, X_s, X_t, a, b = prepare_clouds(X_s, X_t, a, b, balanced)
     traced = is_traced(X_s, X_t, a, b, reg, blur, rho, reach)
     eps, out, config, log2_factor, log2_scale = solve_clouds(
@@ -312,14 +319,16 @@ def sinkhorn_divergence(
             stacklevel=2,
         )
     if not log:
-        return total
+        return downcast_low_precision(total, low, low_xp)
     if expanded:
-        return total, _expansion_log(values, user_eps, rho, reach, exponent, log2_factor, xp, dtype)
-    scale = times_power_of_two(1.0, log2_factor)
-    rho_user = _user_rho(rho, reach, exponent)
-    return total, _make_log(
-        out, keys, user_eps, rho_user, err, n_iter, converged, config, scale, xp, dtype
-    )
+        info = _expansion_log(values, user_eps, rho, reach, exponent, log2_factor, xp, dtype)
+    else:
+        scale = times_power_of_two(1.0, log2_factor)
+        rho_user = _user_rho(rho, reach, exponent)
+        info = _make_log(
+            out, keys, user_eps, rho_user, err, n_iter, converged, config, scale, xp, dtype
+        )
+    return downcast_low_precision((total, info), low, low_xp)
 
 
 def _implicit_linear(total, out, keys, eps, spec, user, log2_factor, log2_scale, xp):

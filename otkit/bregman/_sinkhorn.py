@@ -8,11 +8,13 @@ import numpy as np
 
 from .._boundary import input_float_dtype, prepare_problem, warmstart_rows
 from .._validation import (
+    balance_low_precision_masses,
     check_choice,
     check_integer,
     check_real,
     check_transport_values,
     downcast_low_precision,
+    low_precision_eps,
     mass_tolerance,
     nan_unless,
     traced_validity,
@@ -428,7 +430,9 @@ def sinkhorn(
     r"""Entropic optimal transport plan (Sinkhorn)."""
     if not isinstance(return_plans, bool):
         raise TypeError(f"return_plans must be a bool, got {type(return_plans).__name__}")
+    low_eps = low_precision_eps(a, b)
     low, low_xp, (M, a, b) = upcast_low_precision(M, a, b)
+    a, b = balance_low_precision_masses(a, b, low_eps)
     out = _solve(
         a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kwargs,
         plan_only=not log, batched_plans=return_plans,
@@ -458,7 +462,9 @@ def sinkhorn2(
     **kwargs,
 ):
     r"""Entropic optimal transport cost (Sinkhorn), without the entropic term."""
+    low_eps = low_precision_eps(a, b)
     low, low_xp, (M, a, b) = upcast_low_precision(M, a, b)
+    a, b = balance_low_precision_masses(a, b, low_eps)
     out = _solve(a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kwargs)
     batched, value = out[1], out[4]
     value = value if batched else value[0]

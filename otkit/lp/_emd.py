@@ -8,7 +8,14 @@ from functools import partial
 import numpy as np
 
 from .._boundary import input_float_dtype, prepare_problem
-from .._validation import check_integer, check_transport_values
+from .._validation import (
+    balance_low_precision_masses,
+    check_integer,
+    check_transport_values,
+    downcast_low_precision,
+    low_precision_eps,
+    upcast_low_precision,
+)
 from ..backend import (
     call_host,
     is_jax_namespace,
@@ -405,6 +412,7 @@ def emd(
     _check_cost_given(M)
     _check_num_threads(numThreads)
     numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
+    low, low_xp, (a, b, M) = _upcast(a, b, M)
     xp, dtype, device, a, b, M, potentials = prepare_problem(a, b, M, potentials_init)
     cost, G, u, v, code, n_iter = _solve(
         a,
@@ -421,8 +429,9 @@ def emd(
     )
     if log:
         traced = is_traced(G)
-        return G, _make_log(stop_gradient(cost, xp), u, v, code, n_iter, traced)
-    return G
+        log = _make_log(stop_gradient(cost, xp), u, v, code, n_iter, traced)
+        return downcast_low_precision((G, log), low, low_xp)
+    return downcast_low_precision(G, low, low_xp)
 
 
 def emd2(
@@ -487,6 +496,7 @@ def emd2(
     _check_cost_given(M)
     _check_num_threads(numThreads)
     numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
+    low, low_xp, (a, b, M) = _upcast(a, b, M)
     xp, dtype, device, a, b, M, potentials = prepare_problem(
         a, b, M, potentials_init, b_ndims=(1, 2)
     )
@@ -512,4 +522,13 @@ def emd2(
             results.append([cost, entry])
         else:
             results.append(cost)
-    return results[0] if b.ndim == 1 else results
+    return downcast_low_precision(results[0] if b.ndim == 1 else results, low, low_xp)
+
+
+def _upcast(a, b, M):
+    """float16/bfloat16 problems in float32 (weights rounded to 2 bytes balanced first);
+    ``(low, low_xp, (a, b, M))`` as :func:`otkit._validation.upcast_low_precision`."""
+    low_eps = low_precision_eps(a, b)
+    low, low_xp, (M, a, b) = upcast_low_precision(M, a, b)
+    a, b = balance_low_precision_masses(a, b, low_eps)
+    return low, low_xp, (a, b, M)

@@ -4,7 +4,8 @@ r"""Exact optimal transport on the real line, by sorting: ``emd_1d``, ``emd2_1d`
 The kernels live in :mod:`otkit._one_d_kernels`; this module validates at the boundary,
 sorts, and attaches gradients. Everything runs in the caller's namespace with standard
 calls, so NumPy, array-API libraries, torch and JAX (also under ``jax.jit``, ``jax.grad`` and
-``jax.vmap``) share one code path.
+``jax.vmap``) share one code path. float16 and bfloat16 inputs are computed in float32 and
+the results cast back to their dtype, as in :func:`otkit.sinkhorn`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._boundary import input_float_dtype
-from .._validation import mass_tolerance, nan_unless, traced_validity
+from .._validation import (
+    downcast_low_precision,
+    low_precision_eps,
+    nan_unless,
+    traced_validity,
+    upcast_low_precision,
+)
 from ..backend import (
     device_of,
     is_numpy_namespace,
@@ -27,6 +33,7 @@ from ._one_d_inputs import (
     _prepare_batched,
     _prepare_emd_1d,
     as_result,
+    mass_rtol,
     weights_need_gradient,
 )
 from ._one_d_kernels import (
@@ -77,14 +84,41 @@ class PlanTuple(NamedTuple):
 # --- validation ------------------------------------------------------------------------------
 
 
-def _nan_if_invalid(x, y, a, b, check_marginals, xp):
+def _upcast(x, y, a, b):
+    """float16/bfloat16 inputs as float32: ``(low, low_xp, (x, y, a, b), low_eps)`` with
+    ``low`` the dtype of the results (None: no cast back), as
+    :func:`otkit._validation.upcast_low_precision`, and ``low_eps`` the machine epsilon of
+    low-precision weights (for :func:`mass_rtol`)."""
+    low_eps = low_precision_eps(a, b)
+    low, low_xp, arrays = upcast_low_precision(x, y, a, b)
+    return low, low_xp, arrays, low_eps
+
+
+def _downcast(result, low, xp):
+    """``result`` (arrays, plans, and tuples or dicts of them) with its float32 arrays cast
+    to ``low``; unchanged when ``low`` is None. scipy.sparse has no float16: a NumPy sparse
+    plan stays float32."""
+    if low is None:
+        return result
+    if isinstance(result, (SparsePlan, PlanTuple)):
+        return result._replace(data=downcast_low_precision(result.data, low, xp))
+    if isinstance(result, (tuple, list)):
+        return type(result)(_downcast(r, low, xp) for r in result)
+    if isinstance(result, dict):
+        return {key: _downcast(r, low, xp) for key, r in result.items()}
+    if is_numpy_namespace(xp) and not isinstance(result, (np.ndarray, np.generic)):
+        return result  # a scipy.sparse.coo_array
+    return downcast_low_precision(result, low, xp)
+
+
+def _nan_if_invalid(x, y, a, b, check_marginals, xp, low_eps=0.0):
     """Traced inputs (``jax.jit``, ``vmap``, ``grad``: no exception possible): the value
     checks of the eager path as one flag, and the inputs all NaN when it is False (so the
     gradients are NaN too). Returns ``(x, y, a, b, valid)``; ``valid`` is None eagerly (the
     checks have raised already)."""
     if not is_traced(x, y, a, b):
         return x, y, a, b, None
-    rtol = mass_tolerance(input_float_dtype(a, b), max(x.shape[-1], y.shape[-1]))
+    rtol = mass_rtol(a, b, max(x.shape[-1], y.shape[-1]), low_eps)
     valid = traced_validity(
         xp,
         finite=(x, y),
@@ -287,6 +321,9 @@ def emd_1d(
     With tied positions several plans are optimal; the one returned pairs tied points in
     the order of a sort. Every backend runs the same standard array calls (on JAX, compiled
     with ``jax.jit`` once per shape).
+    float16 and bfloat16 inputs are computed in float32 and the results (log included) cast
+    back to their dtype; the mass check allows for weights rounded to that precision. A
+    NumPy sparse plan stays float32 (scipy.sparse has no float16).
 
     References
     ----------
@@ -300,15 +337,17 @@ def emd_1d(
     array([[0. , 0.5],
            [0.5, 0. ]])
     """
-    xp, x, y, a, b, exponent = _prepare_emd_1d(x_a, x_b, a, b, metric, p, check_marginals)
-    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, check_marginals, xp)
+    low, low_xp, (x_a, x_b, a, b), low_eps = _upcast(x_a, x_b, a, b)
+    prepared = _prepare_emd_1d(x_a, x_b, a, b, metric, p, check_marginals, low_eps)
+    xp, x, y, a, b, exponent = prepared
+    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, check_marginals, xp, low_eps)
     plan, extra = _plan_and_log(x, y, a, b, exponent, dense, log, xp)
     if dense:
         (plan,) = _nan_outputs(valid, (plan,), xp)
     if not log:
-        return plan
+        return _downcast(plan, low, low_xp)
     cost, u, v = _nan_outputs(valid, extra, xp)
-    return plan, {"cost": as_result(cost, xp), "u": u, "v": v}
+    return _downcast((plan, {"cost": as_result(cost, xp), "u": u, "v": v}), low, low_xp)
 
 
 def emd2_1d(
@@ -353,7 +392,7 @@ def emd2_1d(
     -------
     cost : 0-d array
         :math:`W_q^q`, in the library, dtype and device of the positions (a NumPy scalar for
-        NumPy input).
+        NumPy input; float16 and bfloat16 are computed in float32, as in :func:`emd_1d`).
     log : dict
         Only if ``log=True``.
 
@@ -363,16 +402,18 @@ def emd2_1d(
     >>> float(ot.emd2_1d([2.0, 0.0], [0.0, 3.0]))
     0.5
     """
-    xp, x, y, a, b, exponent = _prepare_emd_1d(x_a, x_b, a, b, metric, p, check_marginals)
-    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, check_marginals, xp)
+    low, low_xp, (x_a, x_b, a, b), low_eps = _upcast(x_a, x_b, a, b)
+    prepared = _prepare_emd_1d(x_a, x_b, a, b, metric, p, check_marginals, low_eps)
+    xp, x, y, a, b, exponent = prepared
+    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, check_marginals, xp, low_eps)
     (value,) = _nan_outputs(valid, (_value(x, y, a, b, exponent, False, True, xp),), xp)
     if not log:
-        return value
+        return _downcast(value, low, low_xp)
     plan, (_, u, v) = _plan_and_log(x, y, a, b, exponent, dense, True, xp)
     u, v = _nan_outputs(valid, (u, v), xp)
     if dense:
         (plan,) = _nan_outputs(valid, (plan,), xp)
-    return value, {"G": plan, "u": u, "v": v}
+    return _downcast((value, {"G": plan, "u": u, "v": v}), low, low_xp)
 
 
 def wasserstein_1d(
@@ -448,7 +489,8 @@ def wasserstein_1d(
     -----
     While JAX traces, input that would raise a ValueError (non-finite positions, invalid
     weights, different masses) makes the values NaN instead, for the whole batch; the
-    sorting check of ``require_sort=False`` is skipped.
+    sorting check of ``require_sort=False`` is skipped. float16 and bfloat16 inputs are
+    computed in float32 and the results cast back to their dtype, as in :func:`emd_1d`.
     Unnormalised weights are allowed when both sides have the same mass: the result is then
     the cost of moving that mass (twice the mass, twice the cost).
 
@@ -472,13 +514,14 @@ def wasserstein_1d(
            [0.   , 0.167, 0.333]])
     """
     mode = _plans_mode(return_plans)
-    xp, x, y, a, b, p = _prepare_batched(u_values, v_values, u_weights, v_weights, p, require_sort)
-    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, True, xp)
+    low, low_xp, inputs, low_eps = _upcast(u_values, v_values, u_weights, v_weights)
+    xp, x, y, a, b, p = _prepare_batched(*inputs, p, require_sort, low_eps)
+    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, True, xp, low_eps)
     presorted = not require_sort
     (value,) = _nan_outputs(valid, (_value(x, y, a, b, p, presorted, False, xp),), xp)
     if mode is False:
-        return value
-    return value, _batched_plans(x, y, a, b, p, presorted, mode, xp)
+        return _downcast(value, low, low_xp)
+    return _downcast((value, _batched_plans(x, y, a, b, p, presorted, mode, xp)), low, low_xp)
 
 
 def wasserstein_1d_potentials(
@@ -505,7 +548,8 @@ def wasserstein_1d_potentials(
     Returns
     -------
     f : array of the shape of ``u_values``
-        Potential of each source point, in cost units (no gradient).
+        Potential of each source point, in cost units (no gradient), in the dtype of the
+        positions (float16 and bfloat16: computed in float32, as in :func:`emd_1d`).
     g : array of the shape of ``v_values``
         Potential of each target point.
 
@@ -522,10 +566,11 @@ def wasserstein_1d_potentials(
     >>> f + g  # the cost 4 on the support {(0, 0), (1, 1)} of the optimal plan
     array([4., 4.])
     """
-    xp, x, y, a, b, p = _prepare_batched(u_values, v_values, u_weights, v_weights, p, require_sort)
-    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, True, xp)
+    low, low_xp, inputs, low_eps = _upcast(u_values, v_values, u_weights, v_weights)
+    xp, x, y, a, b, p = _prepare_batched(*inputs, p, require_sort, low_eps)
+    x, y, a, b, valid = _nan_if_invalid(x, y, a, b, True, xp, low_eps)
     f, g = compiled(_potentials_body, xp, p=p, presorted=not require_sort)(x, y, a, b)
     f, g = _nan_outputs(valid, (f, g), xp)
-    if f.ndim == 1:
-        return f, g
-    return xp.moveaxis(f, -1, 0), xp.moveaxis(g, -1, 0)
+    if f.ndim > 1:
+        f, g = xp.moveaxis(f, -1, 0), xp.moveaxis(g, -1, 0)
+    return _downcast((f, g), low, low_xp)

@@ -13,11 +13,13 @@ import numpy as np
 
 from .._boundary import as_backend, input_float_dtype
 from .._validation import (
+    balance_low_precision_masses,
     check_integer,
     check_ndim,
     check_not_empty,
     check_real,
     downcast_low_precision,
+    low_precision_eps,
     mass_tolerance,
     nan_unless,
     traced_validity,
@@ -277,7 +279,9 @@ def sliced_wasserstein_distance(
     >>> round(float(ot.sliced_wasserstein_distance(X, X + 1.0, n_projections=500, seed=0)), 1)
     1.0
     """
+    low_eps = low_precision_eps(a, b)
     low, low_xp, (X_s, X_t, a, b, projections) = upcast_low_precision(X_s, X_t, a, b, projections)
+    a, b = balance_low_precision_masses(a, b, low_eps)
     xp, X, Y, a, b, p, theta, valid = _prepare(
         X_s, X_t, a, b, n_projections, p, projections, seed, scaler
     )
@@ -372,7 +376,9 @@ def max_sliced_wasserstein_distance(
     >>> round(float(value), 3), np.round(np.abs(direction), 3).tolist()
     (2.0, [0.0, 1.0, 0.0])
     """
+    low_eps = low_precision_eps(a, b)
     low, low_xp, (X_s, X_t, a, b, projections) = upcast_low_precision(X_s, X_t, a, b, projections)
+    a, b = balance_low_precision_masses(a, b, low_eps)
     result = _max_sliced(
         X_s, X_t, a, b, n_projections, p, projections, seed, log, scaler, maximize, max_iter, tol
     )
