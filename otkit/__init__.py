@@ -12,6 +12,7 @@ Importing otkit imports neither torch nor jax.
 
 from . import backend, bregman, datasets, geomloss, lp, sliced, solvers, unbalanced, utils
 from .bregman import (
+    MetaInitializer,
     barycenter,
     barycenter_debiased,
     convolutional_barycenter2d,
@@ -49,6 +50,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "METRICS",
+    "MetaInitializer",
     "OTResult",
     "PlanTuple",
     "SamplesLoss",

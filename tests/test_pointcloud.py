@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_same_backend, to_np, to_xp
 
 import otkit as ot
-from otkit.bregman._pointcloud import CostSpec, cost_std, online_softmin
+from otkit.bregman._pointcloud import CostSpec, cost_block, cost_std, online_softmin
 
 RNG = np.random.default_rng(5)
 X = RNG.normal(size=(23, 3))
@@ -154,3 +154,15 @@ def test_bad_metric_and_batch_size():
         ot.empirical_sinkhorn2(X, Y, 0.5, metric="cityblock", isLazy=True)
     with pytest.raises(ValueError, match="batchSize"):
         ot.empirical_sinkhorn(X, Y, 0.5, isLazy=True, batchSize=0)
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5])
+def test_root_costs_are_exactly_zero_between_equal_points(p):
+    """|x|^2 + |y|^2 - 2<x, y> rounds to ~u |x|^2 at x = y, which a root made 1e-8 (p = 1)."""
+    x = RNG.normal(size=(20, 3)) + 30.0
+    cost = cost_block(x, x, CostSpec("power", p), np)
+    assert np.all(np.diag(cost) == 0.0)
+    off_diagonal = cost[~np.eye(20, dtype=bool)]
+    expected = np.linalg.norm(x[:, None] - x[None], axis=-1)[~np.eye(20, dtype=bool)] ** p
+    # the expansion's rounding, 4 u (|x|^2 + |y|^2) ~ 5e-12 here, on squared distances >= 0.3
+    np.testing.assert_allclose(off_diagonal, expected, rtol=1e-10)

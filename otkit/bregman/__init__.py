@@ -16,6 +16,7 @@ from ._divergence import sinkhorn_divergence
 from ._empirical import empirical_sinkhorn, empirical_sinkhorn2, empirical_sinkhorn_divergence
 from ._free_support_entropic import free_support_sinkhorn_barycenter
 from ._kl_projections import geometricBar, geometricMean, projC, projR
+from ._meta_init import MetaInitializer
 from ._pot_entry_points import (
     barycenter_sinkhorn,
     barycenter_stabilized,
@@ -35,6 +36,7 @@ from ._unsupported import (
 )
 
 __all__ = [
+    "MetaInitializer",
     "barycenter",
     "barycenter_debiased",
     "barycenter_sinkhorn",

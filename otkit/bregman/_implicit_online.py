@@ -158,7 +158,7 @@ class _PlanPass:
                 squared = None
                 cost = 1.0 - xp.matmul(xb, xp.matrix_transpose(self.y))
             else:
-                squared = _squared_distances(xb, self.y, self.y_sq, xp)
+                squared = _squared_distances(xb, self.y, self.y_sq, xp, self.spec.p != 2.0)
                 cost = squared if self.spec.p == 2.0 else _root(squared, self.spec.p, xp)
             exponent = fb[:, None] / self.eps + self.shift[None, :] - cost / self.eps
             plan = xp.exp(xp.clip(exponent, max=self.cap))

@@ -105,17 +105,27 @@ class CostSpec:
         return self.kind == "power" and self.p == 2.0
 
 
-def _squared_distances(xb, y, y_sq, xp):
+def _squared_distances(xb, y, y_sq, xp, exact_zero=False):
+    """|x_i - y_j|^2 by |x|^2 + |y|^2 - 2 <x, y> (one matrix product).
+
+    Its rounding error is about u (|x|^2 + |y|^2): harmless for the squared cost, but a root
+    (p != 2) turns it into sqrt(u) |x| (1e-8 in float64) at equal points. ``exact_zero``
+    sets the values below 8 u (|x|^2 + |y|^2), which are rounding, to 0.
+    """
     x_sq = xp.sum(xb * xb, axis=1)[:, None]
     cross = xp.matmul(xb, xp.matrix_transpose(y))
-    return xp.clip(x_sq + y_sq[None, :] - 2.0 * cross, min=0.0)
+    squared = xp.clip(x_sq + y_sq[None, :] - 2.0 * cross, min=0.0)
+    if not exact_zero:
+        return squared
+    noise = 8.0 * float(xp.finfo(squared.dtype).eps) * (x_sq + y_sq[None, :])
+    return xp.where(squared > noise, squared, xp.zeros_like(squared))
 
 
 def cost_block(xb, y, spec, xp):
     """The (block, m) cost matrix between the rows ``xb`` and ``y``."""
     if spec.kind == "cosine":
         return 1.0 - xp.matmul(xb, xp.matrix_transpose(y))  # rows are normalized beforehand
-    squared = _squared_distances(xb, y, xp.sum(y * y, axis=1), xp)
+    squared = _squared_distances(xb, y, xp.sum(y * y, axis=1), xp, spec.p != 2.0)
     if spec.p == 2.0:
         return squared
     return _root(squared, spec.p, xp)
@@ -383,7 +393,7 @@ def transport_pass(x, y, h, eps, spec, xp):
             similarity = xp.matmul(xb, xp.matrix_transpose(y))
             cost = 1.0 - similarity
         else:
-            squared = _squared_distances(xb, y, y_sq, xp)
+            squared = _squared_distances(xb, y, y_sq, xp, spec.p != 2.0)
             cost = squared if spec.p == 2.0 else _root(squared, spec.p, xp)
         scores = h[None, :] - cost / eps
         top = xp.max(scores, axis=1, keepdims=True)

@@ -1,60 +1,146 @@
-"""``SamplesLoss``: GeomLoss's loss object, on NumPy, torch and JAX, in otkit's units."""
+"""``SamplesLoss``: GeomLoss's loss object, in GeomLoss's units, on NumPy, torch and JAX."""
 
 from __future__ import annotations
 
-from .._validation import check_choice
-from ..bregman._divergence import sinkhorn_divergence
+from .._validation import check_choice, check_real
+from ..backend import get_namespace, is_numpy_namespace, result_float_dtype
+from ._kernel_losses import KERNELS, kernel_loss
+from ._sinkhorn_loss import sinkhorn_loss
 
 __all__ = ["SamplesLoss"]
 
+LOSSES = ("sinkhorn", "hausdorff") + KERNELS
+BACKENDS = ("auto", "tensorized", "online", "multiscale")
+_OPTIONS = ("stopThr", "numItermax", "batch_size")
+
 
 class SamplesLoss:
-    r"""The Sinkhorn divergence as a callable loss, with GeomLoss's signature.
+    r"""GeomLoss's ``SamplesLoss``: the same losses, values, gradients and potentials.
 
-    ``SamplesLoss("sinkhorn", p=2, blur=0.05, reach=None, debias=True, scaling=0.5)``
-    called as ``loss(x, y)`` or ``loss(a, x, b, y)`` returns
-    :func:`sinkhorn_divergence` ``(x, y, a, b, p=p, blur=blur, reach=reach, ...)``.
+    ``from otkit import SamplesLoss`` replaces ``from geomloss import SamplesLoss``: called
+    as ``loss(x, y)`` (uniform weights), ``loss(a, x, b, y)`` or ``loss(l_x, a, x, l_y, b,
+    y)`` (GeomLoss's cluster labels, accepted and ignored), on (N, D) / (M, D) point clouds
+    or batches (B, N, D) / (B, M, D) with weights (N,) or (N, 1), (B, N) or (B, N, 1), it
+    returns GeomLoss's value (a 0-d array, or (B,) for a batch) in the caller's namespace,
+    dtype and device.
 
-    Units follow otkit's conventions (DESIGN §1): the cost is :math:`\|x - y\|^p` (no
-    1/p), :math:`\varepsilon = p\,\mathrm{blur}^p` and :math:`\rho = p\,\mathrm{reach}^p`,
-    so the plans are GeomLoss's and the value is **p times** GeomLoss's (twice for p = 2;
-    equal for p = 1). Gradients are the envelope-theorem ones, also with ``reach``, where
-    GeomLoss's weight and position gradients are off by :math:`(\rho + \varepsilon/2) /
-    (\rho + \varepsilon)`. Unlike GeomLoss, the last :math:`\varepsilon` is iterated to a
-    tolerance (``stopThr``) instead of stopping after one iteration.
+    **'sinkhorn'**: the debiased Sinkhorn divergence in GeomLoss's units, cost
+    :math:`C(x, y) = \tfrac1p \|x - y\|^p`, :math:`\varepsilon = \mathrm{blur}^p`,
+    :math:`\rho = \mathrm{reach}^p`:
+
+    .. math::
+        S_\varepsilon(\alpha, \beta) = \mathrm{OT}_\varepsilon(\alpha, \beta)
+        - \tfrac12 \mathrm{OT}_\varepsilon(\alpha, \alpha)
+        - \tfrac12 \mathrm{OT}_\varepsilon(\beta, \beta)
+        + \tfrac\varepsilon2 (m(\alpha) - m(\beta))^2,
+
+    with :math:`\mathrm{OT}_\varepsilon = \min_P \langle P, C\rangle + \varepsilon
+    \mathrm{KL}(P \| \alpha\otimes\beta)` (+ :math:`\rho\,\mathrm{KL}` of the marginals
+    with ``reach``); ``debias=False`` returns GeomLoss's :math:`\mathrm{OT}_\varepsilon`,
+    which is that minimum plus :math:`\varepsilon (\frac{m(\alpha) + m(\beta)}{2} -
+    m(\alpha) m(\beta))` (zero for probability measures). It is
+    :func:`otkit.sinkhorn_divergence` ``(x, y, a, b, p=p, blur=blur, reach=reach) / p``
+    (otkit's own functions keep otkit's units: cost :math:`\|x - y\|^p`, ε = p blur^p).
+    GeomLoss runs one Sinkhorn iteration per annealing stage and stops; otkit anneals the
+    same way (``scaling``, ``diameter``) and then iterates at ε until the marginal error is
+    below ``stopThr``, so its value is the converged one: GeomLoss's approaches it as
+    ``scaling`` tends to 1 (at ``scaling=0.5`` they differ by up to a few percent).
+
+    **'energy', 'gaussian', 'laplacian'**: the kernel norm
+    :math:`\tfrac12 \langle \alpha - \beta, k \star (\alpha - \beta)\rangle` with
+    :math:`k(x, y) = -\|x - y\|`, :math:`\exp(-\|x - y\|^2 / 2\,\mathrm{blur}^2)`,
+    :math:`\exp(-\|x - y\| / \mathrm{blur})`, computed block by block (no N x M matrix),
+    with the exact distance (GeomLoss adds 1e-8 under its square roots: relative
+    differences near 1e-4 for 'energy' and 'laplacian'). ``kernel=``, a function
+    ``kernel(x, y, blur=blur)`` of (B, N, D), (B, M, D) arrays returning (B, N, M) (as in
+    GeomLoss), replaces k, densely, with gradients by autodiff.
+
+    **'hausdorff'**: GeomLoss 0.3 routes it to the kernel norm and needs ``kernel=``
+    (without one it fails); otkit does the same and raises a ValueError without ``kernel``.
 
     Parameters
     ----------
-    loss : {'sinkhorn'}, default='sinkhorn'
-        Only the Sinkhorn divergence is provided.
+    loss : {'sinkhorn', 'hausdorff', 'energy', 'gaussian', 'laplacian'}, default='sinkhorn'
     p : float, default=2
-        Exponent of the cost :math:`\|x - y\|^p`.
+        'sinkhorn': the cost :math:`\|x - y\|^p / p` (GeomLoss: 1 or 2; any p > 0 here).
     blur : float, default=0.05
-        :math:`\sigma`, with :math:`\varepsilon = p\sigma^p`.
+        'sinkhorn': :math:`\varepsilon = \mathrm{blur}^p`; 'gaussian', 'laplacian': the
+        kernel's width; 'energy': unused.
     reach : float, optional
-        Unbalanced transport with :math:`\rho = p\,\mathrm{reach}^p`.
+        'sinkhorn': unbalanced transport with :math:`\rho = \mathrm{reach}^p`.
     diameter : float, optional
-        Start of the annealing (default: from the data).
+        Start of the annealing, in point units (default: the bounding box diagonal).
     scaling : float, default=0.5
-        Blur factor per annealing stage.
+        Factor of the blur per annealing stage, in (0, 1).
+    truncate : float, default=5
+        GeomLoss's kernel truncation of its multiscale engine: accepted, unused (otkit's
+        engines are exact).
+    cost : callable or str, optional
+        Only None (the default cost of ``p``): GeomLoss's KeOps formula strings and cost
+        callables are refused (TypeError / NotImplementedError).
+    kernel : callable, optional
+        The kernel of 'hausdorff' and of the kernel losses (see above).
+    cluster_scale : float, optional
+        GeomLoss's clustering scale of its multiscale engine: accepted, unused.
     debias : bool, default=True
-        :math:`S_\varepsilon` or :math:`\mathrm{OT}_\varepsilon`.
+        'sinkhorn': :math:`S_\varepsilon` or GeomLoss's :math:`\mathrm{OT}_\varepsilon`.
     potentials : bool, default=False
-        Return the potentials ``(F, G)`` on ``x`` and ``y`` instead of the value
-        (debiased: ``f_ab - f_aa`` and ``g_ab - g_bb``, as GeomLoss).
-    backend : str, default='auto'
-        Accepted for compatibility: the computation is always online (cost blocks
-        recomputed from the points), on the backend of the inputs.
+        Return the potentials ``(F, G)`` on x and y instead of the value, in GeomLoss's
+        units and shapes: (1, N), (1, M) for unbatched input ((N,), (M,) when the backend
+        is 'multiscale', or 'auto' where GeomLoss would pick it), (B, N), (B, M) for a
+        batch. 'sinkhorn': :math:`F = f_{ab} - f_{aa}`, :math:`G = g_{ab} - g_{bb}`
+        (``debias=False``: :math:`f_{ab}`, :math:`g_{ab}`); balanced ones are defined up to
+        :math:`(F + c, G - c)` and otkit takes :math:`\langle \alpha, F\rangle =
+        \langle \beta, G\rangle`. Kernel losses: :math:`F = k\star(\alpha - \beta)`,
+        :math:`G = k\star(\beta - \alpha)`.
+    verbose : bool, default=False
+        'sinkhorn': print ε, the number of annealing stages and iterations, the error.
+    backend : {'auto', 'tensorized', 'online', 'multiscale'}, default='auto'
+        'auto' and 'tensorized': otkit's dense engine where the cost matrix fits (256 MiB),
+        blocks beyond; 'online': cost blocks recomputed from the points (no N x M matrix);
+        'multiscale': the online engine too (no clustering or kernel truncation yet).
     **options
-        ``stopThr``, ``numItermax``, ``batch_size`` of :func:`sinkhorn_divergence`.
+        ``stopThr``, ``numItermax``, ``batch_size`` (rows per cost block) of
+        :func:`otkit.sinkhorn_divergence`.
+
+    Returns
+    -------
+    value : 0-d or (B,) array
+        In GeomLoss's units (the cost :math:`\|x - y\|^p / p`). Differentiable (torch, JAX)
+        w.r.t. points and weights, with the gradient of the value returned. GeomLoss's
+        gradient with ``reach`` is not that of its value: its weight and point gradients
+        are :math:`(\rho + \varepsilon/2) / (\rho + \varepsilon)` times the finite
+        differences of its own value (0.875 at p = 1, blur = 0.1, reach = 0.3); otkit's
+        match the finite differences. Balanced weight gradients are defined up to a
+        constant (the masses are fixed): otkit's are the potentials F, G above.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``loss`` or ``backend``, bad shapes, 'hausdorff' without ``kernel``, and
+        the errors of :func:`otkit.sinkhorn_divergence`.
+    TypeError
+        A call with other than 2, 4 or 6 arguments, unknown options, a string ``cost``.
+
+    References
+    ----------
+    .. [1] J. Feydy, T. Sejourne, F.-X. Vialard, S. Amari, A. Trouve, G. Peyre.
+       Interpolating between optimal transport and MMD using Sinkhorn divergences.
+       AISTATS 2019.
+    .. [2] T. Sejourne, J. Feydy, F.-X. Vialard, A. Trouve, G. Peyre. Sinkhorn divergences
+       for unbalanced optimal transport. arXiv:1910.12958, 2019.
 
     Examples
     --------
     >>> import numpy as np, otkit as ot
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.normal(size=(20, 2)), rng.normal(size=(30, 2)) + 1.0
     >>> loss = ot.SamplesLoss("sinkhorn", p=2, blur=0.05)
-    >>> x = np.random.default_rng(0).normal(size=(20, 2))
     >>> float(loss(x, x))
     0.0
+    >>> value = float(loss(x, y))   # about |shift|^2 / 2 = 1 in GeomLoss's units
+    >>> abs(float(ot.SamplesLoss("energy")(x, x))) < 1e-12
+    True
     """
 
     def __init__(
@@ -65,7 +151,7 @@ class SamplesLoss:
         reach=None,
         diameter=None,
         scaling=0.5,
-        truncate=None,
+        truncate=5,
         cost=None,
         kernel=None,
         cluster_scale=None,
@@ -75,42 +161,188 @@ class SamplesLoss:
         backend="auto",
         **options,
     ):
-        backend = check_choice(
-            backend, "backend", ("auto", "tensorized", "online", "multiscale"), case_sensitive=True
-        )
-        if loss != "sinkhorn":
-            raise ValueError(f"only loss='sinkhorn' is provided, got {loss!r}")
-        for name, value in (("cost", cost), ("kernel", kernel), ("cluster_scale", cluster_scale)):
-            if value is not None:
-                raise ValueError(f"{name}= is not supported (custom costs and clustering)")
-        unknown = set(options) - {"stopThr", "numItermax", "batch_size"}
+        self.loss = check_choice(loss, "loss", LOSSES, case_sensitive=True)
+        self.backend = check_choice(backend, "backend", BACKENDS, case_sensitive=True)
+        unknown = set(options) - set(_OPTIONS)
         if unknown:
             raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
-        self.loss, self.p, self.blur, self.reach = loss, p, blur, reach
-        self.diameter, self.scaling, self.debias = diameter, scaling, debias
-        self.potentials, self.backend, self.options = potentials, backend, options
+        if isinstance(cost, str):
+            raise TypeError(
+                f"cost={cost!r} is a KeOps formula, which only GeomLoss's KeOps backends "
+                "understand; leave cost=None for the cost |x - y|^p / p"
+            )
+        if cost is not None:
+            raise NotImplementedError(
+                "cost= callables are not supported yet; leave cost=None for |x - y|^p / p"
+            )
+        if kernel is not None and not callable(kernel):
+            raise TypeError(f"kernel must be a function kernel(x, y, blur=...), got {kernel!r}")
+        if self.loss == "hausdorff" and kernel is None:
+            raise ValueError(
+                "loss='hausdorff' needs kernel= (GeomLoss 0.3 computes the kernel norm of the "
+                "given kernel and fails without one)"
+            )
+        if self.loss == "sinkhorn" and kernel is not None:
+            raise ValueError("kernel= has no meaning for loss='sinkhorn'")
+        if reach is not None and self.loss != "sinkhorn":
+            raise ValueError(f"reach= is only supported with loss='sinkhorn', not {loss!r}")
+        if self.loss in ("gaussian", "laplacian"):
+            blur = check_real(blur, "blur", minimum=0, inclusive=(False, True))
+        self.p, self.blur, self.reach, self.diameter = p, blur, reach, diameter
+        self.scaling, self.truncate, self.cost, self.kernel = scaling, truncate, cost, kernel
+        self.cluster_scale, self.debias, self.potentials = cluster_scale, debias, potentials
+        self.verbose, self.options = verbose, options
 
     def __repr__(self):
         return (
             f"SamplesLoss({self.loss!r}, p={self.p}, blur={self.blur}, reach={self.reach}, "
-            f"debias={self.debias}, scaling={self.scaling})"
+            f"debias={self.debias}, scaling={self.scaling}, backend={self.backend!r})"
         )
 
     def __call__(self, *args):
-        if len(args) == 2:
-            (x, y), a, b = args, None, None
-        elif len(args) == 4:
-            a, x, b, y = args
+        a, x, b, y, xp, batched = _parse_call(args)
+        multiscale_shape = self._multiscale(x, y)
+        if self.loss == "sinkhorn":
+            out = self._sinkhorn(a, x, b, y, xp, batched)
         else:
-            raise TypeError("call the loss as loss(x, y) or loss(a, x, b, y)")
-        if getattr(x, "ndim", 2) == 3:
-            raise ValueError("batched (B, N, D) inputs are not supported: loop over the batch")
-        value, log = sinkhorn_divergence(
-            x, y, a, b, p=self.p, blur=self.blur, reach=self.reach, debias=self.debias,
-            scaling=self.scaling, diameter=self.diameter, log=True, **self.options,
+            out = self._kernel(a, x, b, y, xp, batched)
+        if self.potentials and not batched:
+            f, g = out
+            if multiscale_shape:
+                return f, g
+            return xp.reshape(f, (1, -1)), xp.reshape(g, (1, -1))
+        return out
+
+    def _multiscale(self, x, y):
+        """Whether GeomLoss would run its multiscale engine (it returns (N,) potentials)."""
+        if x.ndim == 3:
+            return False
+        if self.backend == "multiscale":
+            return True
+        n, d, m = x.shape[0], x.shape[1], y.shape[0]
+        return (
+            self.backend == "auto" and n * m > 10000**2 and d <= 3
+            and self.loss == "sinkhorn" and self.p == 2
         )  # fmt: skip
-        if not self.potentials:
-            return value
-        if self.debias:
-            return log["f"] - log["f_aa"], log["g"] - log["g_bb"]
-        return log["f"], log["g"]
+
+    def _block(self, xp, m):
+        if "batch_size" in self.options:
+            return self.options["batch_size"]
+        if self.backend in ("online", "multiscale"):
+            return max(1, (2**16 if is_numpy_namespace(xp) else 2**21) // max(m, 1))
+        return None
+
+    def _sinkhorn(self, a, x, b, y, xp, batched):
+        options = {k: v for k, v in self.options.items() if k != "batch_size"}
+
+        def one(a, x, b, y):
+            return sinkhorn_loss(
+                a, x, b, y, p=self.p, blur=self.blur, reach=self.reach, debias=self.debias,
+                scaling=self.scaling, diameter=self.diameter, potentials=self.potentials,
+                batch_size=self._block(xp, y.shape[0]), verbose=self.verbose,
+                options=options, xp=xp,
+            )  # fmt: skip
+
+        if not batched:
+            return one(a, x, b, y)
+        # One solve per batch element (the point-cloud engine solves one problem at a time).
+        outs = [
+            one(
+                None if a is None else a[k, ...],
+                x[k, ...],
+                None if b is None else b[k, ...],
+                y[k, ...],
+            )
+            for k in range(x.shape[0])
+        ]
+        if self.potentials:
+            return xp.stack([f for f, _ in outs]), xp.stack([g for _, g in outs])
+        return xp.stack(outs)
+
+    def _kernel(self, a, x, b, y, xp, batched):
+        dtype = x.dtype
+        if not batched:
+            x, y = x[None, ...], y[None, ...]
+            a = None if a is None else a[None, :]
+            b = None if b is None else b[None, :]
+        batch, n, m = x.shape[0], x.shape[1], y.shape[1]
+        if a is None:
+            a = xp.ones((batch, n), dtype=dtype, device=_device(x)) / n
+        if b is None:
+            b = xp.ones((batch, m), dtype=dtype, device=_device(y)) / m
+        if self.kernel is not None:
+            out = _custom_kernel_loss(self.kernel, self.blur, a, x, b, y, xp, self.potentials)
+        else:
+            out = kernel_loss(self.loss, self.blur, a, x, b, y, xp, potentials=self.potentials,
+                              block=self.options.get("batch_size"))  # fmt: skip
+        if batched:
+            return out
+        if self.potentials:
+            return out[0][0, ...], out[1][0, ...]
+        return out[0, ...]
+
+
+def _device(x):
+    from ..backend import device_of
+
+    return device_of(x)
+
+
+def _custom_kernel_loss(kernel, blur, a, x, b, y, xp, potentials):
+    """The kernel norm of a user kernel (B, N, M matrices), as GeomLoss's dense engine."""
+    k_xx, k_yy, k_xy = kernel(x, x, blur=blur), kernel(y, y, blur=blur), kernel(x, y, blur=blur)
+    a_x = xp.matmul(k_xx, a[:, :, None])[:, :, 0]
+    b_y = xp.matmul(k_yy, b[:, :, None])[:, :, 0]
+    b_x = xp.matmul(k_xy, b[:, :, None])[:, :, 0]
+    if potentials:
+        a_y = xp.matmul(xp.permute_dims(k_xy, (0, 2, 1)), a[:, :, None])[:, :, 0]
+        return a_x - b_x, b_y - a_y
+    return 0.5 * xp.sum(a * a_x, axis=1) + 0.5 * xp.sum(b * b_y, axis=1) - xp.sum(a * b_x, axis=1)
+
+
+def _parse_call(args):
+    """(a, x, b, y, xp, batched) from loss(x, y), loss(a, x, b, y) or the 6-argument form."""
+    if len(args) == 2:
+        (x, y), a, b = args, None, None
+    elif len(args) == 4:
+        a, x, b, y = args
+    elif len(args) == 6:
+        _, a, x, _, b, y = args  # GeomLoss's cluster labels: only its multiscale engine uses them
+    else:
+        raise TypeError(
+            f"call the loss as loss(x, y), loss(a, x, b, y) or loss(l_x, a, x, l_y, b, y); "
+            f"got {len(args)} arguments"
+        )
+    xp = get_namespace(X_s=x, X_t=y, a=a, b=b)
+    dtype = result_float_dtype(xp, x, y, a, b)
+    x, y = xp.asarray(x), xp.asarray(y)
+    if x.ndim not in (2, 3) or y.ndim != x.ndim:
+        raise ValueError(
+            f"x and y must be (N, D), (M, D) point clouds or (B, N, D), (B, M, D) batches, got "
+            f"x.shape == {tuple(x.shape)}, y.shape == {tuple(y.shape)}"
+        )
+    if x.shape[-1] != y.shape[-1] or (x.ndim == 3 and x.shape[0] != y.shape[0]):
+        raise ValueError(
+            f"x.shape == {tuple(x.shape)} and y.shape == {tuple(y.shape)} must agree on the "
+            "batch size and the dimension D"
+        )
+    x, y = xp.astype(x, dtype), xp.astype(y, dtype)
+    batched = x.ndim == 3
+    a = _weights(a, "a", x, xp, dtype)
+    b = _weights(b, "b", y, xp, dtype)
+    return a, x, b, y, xp, batched
+
+
+def _weights(w, name, points, xp, dtype):
+    if w is None:
+        return None
+    w = xp.asarray(w)
+    expected = tuple(points.shape[:-1])
+    if w.ndim == len(expected) + 1 and w.shape[-1] == 1:
+        w = xp.reshape(w, expected)
+    if tuple(w.shape) != expected:
+        raise ValueError(
+            f"{name}.shape == {tuple(w.shape)}, expected {expected} (or with a trailing 1) to "
+            f"match the points' shape {tuple(points.shape)}"
+        )
+    return xp.astype(w, dtype)

@@ -1,0 +1,561 @@
+r"""Learned Sinkhorn initializer (Meta OT): an MLP from the histograms to the potentials.
+
+:class:`MetaInitializer` holds the cost matrix, the MLP's weights (NumPy arrays), the NumPy
+forward pass used by :meth:`~MetaInitializer.predict`, the c-transform completion and the
+``.npz`` file format; the training loops (PyTorch or JAX) are in ``_meta_train``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .._boundary import input_float_dtype
+from .._validation import (
+    check_choice,
+    check_finite,
+    check_integer,
+    check_ndim,
+    check_not_empty,
+    check_real,
+    mass_tolerance,
+)
+from ..backend import (
+    device_of,
+    from_numpy,
+    get_namespace,
+    is_traced,
+    result_float_dtype,
+    to_numpy,
+)
+
+__all__ = ["MetaInitializer"]
+
+FORMAT_VERSION = 1
+DEFAULT_HIDDEN_SIZES = (1024, 1024, 1024)
+# Largest number of (problem, i, j) entries a NumPy c-transform holds at once (128 MiB).
+_CHUNK_ENTRIES = 2**24
+
+
+def _logsumexp(X, axis):
+    top = np.max(X, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.sum(np.exp(X - top), axis=axis)) + np.squeeze(top, axis=axis)
+
+
+def _log_weights(W):
+    with np.errstate(divide="ignore"):
+        return np.log(W)  # -inf on zero-weight bins: they drop out of the softmin
+
+
+def c_transform(f, A, M, reg):
+    r"""Column potentials :math:`g_j = -\varepsilon \log \sum_i a_i e^{(f_i - M_{ij})/\varepsilon}`.
+
+    ``f`` (N, n), ``A`` (N, n), ``M`` (n, m) float64 NumPy arrays -> ``g`` (N, m). Bins with
+    :math:`a_i = 0` are left out of the sum, whatever ``f_i`` is.
+    """
+    N, (n, m) = A.shape[0], M.shape
+    g = np.empty((N, m))
+    step = max(1, _CHUNK_ENTRIES // (n * m))
+    for start in range(0, N, step):
+        rows = slice(start, start + step)
+        X = _log_weights(A[rows])[:, :, None] + (f[rows][:, :, None] - M[None]) / reg
+        g[rows] = -reg * _logsumexp(X, axis=1)
+    return g
+
+
+def dual_objective(f, A, B, M, reg):
+    r"""Entropic dual objective :math:`J(f) = \langle f, a\rangle + \langle g, b\rangle` of each
+    problem, ``g`` the c-transform of ``f`` (float64 NumPy arrays; returns (N,))."""
+    g = c_transform(f, A, M, reg)
+    return np.sum(np.where(A > 0, A * f, 0.0), axis=1) + np.sum(B * g, axis=1)
+
+
+def dual_gradient(f, A, B, M, reg):
+    r"""Gradient of :func:`dual_objective` with respect to ``f``: :math:`a - P\mathbf 1`, with
+    :math:`P_{ij} = a_i b_j e^{(f_i + g_j - M_{ij})/\varepsilon}` (the envelope theorem: ``g``
+    is optimal for ``f``)."""
+    g = c_transform(f, A, M, reg)
+    log_plan = (
+        _log_weights(A)[:, :, None]
+        + _log_weights(B)[:, None, :]
+        + (f[:, :, None] + g[:, None, :] - M[None]) / reg
+    )
+    return A - np.sum(np.exp(log_plan), axis=2)
+
+
+def _initial_weights(sizes, rng):
+    """MLP weights: U(±1/sqrt(fan_in)) as torch.nn.Linear, the output layer at zero (so the
+    untrained model predicts f = 0, the usual cold start)."""
+    weights = []
+    for k, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        if k == len(sizes) - 2:
+            W, b = np.zeros((fan_in, fan_out)), np.zeros(fan_out)
+        else:
+            bound = 1.0 / math.sqrt(fan_in)
+            W = rng.uniform(-bound, bound, size=(fan_in, fan_out))
+            b = rng.uniform(-bound, bound, size=fan_out)
+        weights.append((W.astype(np.float32), b.astype(np.float32)))
+    return weights
+
+
+def _mlp_numpy(weights, z):
+    for W, b in weights[:-1]:
+        z = np.maximum(z @ W + b, 0.0)
+    W, b = weights[-1]
+    return z @ W + b
+
+
+def _hidden_sizes(hidden_sizes):
+    if hidden_sizes is None:
+        return DEFAULT_HIDDEN_SIZES
+    if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Sequence):
+        raise TypeError(f"hidden_sizes must be a sequence of integers, got {hidden_sizes!r}")
+    return tuple(check_integer(h, "hidden_sizes", minimum=1) for h in hidden_sizes)
+
+
+def _histograms(X, name, size):
+    """``X`` as a float64 (N, size) NumPy array of histograms, and whether it was 1-D."""
+    if X is None:
+        raise ValueError(f"{name} is required (a ({size},) histogram or an (N, {size}) batch)")
+    if isinstance(X, (list, tuple)):
+        X = np.asarray(X, dtype=np.float64)
+    check_ndim(X, name, (1, 2))
+    single = X.ndim == 1
+    host = to_numpy(X)
+    host = host[None] if single else host
+    if host.shape[1] != size:
+        expected = f"({size},)" if single else f"(N, {size})"
+        raise ValueError(
+            f"{name}.shape == {tuple(X.shape)}, expected {expected} to match the cost matrix"
+        )
+    check_not_empty(host, name)
+    check_finite(host, name)
+    if np.any(host < 0):
+        raise ValueError(f"{name} has negative entries (min {host.min():.3g}); must be >= 0")
+    sums = host.sum(axis=1)
+    tol = mass_tolerance(input_float_dtype(X), size)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > tol)
+    if bad.size:
+        where = "" if single else f" (row {bad[0]})"
+        raise ValueError(
+            f"{name} must be histograms summing to 1, got a sum of {sums[bad[0]]!r}{where}"
+        )
+    return host, single
+
+
+def _pair(a, b, n, m):
+    A, single_a = _histograms(a, "a", n)
+    B, single_b = _histograms(b, "b", m)
+    if A.shape[0] != B.shape[0]:
+        if A.shape[0] == 1 and single_a:
+            A = np.repeat(A, B.shape[0], axis=0)
+        elif B.shape[0] == 1 and single_b:
+            B = np.repeat(B, A.shape[0], axis=0)
+        else:
+            raise ValueError(
+                f"a and b hold {A.shape[0]} and {B.shape[0]} histograms; expected as many"
+            )
+    return A, B, single_a and single_b
+
+
+class MetaInitializer:
+    r"""Learned initializer for Sinkhorn on a fixed cost matrix (Meta OT, Amos et al.).
+
+    Many entropic OT problems share one cost matrix ``M`` (images on one pixel grid, say) and
+    differ only by their histograms ``(a, b)``. An MLP :math:`\hat f_\theta` maps the
+    concatenated histograms to the row potential ``f``; the column potential is its exact
+    c-transform (one log-domain Sinkhorn half-step, softmin over the bins where
+    :math:`a_i > 0`),
+
+    .. math::
+        g_j = -\varepsilon \log \sum_{i:\, a_i > 0} a_i
+        \exp\big((f_i - M_{ij}) / \varepsilon\big),
+
+    so that :math:`P_{ij} = a_i b_j \exp((f_i + g_j - M_{ij})/\varepsilon)` has column
+    marginals ``b`` exactly (otkit's convention: potentials in cost units). The network is
+    trained without any solved problem, by maximizing the entropic dual objective averaged
+    over batches of problems,
+
+    .. math::
+        \max_\theta\; \mathbb E_{(a, b)}\, J(\hat f_\theta(a, b); a, b), \qquad
+        J(f; a, b) = \langle f, a\rangle + \langle g, b\rangle
+        - \varepsilon \sum_{ij} a_i b_j \big(e^{(f_i + g_j - M_{ij})/\varepsilon} - 1\big)
+        = \langle f, a\rangle + \langle g, b\rangle,
+
+    the last term vanishing when ``g`` is the c-transform of ``f``. :math:`J` is concave in
+    ``f``, its gradient is :math:`a - P\mathbf 1` (the row-marginal error) and its maximum is
+    the regularized cost :math:`\langle P^\star, M\rangle + \varepsilon\,
+    \mathrm{KL}(P^\star \| a\otimes b)`; the training loss is :math:`-J`, averaged.
+    :meth:`predict` returns ``(f, g)`` for
+    ``sinkhorn(a, b, M, reg, warmstart=(f, g), warmstart_type='potentials')``. A start
+    changes how fast Sinkhorn converges, never where: the problem is strictly convex.
+
+    Parameters
+    ----------
+    M : (n, m) array
+        Cost matrix shared by the problems, finite (any library; kept as float64 NumPy).
+    reg : float
+        Entropic regularization :math:`\varepsilon > 0`, in the units of ``M``.
+    hidden_sizes : sequence of int, default=None
+        Widths of the hidden ReLU layers of the built-in MLP; None: (1024, 1024, 1024), as
+        in the paper. The MLP sees :math:`(n a, m b)` (histograms scaled to entries of order
+        one) and its output is multiplied by the range of ``M``, so that the same
+        learning rate suits any grid size and cost scale. Its hidden layers start from
+        :math:`U(\pm 1/\sqrt{\text{fan-in}})` weights drawn from ``seed``, its output layer
+        from zero (the untrained model predicts the zero start).
+    model : torch.nn.Module or (apply, params), optional
+        A user-supplied network instead of the MLP, mapping the (N, n + m) scaled input to
+        (N, n) (before the output scaling above): a ``torch.nn.Module`` (framework 'torch',
+        its own initialization), or for JAX a pair ``(apply, params)`` with
+        ``apply(params, z)`` written with jax.numpy and ``params`` a pytree of arrays.
+        Such a model predicts through its framework and is saved by its framework, not by
+        :meth:`save`.
+    framework : {None, 'torch', 'jax'}, default=None
+        Training framework; None: torch if installed, else jax. Predicting from the built-in
+        MLP needs neither.
+    seed : int, default=0
+        Seeds the initial weights, the order of the training batches and the random
+        argument of a sampler: the same seed and framework give the same weights and loss
+        history.
+
+    Attributes
+    ----------
+    M : (n, m) float64 ndarray
+    reg : float
+    framework : str
+        The resolved training framework.
+    hidden_sizes : tuple of int
+    loss_history_ : list of float
+        Training loss (:math:`-J`, mean over the batch, before each update), one per step.
+    n_steps_ : int
+        Number of updates so far.
+
+    Notes
+    -----
+    Training runs in float32 on the CPU. :meth:`predict` runs on the host in float64 (a
+    NumPy forward pass of the MLP, or the framework's for a user model) and returns the
+    potentials in the namespace, dtype and device of ``a`` and ``b``, without gradient.
+    The potentials at bins where :math:`a_i = 0` are not read by Sinkhorn or by the
+    objective; :meth:`predict` sets them to the c-transform of ``g`` (the next half-step's
+    value) rather than the network's output. A batch of problems is given row-wise: (N, n)
+    and (N, m) histograms give (N, n) and (N, m) potentials (``sinkhorn``'s 2-D ``b`` is
+    column-wise: pass ``f.T`` there).
+
+    References
+    ----------
+    .. [1] B. Amos, S. Cohen, G. Luise, I. Redko. Meta optimal transport. ICML 2023
+       (arXiv:2206.05262, 2022).
+    .. [2] M. Cuturi. Sinkhorn distances: lightspeed computation of optimal transport.
+       NeurIPS 2013.
+
+    Examples
+    --------
+    >>> import numpy as np, otkit as ot
+    >>> x = np.linspace(0, 1, 5)[:, None]; M = ot.dist(x, x)
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.dirichlet(np.ones(5), size=64); B = rng.dirichlet(np.ones(5), size=64)
+    >>> init = ot.MetaInitializer(M, 0.1, hidden_sizes=(16,), seed=0)
+    >>> init = init.fit(A, B, n_iter=20, batch_size=16, lr=1e-2)
+    >>> len(init.loss_history_)
+    20
+    >>> f, g = init.predict(A[0], B[0])
+    >>> P = ot.sinkhorn(A[0], B[0], M, 0.1, warmstart=(f, g), warmstart_type="potentials")
+    >>> f.shape, g.shape, bool(np.allclose(P.sum(1), A[0]))
+    ((5,), (5,), True)
+    """
+
+    def __init__(self, M, reg, *, hidden_sizes=None, model=None, framework=None, seed=0):
+        from ._meta_train import FRAMEWORKS, resolve_framework
+
+        if isinstance(M, (list, tuple)):
+            M = np.asarray(M, dtype=np.float64)
+        check_ndim(M, "M", 2)
+        host = to_numpy(M)
+        check_not_empty(host, "M")
+        check_finite(host, "M")
+        self.M = np.array(host, dtype=np.float64)
+        self.reg = check_real(reg, "reg", minimum=0.0, inclusive=(False, True), allow_traced=False)
+        self.seed = check_integer(seed, "seed", integral_floats=False, allow_traced=False)
+        if model is not None and hidden_sizes is not None:
+            raise ValueError("give hidden_sizes (the built-in MLP) or model, not both")
+        if framework is not None:
+            framework = check_choice(framework, "framework", FRAMEWORKS)
+        n, m = self.M.shape
+        self.hidden_sizes = () if model is not None else _hidden_sizes(hidden_sizes)
+        self._model = model
+        self._requested_framework = framework
+        try:
+            self.framework = resolve_framework(framework, model)
+        except ImportError:
+            if framework is not None or model is not None:
+                raise
+            self.framework = None  # prediction only (load); fit raises the ImportError
+        seeds = np.random.SeedSequence(self.seed).spawn(3)
+        self._batch_rng = np.random.default_rng(seeds[1])
+        self._sampler_rng = np.random.default_rng(seeds[2])
+        self._sampler_key = None
+        sizes = (n + m, *self.hidden_sizes, n)
+        self._weights = (
+            None if model is not None else _initial_weights(sizes, np.random.default_rng(seeds[0]))
+        )
+        self._trainer = None
+        self._predict_weights = None  # float64 copies for predict, dropped at each update
+        self._fitted = False
+        self.loss_history_ = []
+        self.n_steps_ = 0
+
+    # -- fitted state ---------------------------------------------------------------------
+
+    @property
+    def cost_scale(self) -> float:
+        """The factor on the network's output: the range of ``M`` (1 for a constant ``M``)."""
+        spread = float(self.M.max() - self.M.min())
+        return spread if spread > 0 else 1.0
+
+    def _get_trainer(self):
+        if self._trainer is None:
+            from ._meta_train import make_trainer, resolve_framework
+
+            self.framework = resolve_framework(self._requested_framework, self._model)
+            self._trainer = make_trainer(
+                self.framework, self._weights, self.M, self.reg, self.cost_scale, self._model
+            )
+        return self._trainer
+
+    def weights(self):
+        """The built-in MLP's weights: a list of ``(W, b)`` float32 NumPy pairs, ``W`` of
+        shape (in, out), in the order of the layers (a copy)."""
+        if self._model is not None:
+            raise ValueError("a user-supplied model has no built-in MLP weights")
+        if self._trainer is not None:
+            self._weights = self._trainer.weights()
+        return [(W.copy(), b.copy()) for W, b in self._weights]
+
+    def _check_fitted(self):
+        if not self._fitted:
+            raise RuntimeError(
+                "this MetaInitializer is not fitted yet: call fit or partial_fit (or "
+                "MetaInitializer.load) before predict"
+            )
+
+    # -- training -------------------------------------------------------------------------
+
+    def _update(self, A, B, lr, clip_norm):
+        loss = self._get_trainer().step(A, B, lr, clip_norm)
+        self._predict_weights = None
+        self.loss_history_.append(loss)
+        self.n_steps_ += 1
+        self._fitted = True
+        return loss
+
+    def _draw(self, sampler, batch_size):
+        """A batch from the sampler: a NumPy Generator for torch, a JAX key for jax."""
+        if self.framework == "jax":
+            import jax
+
+            if self._sampler_key is None:
+                self._sampler_key = jax.random.PRNGKey(self.seed)
+            self._sampler_key, key = jax.random.split(self._sampler_key)
+            out = sampler(key, batch_size)
+        else:
+            out = sampler(self._sampler_rng, batch_size)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError("the sampler must return a pair (A, B) of (N, n) and (N, m) batches")
+        A, B, _ = _pair(out[0], out[1], *self.M.shape)
+        return A, B
+
+    def fit(
+        self,
+        A,
+        B=None,
+        *,
+        n_iter: int = 1000,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        clip_norm: float = 1.0,
+        verbose: bool = False,
+    ):
+        """Train the network for ``n_iter`` Adam steps, continuing from the current weights.
+
+        Parameters
+        ----------
+        A : (N, n) array, or callable
+            Source histograms of the training problems (rows summing to 1), paired row by
+            row with ``B``; or a sampler ``sampler(rng_or_key, batch_size) -> (A, B)``
+            returning a fresh batch at each step: it receives a ``numpy.random.Generator``
+            with framework 'torch' and a ``jax.random`` key with 'jax' (drawn from ``seed``).
+        B : (N, m) array, optional
+            Target histograms (None with a sampler).
+        n_iter : int, default=1000
+            Number of updates.
+        batch_size : int, default=128
+            Problems per update. From arrays, batches run through a random permutation of
+            the rows, reshuffled at each pass.
+        lr : float, default=1e-3
+            Adam's learning rate.
+        clip_norm : float, default=1.0
+            The gradient is rescaled to this global norm when larger.
+        verbose : bool, default=False
+            Print the loss every 100 steps.
+
+        Returns
+        -------
+        self
+        """
+        n_iter = check_integer(n_iter, "n_iter", minimum=0)
+        batch_size = check_integer(batch_size, "batch_size", minimum=1)
+        lr = check_real(lr, "lr", minimum=0.0, inclusive=(False, True))
+        clip_norm = check_real(clip_norm, "clip_norm", minimum=0.0, inclusive=(False, True))
+        self._get_trainer()
+        if callable(A):
+            if B is not None:
+                raise ValueError("B must be None when A is a sampler (it returns both batches)")
+            batches = self._sampled(A, batch_size)
+        else:
+            if B is None:
+                raise ValueError("B is required with an array A (or pass a sampler as A)")
+            A_all, B_all, _ = _pair(A, B, *self.M.shape)
+            batches = self._batches(A_all, B_all, batch_size)
+        for step in range(n_iter):
+            A_batch, B_batch = next(batches)
+            loss = self._update(A_batch, B_batch, lr, clip_norm)
+            if verbose and (step % 100 == 0 or step == n_iter - 1):
+                print(f"step {self.n_steps_:6d}  loss {loss:.6g}")
+        return self
+
+    def _sampled(self, sampler, batch_size):
+        while True:
+            yield self._draw(sampler, batch_size)
+
+    def _batches(self, A, B, batch_size):
+        size = A.shape[0]
+        batch_size = min(batch_size, size)
+        while True:
+            order = self._batch_rng.permutation(size)
+            for start in range(0, size - batch_size + 1, batch_size):
+                rows = order[start : start + batch_size]
+                yield A[rows], B[rows]
+
+    def partial_fit(self, a, b, *, lr: float = 1e-3, clip_norm: float = 1.0):
+        """One Adam step on the problems ``(a, b)``: (n,) and (m,) histograms, or (N, n) and
+        (N, m) batches; for instance on the problems being solved during deployment.
+
+        Returns
+        -------
+        self
+        """
+        lr = check_real(lr, "lr", minimum=0.0, inclusive=(False, True))
+        clip_norm = check_real(clip_norm, "clip_norm", minimum=0.0, inclusive=(False, True))
+        A, B, _ = _pair(a, b, *self.M.shape)
+        self._update(A, B, lr, clip_norm)
+        return self
+
+    # -- prediction -----------------------------------------------------------------------
+
+    def _predict_host(self, A, B):
+        n, m = self.M.shape
+        if self._model is None:
+            if self._predict_weights is None:
+                self._predict_weights = [
+                    (W.astype(np.float64), b.astype(np.float64)) for W, b in self.weights()
+                ]
+            z = np.concatenate([n * A, m * B], axis=1)
+            f = self.cost_scale * _mlp_numpy(self._predict_weights, z)
+        else:
+            f = self._get_trainer().predict_f(A, B)
+        f = np.where(A > 0, f, 0.0)
+        g = c_transform(f, A, self.M, self.reg)
+        if np.any(A == 0):
+            row_values = c_transform(g, B, self.M.T, self.reg)
+            f = np.where(A > 0, f, row_values)
+        return f, g
+
+    def predict(self, a, b):
+        """Initial potentials ``(f, g)`` for the problem ``(a, b)``, or for a batch.
+
+        Parameters
+        ----------
+        a, b : (n,) and (m,) arrays, or (N, n) and (N, m)
+            Histograms on the support of ``M`` (non-negative, summing to 1); a single
+            histogram is paired with every row of a batch.
+
+        Returns
+        -------
+        f, g : (n,) and (m,) arrays, or (N, n) and (N, m)
+            Potentials in cost units (``g`` the c-transform of ``f``), in the namespace,
+            float dtype and device of ``a`` and ``b``.
+        """
+        self._check_fitted()
+        xp = get_namespace(a=a, b=b)
+        if is_traced(a, b):
+            raise TypeError("MetaInitializer.predict runs on the host: call it outside jax.jit")
+        A, B, single = _pair(a, b, *self.M.shape)
+        f, g = self._predict_host(A, B)
+        if single:
+            f, g = f[0], g[0]
+        like = [x for x in (a, b) if hasattr(x, "shape")]
+        device = next((device_of(x) for x in like if device_of(x) is not None), None)
+        dtype = result_float_dtype(xp, *like, device=device)
+        return tuple(from_numpy(x, xp, dtype=dtype, device=device) for x in (f, g))
+
+    def score(self, a, b) -> float:
+        """Mean entropic dual objective :math:`J` of the predicted potentials over the
+        problems (float64); at most the mean regularized OT cost, equal at the optimum."""
+        self._check_fitted()
+        A, B, _ = _pair(a, b, *self.M.shape)
+        f, _ = self._predict_host(A, B)
+        return float(np.mean(dual_objective(f, A, B, self.M, self.reg)))
+
+    # -- files ----------------------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Write the fitted MLP to an ``.npz`` file (plain arrays, no pickle): the weights,
+        ``M``, ``reg``, the layer sizes, the seed, the loss history and a format version.
+
+        The optimizer state is not saved: training after :meth:`load` restarts Adam's
+        moments. A user-supplied model is saved with its own framework instead.
+        """
+        from ._meta_io import write_npz
+
+        self._check_fitted()
+        if self._model is not None:
+            raise ValueError(
+                "save() writes the built-in MLP; save a user-supplied model with its framework "
+                "(torch.save(model.state_dict()) for torch)"
+            )
+        write_npz(path, self, FORMAT_VERSION)
+
+    @classmethod
+    def load(cls, path, *, framework=None) -> MetaInitializer:
+        """A fitted initializer from a file written by :meth:`save` (read without pickle;
+        shapes and dtypes checked). ``framework`` is the one used if training continues
+        (None: torch if installed, else jax); predicting needs neither."""
+        from ._meta_io import read_npz
+
+        fields = read_npz(path, FORMAT_VERSION)
+        init = cls(
+            fields["M"],
+            fields["reg"],
+            hidden_sizes=fields["hidden_sizes"],
+            framework=framework,
+            seed=fields["seed"],
+        )
+        init._weights = fields["weights"]
+        init.loss_history_ = fields["loss_history"]
+        init.n_steps_ = len(init.loss_history_)
+        init._fitted = True
+        return init
+
+    def __repr__(self) -> str:
+        n, m = self.M.shape
+        network = f"hidden_sizes={self.hidden_sizes}" if self._model is None else "model=..."
+        state = f"{self.n_steps_} steps" if self._fitted else "not fitted"
+        return (
+            f"MetaInitializer(M: ({n}, {m}), reg={self.reg:g}, {network}, "
+            f"framework={self.framework!r}, seed={self.seed}; {state})"
+        )

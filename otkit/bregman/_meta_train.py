@@ -1,0 +1,342 @@
+"""Training loops of :class:`~otkit.MetaInitializer`: PyTorch and JAX.
+
+Both frameworks minimise the same loss, the negative entropic dual objective of the predicted
+potentials averaged over a batch of problems (see :mod:`otkit.bregman._meta_init`), with Adam
+and clipping of the global gradient norm:
+
+- PyTorch: ``torch.nn`` layers, ``torch.optim.Adam`` and ``torch.nn.utils.clip_grad_norm_``;
+- JAX: a hand-written MLP and a hand-written Adam with global-norm clipping in
+  ``jax.numpy`` (no optax or flax dependency), one ``jax.jit``-compiled step.
+
+The built-in MLP starts from the same NumPy weights in both frameworks and the updates are
+the same algorithm (Adam with bias correction, :math:`\\hat m / (\\sqrt{\\hat v} + 10^{-8})`;
+the gradient scaled by :math:`\\min(1, c / (\\|g\\| + 10^{-6}))`), so that both frameworks
+follow the same trajectory up to rounding. Training runs in float32 on the CPU.
+
+torch and jax are imported inside the functions of this module, when a framework is chosen,
+never when otkit is imported.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+import numpy as np
+
+from .._validation import check_choice
+
+__all__ = [
+    "FRAMEWORKS",
+    "JaxTrainer",
+    "TorchTrainer",
+    "dual_objective_jax",
+    "dual_objective_torch",
+    "make_trainer",
+    "resolve_framework",
+]
+
+FRAMEWORKS = ("torch", "jax")
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+CLIP_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def _is_torch_module(model) -> bool:
+    return type(model).__module__.startswith("torch") or any(
+        c.__module__.startswith("torch.nn") for c in type(model).__mro__
+    )
+
+
+def resolve_framework(framework, model=None) -> str:
+    """'torch' or 'jax': ``framework`` checked, or chosen from ``model`` and what is installed.
+
+    Raises
+    ------
+    ValueError
+        An unknown framework, or one that does not match ``model``.
+    TypeError
+        A ``model`` that is neither a ``torch.nn.Module`` nor an ``(apply, params)`` pair.
+    ImportError
+        The framework (or, for None, both) is not installed.
+    """
+    if framework is not None:
+        framework = check_choice(framework, "framework", FRAMEWORKS)
+    if model is not None:
+        implied = "torch" if _is_torch_module(model) else "jax"
+        if implied == "jax" and not (
+            isinstance(model, tuple) and len(model) == 2 and callable(model[0])
+        ):
+            raise TypeError(
+                "model must be a torch.nn.Module, or for JAX a pair (apply, params) with "
+                f"apply(params, z) -> f; got {type(model).__name__}"
+            )
+        if framework is not None and framework != implied:
+            raise ValueError(
+                f"framework={framework!r} does not match the model: a torch.nn.Module trains "
+                "with 'torch', an (apply, params) pair with 'jax'"
+            )
+        framework = implied
+    if framework is None:
+        for name in FRAMEWORKS:
+            if _installed(name):
+                return name
+        raise ImportError(
+            "MetaInitializer trains with PyTorch or JAX and neither is installed: "
+            "pip install torch (or pip install jax); predicting from a saved file needs neither"
+        )
+    if not _installed(framework):
+        raise ImportError(
+            f"framework={framework!r} is not installed: pip install {framework} "
+            "(or choose the other framework)"
+        )
+    return framework
+
+
+def dual_objective_torch(f, A, B, M, reg):
+    r"""Entropic dual objective of each problem of a batch, ``g`` completed by c-transform.
+
+    :math:`J(f) = \langle f, a\rangle + \langle g, b\rangle` with
+    :math:`g_j = -\varepsilon \log \sum_{i: a_i > 0} a_i \exp((f_i - M_{ij})/\varepsilon)`.
+
+    Parameters
+    ----------
+    f : (N, n) tensor
+        Row potentials in cost units.
+    A, B : (N, n), (N, m) tensors
+        Histograms.
+    M : (n, m) tensor
+        Cost matrix.
+    reg : float
+        :math:`\varepsilon`.
+
+    Returns
+    -------
+    value : (N,) tensor, differentiable with respect to ``f``.
+    """
+    import torch
+
+    log_a = torch.log(A)  # -inf on zero-weight bins: masked out of the softmin
+    g = -reg * torch.logsumexp(log_a[:, :, None] + (f[:, :, None] - M[None]) / reg, dim=1)
+    return torch.sum(torch.where(A > 0, A * f, 0.0), dim=1) + torch.sum(B * g, dim=1)
+
+
+def dual_objective_jax(f, A, B, M, reg):
+    """The JAX version of :func:`dual_objective_torch` (same arguments, JAX arrays)."""
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+
+    log_a = jnp.where(A > 0, jnp.log(jnp.where(A > 0, A, 1.0)), -jnp.inf)
+    g = -reg * logsumexp(log_a[:, :, None] + (f[:, :, None] - M[None]) / reg, axis=1)
+    return jnp.sum(jnp.where(A > 0, A * f, 0.0), axis=1) + jnp.sum(B * g, axis=1)
+
+
+class TorchTrainer:
+    """Parameters, Adam state and one training step in PyTorch (CPU, float32).
+
+    ``weights`` are the built-in MLP's NumPy ``(W, b)`` pairs (``W`` of shape (in, out)),
+    copied into ``torch.nn.Linear`` layers created without random initialization (the
+    global torch RNG is not touched); or ``model``, a user's ``torch.nn.Module`` mapping
+    (N, n + m) to (N, n), trained as it is.
+    """
+
+    def __init__(self, weights, M, reg, scale, model=None):
+        import torch
+
+        self._torch = torch
+        self.M = torch.as_tensor(M, dtype=torch.float32)
+        self.reg, self.scale = float(reg), float(scale)
+        self.n, self.m = M.shape
+        self.custom = model is not None
+        if model is None:
+            layers = []
+            for k, (W, b) in enumerate(weights):
+                linear = torch.nn.utils.skip_init(torch.nn.Linear, W.shape[0], W.shape[1])
+                with torch.no_grad():
+                    linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+                    linear.bias.copy_(torch.from_numpy(np.asarray(b)))
+                layers.append(linear)
+                if k < len(weights) - 1:
+                    layers.append(torch.nn.ReLU())
+            model = torch.nn.Sequential(*layers)
+        self.model = model
+        self.optimizer = torch.optim.Adam(
+            model.parameters(), lr=1e-3, betas=ADAM_BETAS, eps=ADAM_EPS
+        )
+
+    def _as_tensor(self, X):
+        return self._torch.as_tensor(np.asarray(X, dtype=np.float32))
+
+    def potentials(self, A, B):
+        z = self._torch.cat([self.n * A, self.m * B], dim=1)
+        f = self.model(z)
+        if tuple(f.shape) != tuple(A.shape):
+            raise ValueError(
+                f"the model maps (N, n + m) = {tuple(z.shape)} to {tuple(f.shape)}, expected "
+                f"(N, n) = {tuple(A.shape)}"
+            )
+        return self.scale * f
+
+    def step(self, A, B, lr, clip_norm):
+        """One Adam step on the batch (NumPy (N, n), (N, m)); the loss before the step."""
+        torch = self._torch
+        A, B = self._as_tensor(A), self._as_tensor(B)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = -torch.mean(dual_objective_torch(self.potentials(A, B), A, B, self.M, self.reg))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip_norm)
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def predict_f(self, A, B):
+        """Row potentials of the batch as a float64 NumPy array (no gradient)."""
+        with self._torch.no_grad():
+            f = self.potentials(self._as_tensor(A), self._as_tensor(B))
+        return f.detach().cpu().numpy().astype(np.float64)
+
+    def weights(self):
+        """The built-in MLP's ``(W, b)`` pairs as float32 NumPy arrays (W: (in, out))."""
+        linears = [layer for layer in self.model if isinstance(layer, self._torch.nn.Linear)]
+        return [
+            (
+                layer.weight.detach().cpu().numpy().T.copy(),
+                layer.bias.detach().cpu().numpy().copy(),
+            )
+            for layer in linears
+        ]
+
+
+def _mlp_apply(params, z):
+    import jax.numpy as jnp
+
+    for W, b in params[:-1]:
+        z = jnp.maximum(z @ W + b, 0.0)
+    W, b = params[-1]
+    return z @ W + b
+
+
+@functools.cache
+def _jax_functions():
+    """The jitted potentials and training step, built once: ``apply`` is a static argument,
+    everything else traced, so that initializers of the same shapes share the compilation."""
+    import jax
+    import jax.numpy as jnp
+
+    tree = jax.tree_util
+    beta1, beta2 = ADAM_BETAS
+
+    def potentials(apply, params, A, B, scale):
+        n, m = A.shape[1], B.shape[1]
+        return scale * apply(params, jnp.concatenate([n * A, m * B], axis=1))
+
+    def loss(params, apply, A, B, M, reg, scale):
+        f = potentials(apply, params, A, B, scale)
+        return -jnp.mean(dual_objective_jax(f, A, B, M, reg))
+
+    def step(apply, params, state, A, B, M, reg, scale, lr, clip_norm):
+        value, grads = jax.value_and_grad(loss)(params, apply, A, B, M, reg, scale)
+        norm = jnp.sqrt(sum(jnp.sum(g * g) for g in tree.tree_leaves(grads)))
+        factor = jnp.minimum(1.0, clip_norm / (norm + CLIP_EPS))
+        grads = tree.tree_map(lambda g: g * factor, grads)
+        first, second, count = state
+        count = count + 1.0
+        first = tree.tree_map(lambda s, g: beta1 * s + (1.0 - beta1) * g, first, grads)
+        second = tree.tree_map(lambda s, g: beta2 * s + (1.0 - beta2) * g * g, second, grads)
+        size1, size2 = 1.0 - beta1**count, 1.0 - beta2**count
+
+        def update(p, s1, s2):
+            return p - lr * (s1 / size1) / (jnp.sqrt(s2 / size2) + ADAM_EPS)
+
+        params = tree.tree_map(update, params, first, second)
+        return params, (first, second, count), value
+
+    return jax.jit(potentials, static_argnums=0), jax.jit(step, static_argnums=0)
+
+
+class JaxTrainer:
+    """Parameters, Adam state and one ``jax.jit``-compiled training step in JAX (float32).
+
+    ``weights`` are the built-in MLP's NumPy ``(W, b)`` pairs; or ``model``, a user's
+    ``(apply, params)`` pair, ``apply(params, z)`` mapping (N, n + m) to (N, n) with jax.numpy
+    operations and ``params`` any pytree of arrays.
+    """
+
+    def __init__(self, weights, M, reg, scale, model=None):
+        import jax
+        import jax.numpy as jnp
+
+        self._jax, self._jnp = jax, jnp
+        self.custom = model is not None
+        if model is None:
+            apply = _mlp_apply
+            params = [
+                (jnp.asarray(W, jnp.float32), jnp.asarray(b, jnp.float32)) for W, b in weights
+            ]
+        else:
+            apply, params = model
+        self.apply, self.params = apply, params
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        self.state = (zeros, zeros, jnp.zeros((), jnp.float32))
+        self.M = jnp.asarray(M, jnp.float32)
+        self.reg, self.scale = jnp.float32(reg), jnp.float32(scale)
+        self._potentials, self._step = _jax_functions()
+        self._shape_checked = False
+
+    def _run_potentials(self, A, B):
+        return self._potentials(self.apply, self.params, A, B, self.scale)
+
+    def _as_array(self, X):
+        return self._jnp.asarray(np.asarray(X, dtype=np.float32))
+
+    def _check_output(self, A, B):
+        if not self._shape_checked:
+            shape = self._jax.eval_shape(self._run_potentials, A, B).shape
+            if tuple(shape) != tuple(A.shape):
+                raise ValueError(
+                    f"the model maps (N, n + m) = ({A.shape[0]}, {A.shape[1] + B.shape[1]}) to "
+                    f"{tuple(shape)}, expected (N, n) = {tuple(A.shape)}"
+                )
+            self._shape_checked = True
+
+    def step(self, A, B, lr, clip_norm):
+        """One Adam step on the batch (NumPy (N, n), (N, m)); the loss before the step."""
+        jnp = self._jnp
+        A, B = self._as_array(A), self._as_array(B)
+        self._check_output(A, B)
+        self.params, self.state, value = self._step(
+            self.apply,
+            self.params,
+            self.state,
+            A,
+            B,
+            self.M,
+            self.reg,
+            self.scale,
+            jnp.float32(lr),
+            jnp.float32(clip_norm),
+        )
+        return float(value)
+
+    def predict_f(self, A, B):
+        """Row potentials of the batch as a float64 NumPy array."""
+        A, B = self._as_array(A), self._as_array(B)
+        self._check_output(A, B)
+        return np.asarray(self._run_potentials(A, B), dtype=np.float64)
+
+    def weights(self):
+        """The built-in MLP's ``(W, b)`` pairs as float32 NumPy arrays (W: (in, out))."""
+        return [
+            (np.array(W, dtype=np.float32), np.array(b, dtype=np.float32)) for W, b in self.params
+        ]
+
+
+def make_trainer(framework, weights, M, reg, scale, model=None):
+    """The trainer of ``framework`` ('torch' or 'jax', already resolved)."""
+    trainer = TorchTrainer if framework == "torch" else JaxTrainer
+    return trainer(weights, M, reg, scale, model=model)
