@@ -12,7 +12,11 @@ Importing otkit imports neither torch nor jax.
 
 from . import backend, bregman, datasets, geomloss, lp, sliced, solvers, unbalanced, utils
 from .bregman import (
+    GaussianInitializer,
     MetaInitializer,
+    SortingInitializer,
+    SubsampleInitializer,
+    ZeroInitializer,
     barycenter,
     barycenter_debiased,
     convolutional_barycenter2d,
@@ -50,11 +54,15 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "METRICS",
+    "GaussianInitializer",
     "MetaInitializer",
     "OTResult",
     "PlanTuple",
     "SamplesLoss",
+    "SortingInitializer",
     "SparsePlan",
+    "SubsampleInitializer",
+    "ZeroInitializer",
     "__version__",
     "backend",
     "barycenter",

@@ -61,6 +61,7 @@ SECTIONS = [
     ("otkit.bregman._sinkhorn", "Sinkhorn on a cost matrix"),
     ("otkit.bregman._sinkhorn_init", "Sinkhorn on a cost matrix"),
     ("otkit.bregman._meta_init", "Sinkhorn on a cost matrix"),
+    ("otkit.bregman._initializers", "Sinkhorn on a cost matrix"),
     ("otkit.bregman._pot_entry_points", "POT's per-method entry points"),
     ("otkit.bregman._divergence", "Point clouds and Sinkhorn divergences"),
     ("otkit.bregman._empirical", "Point clouds and Sinkhorn divergences"),

@@ -15,6 +15,12 @@ from ._convolutional import convolutional_barycenter2d, convolutional_barycenter
 from ._divergence import sinkhorn_divergence
 from ._empirical import empirical_sinkhorn, empirical_sinkhorn2, empirical_sinkhorn_divergence
 from ._free_support_entropic import free_support_sinkhorn_barycenter
+from ._initializers import (
+    GaussianInitializer,
+    SortingInitializer,
+    SubsampleInitializer,
+    ZeroInitializer,
+)
 from ._kl_projections import geometricBar, geometricMean, projC, projR
 from ._meta_init import MetaInitializer
 from ._pot_entry_points import (
@@ -36,7 +42,11 @@ from ._unsupported import (
 )
 
 __all__ = [
+    "GaussianInitializer",
     "MetaInitializer",
+    "SortingInitializer",
+    "SubsampleInitializer",
+    "ZeroInitializer",
     "barycenter",
     "barycenter_debiased",
     "barycenter_sinkhorn",

@@ -503,6 +503,30 @@ class MetaInitializer:
         dtype = result_float_dtype(xp, *like, device=device)
         return tuple(from_numpy(x, xp, dtype=dtype, device=device) for x in (f, g))
 
+    def init_potentials(self, a, b, M, reg):
+        """The initializer interface of :func:`otkit.sinkhorn` (``init=``): :meth:`predict`
+        for the problem ``(a, b, M, reg)``, which must be the one the model was trained for
+        (``M`` and ``reg`` equal to the model's, else a ValueError); a 2-D ``b`` holds
+        histograms in columns (potentials (n, k), (m, k))."""
+        cost = np.asarray(to_numpy(M), dtype=np.float64)
+        if cost.shape != self.M.shape or not np.allclose(cost, self.M, rtol=1e-6, atol=0):
+            raise ValueError(
+                f"M differs from the cost matrix this MetaInitializer was built for "
+                f"({self.M.shape[0]} x {self.M.shape[1]}): a learned start is only valid on it"
+            )
+        if not np.isclose(float(to_numpy(reg)), self.reg, rtol=1e-6):
+            raise ValueError(f"reg={reg!r} differs from the model's reg={self.reg!r}")
+        n, m = self.M.shape
+        uniform = [w is None or np.size(to_numpy(w) if hasattr(w, "shape") else w) == 0
+                   for w in (a, b)]  # fmt: skip
+        # on the host (the solver moves the start to its library): weights of two libraries
+        a = np.full(n, 1.0 / n) if uniform[0] else np.asarray(to_numpy(a), dtype=np.float64)
+        b = np.full(m, 1.0 / m) if uniform[1] else np.asarray(to_numpy(b), dtype=np.float64)
+        if b.ndim == 2:
+            f, g = self.predict(a, b.T)
+            return f.T, g.T
+        return self.predict(a, b)
+
     def score(self, a, b) -> float:
         """Mean entropic dual objective :math:`J` of the predicted potentials over the
         problems (float64); at most the mean regularized OT cost, equal at the optimum."""

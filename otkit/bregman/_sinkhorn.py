@@ -21,6 +21,7 @@ from .._validation import (
     upcast_low_precision,
 )
 from ..backend import is_traced, stop_gradient, to_numpy
+from ._initializers import initial_potentials
 from ._sinkhorn_loop import log_weights
 from ._sinkhorn_solve import METHODS, build_outputs, solve_potentials
 
@@ -112,6 +113,17 @@ def _initial_potential(warmstart, warmstart_type, a, b, eps, xp, dtype, device):
         with np.errstate(invalid="ignore"):  # -inf - -inf on rows of zero weight
             f0 = xp.where(a[:, None] > 0, eps * (log_u - log_a), xp.zeros_like(first))
     return stop_gradient(f0, xp)
+
+
+def _start_from(init, warmstart, a, b, M, reg, kwargs):
+    """``(warmstart, kwargs)`` with the potentials of the initializer ``init`` as the start."""
+    if init is None:
+        return warmstart, kwargs
+    if warmstart is not None:
+        raise ValueError("pass init (an initializer) or warmstart (a pair of arrays), not both")
+    if kwargs.get("warmstart_type") not in (None, "potentials"):
+        raise ValueError("init gives potentials: warmstart_type must be left out with init")
+    return initial_potentials(init, a, b, M, reg), {**kwargs, "warmstart_type": "potentials"}
 
 
 def _validate_values(a, b, M, input_dtype, check_marginals):
@@ -323,6 +335,14 @@ _DOC_PROBLEM_AND_PARAMETERS = r"""
         'sinkhorn_stabilized' and 'sinkhorn_epsilon_scaling' (``log["warmstart"]`` is that
         pair for the method used). ``warmstart_type`` overrides this. Only the row part
         sets the start: the first half step recomputes the column part from it.
+    init : initializer, optional
+        (Keyword-only.) An object whose ``init_potentials(a, b, M, reg)`` gives the start
+        ``(f, g)`` in cost units instead of ``warmstart``:
+        :class:`~otkit.bregman.ZeroInitializer`,
+        :class:`~otkit.bregman.GaussianInitializer`,
+        :class:`~otkit.bregman.SortingInitializer`,
+        :class:`~otkit.bregman.SubsampleInitializer` or a trained
+        :class:`~otkit.MetaInitializer`. It changes the iterations, not the solution.
     grad : {'implicit', 'envelope', 'autodiff', 'detach'}, default='implicit'
         Gradients on torch and JAX (first order; also under ``jax.jit``).
 
@@ -425,11 +445,13 @@ def sinkhorn(
     *,
     grad="implicit",
     return_plans=False,
+    init=None,
     **kwargs,
 ):
     r"""Entropic optimal transport plan (Sinkhorn)."""
     if not isinstance(return_plans, bool):
         raise TypeError(f"return_plans must be a bool, got {type(return_plans).__name__}")
+    warmstart, kwargs = _start_from(init, warmstart, a, b, M, reg, kwargs)
     low_eps = low_precision_eps(a, b)
     low, low_xp, (M, a, b) = upcast_low_precision(M, a, b)
     a, b = balance_low_precision_masses(a, b, low_eps)
@@ -459,9 +481,11 @@ def sinkhorn2(
     warmstart=None,
     *,
     grad="implicit",
+    init=None,
     **kwargs,
 ):
     r"""Entropic optimal transport cost (Sinkhorn), without the entropic term."""
+    warmstart, kwargs = _start_from(init, warmstart, a, b, M, reg, kwargs)
     low_eps = low_precision_eps(a, b)
     low, low_xp, (M, a, b) = upcast_low_precision(M, a, b)
     a, b = balance_low_precision_masses(a, b, low_eps)

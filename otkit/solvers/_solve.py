@@ -12,6 +12,7 @@ import numpy as np
 
 from .._boundary import prepare_problem
 from ..backend import get_namespace, is_numpy_namespace, stop_gradient
+from ..bregman._initializers import initial_potentials
 from ..bregman._sinkhorn_solve import METHODS as SINKHORN_METHODS
 from ..lp import emd2
 from ..utils._result import OTResult
@@ -148,9 +149,12 @@ def solve(
         Initial plan of method 'mm' (its zero entries stay zero). Accepted and not used by
         the network simplex (warm-started by ``potentials_init``) and by Sinkhorn (by
         potentials too), as POT.
-    potentials_init : tuple (f, g) of arrays, optional
+    potentials_init : tuple (f, g) of arrays, or an initializer, optional
         Warm start in cost units: the initial potentials of Sinkhorn, or the duals that
-        price the first basis of the network simplex (not for 'mm').
+        price the first basis of the network simplex (not for 'mm'). An initializer (an
+        object with ``init_potentials(a, b, M, reg)``, e.g.
+        :class:`~otkit.bregman.GaussianInitializer` or :class:`~otkit.MetaInitializer`, as
+        ``init=`` of :func:`otkit.sinkhorn`) computes them for the problem.
     tol : float, optional
         Sinkhorn's tolerance on the L2 norm of the marginal error (default 1e-9; unbalanced:
         of the fixed-point residual, in mass units); for MM, on the L1 change of the plan
@@ -230,6 +234,8 @@ def solve(
     >>> [round(float(x), 4) for x in res.marginals[0]]
     [0.7071, 0.7071]
     """
+    if hasattr(potentials_init, "init_potentials"):
+        potentials_init = initial_potentials(potentials_init, a, b, M, reg)
     return solve_matrix(
         M, a, b, reg, c, reg_type, unbalanced, unbalanced_type, method, n_threads, max_iter,
         plan_init, potentials_init, tol, verbose, grad, reach=reach, stacklevel=3,
