@@ -62,6 +62,7 @@ EXPECTED = {
     "plot_logml_exercises.py": {"figure_*.png": 5},
     "plot_sinkhorn_initializers.py": {"figure_*.png": 2},
     "plot_meta_ot.py": {"figure_*.png": 3},
+    "plot_samples_loss.py": {"figure_*.png": 3},
 }
 # Optional modules a script imports (matplotlib is needed by all of them).
 REQUIRED_MODULES = {
@@ -71,6 +72,7 @@ REQUIRED_MODULES = {
     "plot_logml_exercises.py": ["torch", "jax"],
     "plot_sinkhorn_initializers.py": ["sklearn"],
     "plot_meta_ot.py": ["sklearn", "torch"],
+    "plot_samples_loss.py": ["torch"],
 }
 SIGNATURES = {".png": (b"\x89PNG\r\n\x1a\n",), ".gif": (b"GIF87a", b"GIF89a")}
 TIMEOUT_S = 300  # per script; they take a few seconds each

@@ -315,7 +315,8 @@ def _parse_call(args):
         )
     xp = get_namespace(X_s=x, X_t=y, a=a, b=b)
     dtype = result_float_dtype(xp, x, y, a, b)
-    x, y = xp.asarray(x), xp.asarray(y)
+    # (no asarray of a tensor: torch warns when it requires a gradient)
+    x, y = (v if hasattr(v, "ndim") else xp.asarray(v) for v in (x, y))
     if x.ndim not in (2, 3) or y.ndim != x.ndim:
         raise ValueError(
             f"x and y must be (N, D), (M, D) point clouds or (B, N, D), (B, M, D) batches, got "
