@@ -174,8 +174,9 @@ def test_sinkhorn_is_the_otkit_divergence_over_p(xp):
 
 @pytest.mark.parametrize("name", ["sinkhorn", "energy", "laplacian"])
 def test_batches_are_the_values_of_each_problem(xp, name):
-    if name == "sinkhorn" and is_backend(xp, "jax"):
-        pytest.skip("one compiled solve per batch element: 10 s; the loop is backend-neutral")
+    """On JAX a batched 'sinkhorn' is one vmapped solve (traced: no eager rescaling, the
+    annealing from the traced diameter), equal to the separate solves to their tolerance."""
+    rtol = 1e-6 if name == "sinkhorn" and is_backend(xp, "jax") else 1e-9
     x = np.stack([X, X[::-1] * 0.5])
     y = np.stack([Y, Y + 0.3])
     a = np.stack([A, np.full(30, 1 / 30)])
@@ -183,7 +184,7 @@ def test_batches_are_the_values_of_each_problem(xp, name):
     values = loss(to_xp(xp, a), to_xp(xp, x), to_xp(xp, np.stack([B, B])), to_xp(xp, y))
     assert tuple(values.shape) == (2,)
     for k in range(2):
-        np.testing.assert_allclose(to_np(values)[k], float(loss(a[k], x[k], B, y[k])), rtol=1e-9)
+        np.testing.assert_allclose(to_np(values)[k], float(loss(a[k], x[k], B, y[k])), rtol=rtol)
     f, g = ot.SamplesLoss(name, blur=0.3, potentials=True)(to_xp(xp, x), to_xp(xp, y))
     assert tuple(f.shape) == (2, 30) and tuple(g.shape) == (2, 40)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._validation import check_choice, check_real
-from ..backend import get_namespace, is_numpy_namespace, result_float_dtype
+from ..backend import get_namespace, is_jax_namespace, is_numpy_namespace, result_float_dtype
 from ._kernel_losses import KERNELS, kernel_loss
 from ._sinkhorn_loss import sinkhorn_loss
 
@@ -245,6 +245,12 @@ class SamplesLoss:
 
         if not batched:
             return one(a, x, b, y)
+        if is_jax_namespace(xp) and not self.verbose:
+            # one batched program: the solve vectorized over the batch (jax.vmap)
+            import jax
+
+            axes = (None if a is None else 0, 0, None if b is None else 0, 0)
+            return jax.vmap(one, in_axes=axes)(a, x, b, y)
         # One solve per batch element (the point-cloud engine solves one problem at a time).
         outs = [
             one(
