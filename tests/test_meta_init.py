@@ -19,7 +19,7 @@ import pytest
 from conftest import assert_same_backend, to_np, to_xp
 
 import otkit as ot
-from otkit.bregman._meta_init import c_transform, dual_gradient, dual_objective
+from otkit.bregman._entropic_dual import c_transform, dual_gradient, dual_objective
 
 N_GRID = 24
 REG = 1e-2
@@ -431,3 +431,20 @@ def test_bad_histograms_and_unfitted_model():
         init.fit(lambda rng, size: HELD_OUT[0], n_iter=1)
     with pytest.raises(ValueError, match="lr must be"):
         init.fit(*HELD_OUT, lr=-1.0)
+
+
+def test_prediction_c_transform_by_the_kernel_equals_the_log_domain_one():
+    """The cached-kernel c-transform of predict equals the log-domain one, also where the
+    kernel underflows (costs 2000 eps above the row minimum: the log-domain fallback)."""
+    rng = np.random.default_rng(4)
+    n, m = 12, 9
+    cost = rng.uniform(size=(n, m))
+    cost[:, 3] += 20.0  # 2000 eps away from every row minimum: exp underflows to 0
+    model = ot.MetaInitializer(cost, 0.01, hidden_sizes=(4,), seed=0)
+    A = rng.dirichlet(np.ones(n), size=5)
+    A[0, :4] = 0.0
+    A[0] /= A[0].sum()
+    f = rng.normal(scale=0.3, size=(5, n))
+    np.testing.assert_allclose(
+        model._column_potentials(f, A), c_transform(f, A, cost, 0.01), rtol=1e-12, atol=1e-12
+    )

@@ -31,61 +31,12 @@ from ..backend import (
     result_float_dtype,
     to_numpy,
 )
+from ._entropic_dual import c_transform, dual_objective
 
 __all__ = ["MetaInitializer"]
 
 FORMAT_VERSION = 1
 DEFAULT_HIDDEN_SIZES = (1024, 1024, 1024)
-# Largest number of (problem, i, j) entries a NumPy c-transform holds at once (128 MiB).
-_CHUNK_ENTRIES = 2**24
-
-
-def _logsumexp(X, axis):
-    top = np.max(X, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.log(np.sum(np.exp(X - top), axis=axis)) + np.squeeze(top, axis=axis)
-
-
-def _log_weights(W):
-    with np.errstate(divide="ignore"):
-        return np.log(W)  # -inf on zero-weight bins: they drop out of the softmin
-
-
-def c_transform(f, A, M, reg):
-    r"""Column potentials :math:`g_j = -\varepsilon \log \sum_i a_i e^{(f_i - M_{ij})/\varepsilon}`.
-
-    ``f`` (N, n), ``A`` (N, n), ``M`` (n, m) float64 NumPy arrays -> ``g`` (N, m). Bins with
-    :math:`a_i = 0` are left out of the sum, whatever ``f_i`` is.
-    """
-    N, (n, m) = A.shape[0], M.shape
-    g = np.empty((N, m))
-    step = max(1, _CHUNK_ENTRIES // (n * m))
-    for start in range(0, N, step):
-        rows = slice(start, start + step)
-        X = _log_weights(A[rows])[:, :, None] + (f[rows][:, :, None] - M[None]) / reg
-        g[rows] = -reg * _logsumexp(X, axis=1)
-    return g
-
-
-def dual_objective(f, A, B, M, reg):
-    r"""Entropic dual objective :math:`J(f) = \langle f, a\rangle + \langle g, b\rangle` of each
-    problem, ``g`` the c-transform of ``f`` (float64 NumPy arrays; returns (N,))."""
-    g = c_transform(f, A, M, reg)
-    return np.sum(np.where(A > 0, A * f, 0.0), axis=1) + np.sum(B * g, axis=1)
-
-
-def dual_gradient(f, A, B, M, reg):
-    r"""Gradient of :func:`dual_objective` with respect to ``f``: :math:`a - P\mathbf 1`, with
-    :math:`P_{ij} = a_i b_j e^{(f_i + g_j - M_{ij})/\varepsilon}` (the envelope theorem: ``g``
-    is optimal for ``f``)."""
-    g = c_transform(f, A, M, reg)
-    log_plan = (
-        _log_weights(A)[:, :, None]
-        + _log_weights(B)[:, None, :]
-        + (f[:, :, None] + g[:, None, :] - M[None]) / reg
-    )
-    return A - np.sum(np.exp(log_plan), axis=2)
 
 
 def _initial_weights(sizes, rng):
@@ -305,6 +256,8 @@ class MetaInitializer:
         )
         self._trainer = None
         self._predict_weights = None  # float64 copies for predict, dropped at each update
+        self._kernel = None  # exp(-(M - row min) / reg), for the c-transform of predictions
+        self._checked_cost = None  # the last M accepted by init_potentials (identity cache)
         self._fitted = False
         self.loss_history_ = []
         self.n_steps_ = 0
@@ -457,7 +410,9 @@ class MetaInitializer:
 
     # -- prediction -----------------------------------------------------------------------
 
-    def _predict_host(self, A, B):
+    def _predict_host(self, A, B, complete_rows=True):
+        """(f, g) on the host; ``complete_rows=False`` leaves f at 0 on the bins of zero
+        weight (Sinkhorn does not read them) instead of a second c-transform."""
         n, m = self.M.shape
         if self._model is None:
             if self._predict_weights is None:
@@ -469,11 +424,29 @@ class MetaInitializer:
         else:
             f = self._get_trainer().predict_f(A, B)
         f = np.where(A > 0, f, 0.0)
-        g = c_transform(f, A, self.M, self.reg)
-        if np.any(A == 0):
+        g = self._column_potentials(f, A)
+        if complete_rows and np.any(A == 0):
             row_values = c_transform(g, B, self.M.T, self.reg)
             f = np.where(A > 0, f, row_values)
         return f, g
+
+    def _column_potentials(self, f, A):
+        """:func:`c_transform` by one product with the cached kernel, stabilized by the row
+        minimum of M and the largest f of each problem; columns where every term underflows
+        (costs beyond ~700 reg above the row minimum) fall back to the log domain."""
+        if self._kernel is None:
+            self._row_min = self.M.min(axis=1)
+            self._kernel = np.exp(-(self.M - self._row_min[:, None]) / self.reg)
+        shifted = np.where(A > 0, (f - self._row_min) / self.reg, -np.inf)
+        top = np.max(shifted, axis=1, keepdims=True)
+        with np.errstate(divide="ignore", under="ignore"):
+            sums = (A * np.exp(shifted - top)) @ self._kernel
+            g = -self.reg * (np.log(sums) + top)
+        bad = ~np.isfinite(g) | (sums < 1e-250)  # near underflow: terms may have been lost
+        if np.any(bad):
+            rows = np.any(bad, axis=1)
+            g[rows] = c_transform(f[rows], A[rows], self.M, self.reg)
+        return g
 
     def predict(self, a, b):
         """Initial potentials ``(f, g)`` for the problem ``(a, b)``, or for a batch.
@@ -490,12 +463,15 @@ class MetaInitializer:
             Potentials in cost units (``g`` the c-transform of ``f``), in the namespace,
             float dtype and device of ``a`` and ``b``.
         """
+        return self._predict(a, b, complete_rows=True)
+
+    def _predict(self, a, b, complete_rows):
         self._check_fitted()
         xp = get_namespace(a=a, b=b)
         if is_traced(a, b):
             raise TypeError("MetaInitializer.predict runs on the host: call it outside jax.jit")
         A, B, single = _pair(a, b, *self.M.shape)
-        f, g = self._predict_host(A, B)
+        f, g = self._predict_host(A, B, complete_rows)
         if single:
             f, g = f[0], g[0]
         like = [x for x in (a, b) if hasattr(x, "shape")]
@@ -508,12 +484,15 @@ class MetaInitializer:
         for the problem ``(a, b, M, reg)``, which must be the one the model was trained for
         (``M`` and ``reg`` equal to the model's, else a ValueError); a 2-D ``b`` holds
         histograms in columns (potentials (n, k), (m, k))."""
-        cost = np.asarray(to_numpy(M), dtype=np.float64)
-        if cost.shape != self.M.shape or not np.allclose(cost, self.M, rtol=1e-6, atol=0):
-            raise ValueError(
-                f"M differs from the cost matrix this MetaInitializer was built for "
-                f"({self.M.shape[0]} x {self.M.shape[1]}): a learned start is only valid on it"
-            )
+        if M is not self._checked_cost:  # (the same M object: checked already)
+            cost = np.asarray(to_numpy(M), dtype=np.float64)
+            if cost.shape != self.M.shape or not np.allclose(cost, self.M, rtol=1e-6, atol=0):
+                raise ValueError(
+                    f"M differs from the cost matrix this MetaInitializer was built for "
+                    f"({self.M.shape[0]} x {self.M.shape[1]}): a learned start is only valid "
+                    "on it"
+                )
+            self._checked_cost = M
         if not np.isclose(float(to_numpy(reg)), self.reg, rtol=1e-6):
             raise ValueError(f"reg={reg!r} differs from the model's reg={self.reg!r}")
         n, m = self.M.shape
@@ -523,9 +502,10 @@ class MetaInitializer:
         a = np.full(n, 1.0 / n) if uniform[0] else np.asarray(to_numpy(a), dtype=np.float64)
         b = np.full(m, 1.0 / m) if uniform[1] else np.asarray(to_numpy(b), dtype=np.float64)
         if b.ndim == 2:
-            f, g = self.predict(a, b.T)
+            f, g = self._predict(a, b.T, complete_rows=False)
             return f.T, g.T
-        return self.predict(a, b)
+        # Sinkhorn does not read f on zero-weight rows: no second c-transform for them
+        return self._predict(a, b, complete_rows=False)
 
     def score(self, a, b) -> float:
         """Mean entropic dual objective :math:`J` of the predicted potentials over the
