@@ -46,7 +46,7 @@ from .lp import (
     wasserstein_1d_potentials,
 )
 from .sliced import max_sliced_wasserstein_distance, sliced_wasserstein_distance
-from .solvers import solve, solve_sample
+from .solvers import pairwise, solve, solve_sample
 from .unbalanced import barycenter_unbalanced, sinkhorn_unbalanced, sinkhorn_unbalanced2, uot_1d
 from .utils import METRICS, OTResult, dist, tic, toc, toq, unif
 
@@ -87,6 +87,7 @@ __all__ = [
     "geomloss",
     "lp",
     "max_sliced_wasserstein_distance",
+    "pairwise",
     "sinkhorn",
     "sinkhorn2",
     "sinkhorn_divergence",

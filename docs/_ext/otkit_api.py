@@ -78,6 +78,7 @@ SECTIONS = [
     ("otkit.sliced._sliced", "Sliced Wasserstein distances"),
     ("otkit.solvers._solve", "Unified entry points"),
     ("otkit.solvers._solve_sample", "Unified entry points"),
+    ("otkit.solvers._pairwise", "Pairwise OT matrices"),
     ("otkit.geomloss._samples_loss", "GeomLoss-style loss objects"),
     ("otkit.utils._costs", "Costs and weights"),
     ("otkit.utils._result", "Result object"),

@@ -1,0 +1,481 @@
+r"""``pairwise``: the matrix of OT values between every pair of two collections of measures.
+
+The work is cut into blocks, one per row ``i`` of the result (its columns ``j``, or ``j > i``
+for a symmetric call), whatever ``n_jobs``: a block is the unit of parallel work, of progress
+and of resumption (``out=``), and since its content never depends on ``n_jobs`` the results
+do not either. Blocks run on joblib threads by default (the network simplex and BLAS release
+the GIL); every solver is picklable, so joblib's process backends work as well.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+
+import numpy as np
+
+from ..backend import device_of, from_numpy, is_numpy_namespace, result_float_dtype, to_numpy
+from ..bregman import sinkhorn2, sinkhorn_divergence
+from ..lp import emd2, wasserstein_1d
+from ..lp._certificate import certify_solution
+from ..lp._emd import _MAX_COST, _center_duals
+from ..lp._network_simplex import OPTIMAL, network_simplex
+from ..sliced import sliced_wasserstein_distance
+from ..sliced._sliced import random_projections
+from ..utils import dist
+from ._pairwise_inputs import (
+    check_clouds,
+    check_n_jobs,
+    collection,
+    histogram_inputs,
+    mirror_upper_triangle,
+    namespace,
+    output,
+    pending_blocks,
+)
+
+__all__ = ["pairwise"]
+
+METHODS = ("exact", "sinkhorn", "sinkhorn_divergence", "sliced", "1d", "gaussian")
+# Options of each method, passed to its otkit function (``support`` is pairwise's own).
+_CLOUD_OPTIONS = {"support"}
+_OPTIONS = {
+    "exact": {"numItermax"},
+    "sinkhorn": {"numItermax", "stopThr", "warn"},
+    "sinkhorn_divergence": {
+        "blur",
+        "scaling",
+        "numItermax",
+        "stopThr",
+        "batch_size",
+        "diameter",
+        "warn",
+    },
+    "sliced": {"n_projections", "seed"},
+    "1d": set(),
+    "gaussian": set(),
+}
+
+
+def pairwise(
+    X,
+    Y=None,
+    *,
+    method: str = "exact",
+    M=None,
+    metric: str = "sqeuclidean",
+    p: float = 2,
+    reg: float | None = None,
+    n_jobs: int | None = None,
+    verbose: bool = False,
+    out=None,
+    **options,
+):
+    r"""OT values between every pair of two collections of measures, as an (N, N') matrix.
+
+    .. math::
+        D_{ij} = \mathrm{OT}(\mu_i, \nu_j), \qquad 1 \le i \le N,\; 1 \le j \le N',
+
+    where OT is the value of the otkit function of ``method``, in its own units:
+
+    ============================ =================================================================
+    ``'exact'``                  :math:`W_p^p = \min_\gamma \langle\gamma, C\rangle`, as
+                                 :func:`otkit.emd2` (for clouds, on ``dist(x_i, y_j, metric)``)
+    ``'sinkhorn'``               :math:`\langle P_\varepsilon, C\rangle`, as :func:`otkit.sinkhorn2`
+    ``'sinkhorn_divergence'``    :math:`S_\varepsilon = \mathrm{OT}_\varepsilon(\mu, \nu) -
+                                 \tfrac12 \mathrm{OT}_\varepsilon(\mu, \mu) - \tfrac12
+                                 \mathrm{OT}_\varepsilon(\nu, \nu)`, as
+                                 :func:`otkit.sinkhorn_divergence`
+    ``'sliced'``                 :math:`SW_p` (the p-th root), as
+                                 :func:`otkit.sliced_wasserstein_distance`
+    ``'1d'``                     :math:`W_p^p` on the line, as :func:`otkit.wasserstein_1d`
+    ``'gaussian'``               :math:`W_2^2` between the Gaussians with the measures' means
+                                 and covariances (Bures-Wasserstein, closed form):
+                                 :math:`\|m_\mu - m_\nu\|^2 + \operatorname{tr}(\Sigma_\mu +
+                                 \Sigma_\nu - 2 (\Sigma_\mu^{1/2} \Sigma_\nu
+                                 \Sigma_\mu^{1/2})^{1/2})`
+    ============================ =================================================================
+
+    Without ``Y`` the matrix is symmetric: only the upper triangle is computed and mirrored,
+    and the diagonal is exactly 0, except for ``'sinkhorn'`` whose
+    :math:`\langle P_\varepsilon(\mu, \mu), C\rangle` is positive and is computed. Each
+    measure's self term of the Sinkhorn divergence is computed once (not once per pair).
+
+    Parameters
+    ----------
+    X : (N, n) array, or sequence of N point clouds
+        Histograms on a shared support (rows: non-negative weights of equal mass), or point
+        clouds of any sizes: each an (n_i, d) array (uniform weights; (n_i,) reads as d = 1)
+        or a tuple ``(points, weights)``.
+    Y : (N', n') array or sequence of N' point clouds, optional
+        The second collection, of the same kind as ``X``; None: ``X`` itself (symmetric).
+    method : {'exact', 'sinkhorn', 'sinkhorn_divergence', 'sliced', '1d', 'gaussian'}
+        The OT value, see above.
+    M : (n, n') array, optional
+        Ground cost between the supports of histograms (needed by 'exact' and 'sinkhorn'
+        unless ``support`` is given; not used with point clouds).
+    metric : str, default='sqeuclidean'
+        Ground cost of point clouds, as :func:`otkit.dist` ('exact', 'sinkhorn'), or as
+        :func:`otkit.sinkhorn_divergence` ('sinkhorn_divergence').
+    p : float, default=2
+        Exponent of 'sliced', '1d' and 'sinkhorn_divergence'; the Minkowski exponent of
+        ``metric='minkowski'``.
+    reg : float, optional
+        :math:`\varepsilon` of the entropic methods, in cost units (required by 'sinkhorn';
+        'sinkhorn_divergence' takes ``reg`` or ``blur``).
+    n_jobs : int, optional
+        Number of joblib workers (None or 1: no joblib, which is then not needed; -1: all
+        cores): threads, unless ``joblib.parallel_config(backend=...)`` chooses another
+        backend (e.g. ``"loky"`` processes). The results are the same, bit for bit,
+        whatever ``n_jobs``.
+    verbose : bool, default=False
+        A progress bar over the pairs (tqdm, when installed; printed lines otherwise).
+    out : (N, N') NumPy array, optional
+        Written in place block by block and returned (e.g. a ``numpy.memmap``, to keep a long
+        job on disk). Entries that are not NaN are taken as already computed and skipped, so
+        an interrupted job resumes where it stopped: **initialise a new** ``out`` **to NaN**
+        (``np.full((N, N2), np.nan)``, or a memmap filled with NaN).
+    **options
+        Options of the method's function: 'exact': ``numItermax``; 'sinkhorn':
+        ``numItermax``, ``stopThr``, ``warn``; 'sinkhorn_divergence': ``blur``, ``scaling``,
+        ``numItermax``, ``stopThr``, ``batch_size``, ``diameter``, ``warn``; 'sliced':
+        ``n_projections`` (50), ``seed`` (the directions are drawn once, for all pairs, as
+        :func:`otkit.sliced_wasserstein_distance` draws them from that seed). Histograms
+        also take ``support``, the (n, d) points of the shared support (``Y`` then has the
+        same support): it lets 'sinkhorn_divergence', 'sliced', '1d' and 'gaussian' run on
+        histograms (as weighted clouds) and gives ``M = dist(support, support, metric)``.
+
+    Returns
+    -------
+    D : (N, N') array
+        In the library, dtype and device of the inputs (``out`` itself when given). Not
+        differentiable: the values are computed without gradients on every library (use
+        the method's function on a pair to differentiate).
+
+    Raises
+    ------
+    ValueError
+        An unknown method or option, bad shapes, ``reg`` missing for an entropic method,
+        weights that are negative, not finite or of different masses (naming the measure),
+        a bad ``out``.
+    TypeError
+        A non-integer ``n_jobs``, an ``out`` that is not a NumPy array.
+
+    Notes
+    -----
+    Speed: the collections are validated once. 'exact' then runs otkit's network simplex
+    on each pair's nonzero weights, with the optimality certificate of :func:`otkit.emd2`
+    (a pair that fails it is solved again by :func:`otkit.emd2`); 'sinkhorn' on torch or
+    JAX histograms solves a whole row in one batched :func:`otkit.sinkhorn2` call (a 2-D
+    ``b``; the row stops when all its problems have converged), on NumPy one call per pair
+    (its BLAS scaling loop). The simplex releases the GIL, but at n = 64 bins about half of
+    each pair's time is Python that holds it, so threads gain little there: processes
+    (``joblib.parallel_config(backend="loky")``) scale better once the workers run. While
+    the blocks run, BLAS/OpenMP pools are limited to one thread (threadpoolctl, when
+    installed), which keeps the results identical whatever ``n_jobs``.
+
+    References
+    ----------
+    .. [1] M. Cuturi. Sinkhorn distances: lightspeed computation of optimal transport.
+       NeurIPS 2013 (matrices of entropic OT distances between histograms).
+    .. [2] M. Kusner, Y. Sun, N. Kolkin, K. Weinberger. From word embeddings to document
+       distances. ICML 2015 (Word Mover's Distance: exact OT between histograms).
+
+    Examples
+    --------
+    >>> import numpy as np, otkit as ot
+    >>> H = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
+    >>> M = ot.dist(np.array([[0.0], [1.0], [2.0]]))
+    >>> ot.pairwise(H, M=M)
+    array([[0., 1., 2.],
+           [1., 0., 1.],
+           [2., 1., 0.]])
+    >>> clouds = [np.zeros((3, 2)), np.ones((5, 2))]
+    >>> ot.pairwise(clouds, method="gaussian")
+    array([[0., 2.],
+           [2., 0.]])
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+    unknown = sorted(set(options) - _OPTIONS[method] - _CLOUD_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown option(s) for method={method!r}: {', '.join(unknown)}")
+    n_jobs = check_n_jobs(n_jobs)
+    if not isinstance(verbose, (bool, np.bool_)):
+        raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
+    if method == "sinkhorn" and reg is None:
+        raise ValueError("reg is required by method='sinkhorn'")
+    if method == "sinkhorn_divergence" and reg is None and options.get("blur") is None:
+        raise ValueError("method='sinkhorn_divergence' needs reg or blur")
+    if method not in ("sinkhorn", "sinkhorn_divergence") and reg is not None:
+        raise ValueError(f"reg is only for the entropic methods, not method={method!r}")
+    symmetric = Y is None
+    support = options.pop("support", None)
+    first = collection(X, "X")
+    second = first if symmetric else collection(Y, "Y")
+    if first.kind != second.kind:
+        raise ValueError("X and Y must both be histograms (2-D arrays) or both point clouds")
+    xp, dtype, device = namespace(first, second, M, support)
+    if first.kind == "histograms":
+        M, first, second = histogram_inputs(first, second, M, support, method, metric, p, xp)
+    elif support is not None:
+        raise ValueError("support is only for histograms; point clouds carry their points")
+    else:
+        check_clouds(first, second, method)
+    n_rows, n_cols = first.size, second.size
+    buffer = output(out, (n_rows, n_cols))
+    zero_diagonal = symmetric and method != "sinkhorn"
+    if zero_diagonal:
+        diagonal = np.arange(n_rows)
+        empty = diagonal[np.isnan(buffer[diagonal, diagonal])]
+        buffer[empty, empty] = 0.0
+    blocks = pending_blocks(buffer, symmetric, zero_diagonal)
+    if blocks:
+        if method == "exact":
+            solver = _ExactSolver(first, second, M, metric, p, options)
+        else:
+            solver = _Solver(method, first, second, M, metric, p, reg, options, xp)
+        total = sum(need.size for _, _, need in blocks)
+        try:
+            with _progress(verbose, total) as bar, _inner_threads_limited():
+                if method == "sinkhorn_divergence":
+                    solver.self_terms(blocks, n_jobs)
+                for i, need, values in _map(solver, blocks, n_jobs):
+                    buffer[i, need] = values
+                    if symmetric:
+                        lower = np.isnan(buffer[need, i])
+                        buffer[need[lower], i] = values[lower]
+                    bar(need.size)
+        finally:  # what was computed stays in out, also after an error or an interruption
+            if hasattr(buffer, "flush"):
+                buffer.flush()
+    if symmetric:
+        mirror_upper_triangle(buffer)
+    if out is not None:
+        return out
+    return from_numpy(buffer, xp, dtype=dtype, device=device)
+
+
+# --- solvers: each maps a block (i, cols, need) to (i, need, values as float64) --------------
+
+
+def _exact_pair(a, b, M, num_iter_max):
+    """W_p^p of one pair on the host (float64, validated): the network simplex on the
+    nonzero weights, certified as in ``emd2``; anything short of a certified optimum is
+    solved again by ``emd2`` (its retries and warnings)."""
+    rows, cols = np.flatnonzero(a), np.flatnonzero(b)
+    a_sub, b_sub = a[rows], b[cols]
+    b_sub = b_sub * (a_sub.sum() / b_sub.sum())
+    M_sub = np.ascontiguousarray(M[np.ix_(rows, cols)])
+    if np.max(np.abs(M_sub)) <= _MAX_COST:
+        tree_rows, tree_cols, flows, u, v, status, _, art, _ = network_simplex(
+            a_sub, b_sub, M_sub, num_iter_max
+        )
+        if status == OPTIMAL:
+            u, v = _center_duals(u, v, a_sub, b_sub)
+            if (
+                certify_solution(a_sub, b_sub, M_sub, tree_rows, tree_cols, flows, u, v, art)
+                is None
+            ):
+                return float(np.dot(flows, M_sub[tree_rows, tree_cols]))
+    return float(emd2(a, b, M, numItermax=num_iter_max, check_marginals=False))
+
+
+class _ExactSolver:
+    """'exact' on the host, NumPy arrays only (cheap to send to worker processes)."""
+
+    def __init__(self, first, second, M, metric, p, options):
+        self.num_iter_max = options.get("numItermax", 100000)
+        self.metric, self.p = metric, p
+        if first.kind == "histograms":
+            self.weights = (first.host_weights, second.host_weights)
+            self.points, self.M = None, np.ascontiguousarray(to_numpy(M))
+        else:
+            (points_a, weights_a), (points_b, weights_b) = first.host(), second.host()
+            self.points, self.weights, self.M = (points_a, points_b), (weights_a, weights_b), None
+
+    def __call__(self, block):
+        i, _, need = block
+        values = np.empty(need.size)
+        for k, j in enumerate(need):
+            if self.points is None:
+                M = self.M
+            else:
+                M = dist(self.points[0][i], self.points[1][j], metric=self.metric, p=self.p)
+            values[k] = _exact_pair(self.weights[0][i], self.weights[1][j], M, self.num_iter_max)
+        return i, need, values
+
+
+def _weights_or_uniform(w):
+    return [] if w is None else w
+
+
+class _Solver:
+    def __init__(self, method, first, second, M, metric, p, reg, options, xp):
+        self.method, self.first, self.second = method, first, second
+        self.M, self.metric, self.p, self.reg, self.options = M, metric, p, reg, options
+        self.xp = xp
+        self.histograms = first.kind == "histograms"
+        if method == "sliced":
+            self._projections(options)
+        if method == "gaussian":
+            self.moments = [self._gaussians(first)]
+            self.moments.append(self.moments[0] if second is first else self._gaussians(second))
+        self.self_first = self.self_second = None
+
+    def __call__(self, block):
+        i, cols, need = block
+        if self.method == "sinkhorn" and self.histograms and not is_numpy_namespace(self.xp):
+            # One batched solve for the whole row (not only the NaN entries): the row stops
+            # when all its problems converged, so its content must not depend on what is left.
+            # (On NumPy a 2-D b takes sinkhorn2's log-domain loop, slower than one BLAS
+            # scaling loop per pair: pairs are solved one by one there.)
+            W1, W2 = self.first.weights, self.second.weights
+            index = from_numpy(cols, self.xp, device=device_of(W2))
+            b = self.xp.permute_dims(self.xp.take(W2, index, axis=0), (1, 0))
+            values = to_numpy(sinkhorn2(W1[i, :], b, self.M, self.reg, **self.options))
+            return i, need, np.reshape(values, (-1,))[np.searchsorted(cols, need)]
+        if self.method == "gaussian":
+            return i, need, self._gaussian_row(i, need)
+        return i, need, np.array([self.pair(i, j) for j in need], dtype=np.float64)
+
+    def pair(self, i, j):
+        method, first, second, options = self.method, self.first, self.second, self.options
+        if method == "sinkhorn" and self.histograms:
+            a, b = first.weights[i, :], second.weights[j, :]
+            return float(sinkhorn2(a, b, self.M, self.reg, **options))
+        x, a = first.points[i], first.weights[i]
+        y, b = second.points[j], second.weights[j]
+        if method == "sinkhorn":
+            C = dist(x, y, metric=self.metric, p=self.p)
+            a, b = _weights_or_uniform(a), _weights_or_uniform(b)
+            return float(sinkhorn2(a, b, C, self.reg, **options))
+        if method == "sinkhorn_divergence":
+            value = float(self._entropic(x, y, a, b))
+            return value - 0.5 * (self.self_first[i] + self.self_second[j])
+        if method == "sliced":
+            return float(sliced_wasserstein_distance(x, y, a, b, p=self.p, projections=self.theta))
+        return float(wasserstein_1d(x[:, 0], y[:, 0], a, b, p=self.p))  # '1d'
+
+    # sinkhorn_divergence: OT_eps pairs and self terms, combined as S_eps (balanced: the
+    # mass term eps/2 (m_a - m_b)^2 of sinkhorn_divergence is 0).
+    def _entropic(self, x, y, a, b):
+        return sinkhorn_divergence(
+            x, y, a, b, reg=self.reg, p=self.p, metric=self.metric, debias=False, **self.options
+        )
+
+    def self_terms(self, blocks, n_jobs):
+        """OT_eps(mu, mu) of every measure that the pending blocks need, once each."""
+        rows = {i for i, _, _ in blocks}
+        cols = {int(j) for _, _, need in blocks for j in need}
+        same = self.second is self.first
+        tasks = [(True, k) for k in sorted(rows | cols if same else rows)]
+        tasks += [] if same else [(False, k) for k in sorted(cols)]
+        self.self_first, self.self_second = {}, {}
+        for in_first, k, value in _map(self._self_term, tasks, n_jobs):
+            (self.self_first if in_first else self.self_second)[k] = value
+        if same:
+            self.self_second = self.self_first
+
+    def _self_term(self, task):
+        in_first, k = task
+        measures = self.first if in_first else self.second
+        x, w = measures.points[k], measures.weights[k]
+        return in_first, k, float(self._entropic(x, x, w, w))
+
+    def _projections(self, options):
+        from .._validation import check_integer
+        from ..sliced._sliced import _check_seed
+
+        x = self.first.points[0]
+        n_projections = check_integer(
+            options.get("n_projections", 50), "n_projections", minimum=1, allow_traced=False
+        )
+        seed = _check_seed(options.get("seed"))
+        dtype = result_float_dtype(self.xp, x)
+        self.theta = random_projections(
+            x.shape[1], n_projections, seed, self.xp, dtype, device_of(x)
+        )
+        self.options = {}
+
+    @staticmethod
+    def _gaussians(measures):
+        """Host (means, covariances, covariance square roots) of a collection."""
+        means, covariances, roots = [], [], []
+        for x, w in zip(*measures.host()):
+            w = w / w.sum()
+            mean = w @ x
+            centred = x - mean
+            cov = (w[:, None] * centred).T @ centred
+            eigenvalues, vectors = np.linalg.eigh((cov + cov.T) / 2.0)
+            roots.append((vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ vectors.T)
+            means.append(mean)
+            covariances.append(cov)
+        return np.array(means), np.array(covariances), np.array(roots)
+
+    def _gaussian_row(self, i, need):
+        means_a, covs_a, roots_a = self.moments[0]
+        means_b, covs_b, _ = self.moments[1]
+        root = roots_a[i]
+        middle = root @ covs_b[need] @ root  # (k, d, d): Sigma_a^1/2 Sigma_b Sigma_a^1/2
+        eigenvalues = np.linalg.eigvalsh((middle + np.swapaxes(middle, 1, 2)) / 2.0)
+        cross = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum(axis=1)
+        traces = np.trace(covs_a[i]) + np.trace(covs_b[need], axis1=1, axis2=2)
+        mean_gap = np.sum((means_a[i] - means_b[need]) ** 2, axis=1)
+        return np.maximum(mean_gap + traces - 2.0 * cross, 0.0)
+
+
+# --- execution ------------------------------------------------------------------------------
+
+
+def _map(function, tasks, n_jobs):
+    """``function`` over ``tasks`` in order: in this thread, or on ``n_jobs`` joblib workers,
+    threads unless ``joblib.parallel_config`` names another backend (the solvers are
+    picklable: 'loky' processes work too)."""
+    if n_jobs == 1:
+        yield from map(function, tasks)
+        return
+    try:
+        import joblib
+    except ImportError:
+        raise ImportError("n_jobs other than 1 needs joblib: pip install joblib") from None
+    parallel = joblib.Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
+    yield from parallel(joblib.delayed(function)(task) for task in tasks)
+
+
+def _inner_threads_limited():
+    """One BLAS/OpenMP thread while the blocks run (threadpoolctl, when installed): the
+    parallelism is over blocks, and the same inner thread count whatever ``n_jobs`` keeps
+    the results identical."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1)
+
+
+@contextlib.contextmanager
+def _progress(verbose, total):
+    """A callable ``update(n_pairs_done)``: a tqdm bar, printed lines without tqdm, or
+    nothing when ``verbose`` is False."""
+    if not verbose:
+        yield lambda n: None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        tqdm = None
+    if tqdm is not None:
+        with tqdm(total=total, desc="otkit.pairwise", unit="pair") as bar:
+            yield bar.update
+        return
+    done, step = [0, 0], max(1, math.ceil(total / 10))
+
+    def update(n):
+        done[0] += n
+        if done[0] - done[1] >= step or done[0] == total:
+            done[1] = done[0]
+            print(f"otkit.pairwise: {done[0]}/{total} pairs", file=sys.stdout, flush=True)
+
+    yield update

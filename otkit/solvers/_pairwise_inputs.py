@@ -1,0 +1,235 @@
+"""Arguments of :func:`otkit.pairwise`: the two collections of measures, checked once for all
+pairs, and the output array with the blocks of work still to do."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._boundary import input_float_dtype
+from .._validation import mass_tolerance
+from ..backend import device_of, from_numpy, get_namespace, result_float_dtype, to_numpy
+from ..utils import dist
+
+__all__ = [
+    "check_clouds",
+    "check_n_jobs",
+    "collection",
+    "histogram_inputs",
+    "mirror_upper_triangle",
+    "namespace",
+    "output",
+    "pending_blocks",
+]
+
+
+def check_n_jobs(n_jobs):
+    if n_jobs is None:
+        return 1
+    if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, (int, np.integer)):
+        raise TypeError(f"n_jobs must be an int or None, got {type(n_jobs).__name__}")
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be a positive int, -1 (all cores) or None, got 0")
+    return int(n_jobs)
+
+
+class _Measures:
+    """A collection: ``kind`` 'histograms' (``weights`` an (N, n) array) or 'clouds'
+    (``points`` and ``weights`` lists; a weight None is uniform)."""
+
+    def __init__(self, kind, points, weights, name):
+        self.kind, self.points, self.weights, self.name = kind, points, weights, name
+        self.size = weights.shape[0] if kind == "histograms" else len(points)
+        self._host = None
+
+    def host(self):
+        """(points, weights) lists as float64 NumPy arrays (weights uniform when None)."""
+        if self._host is None:
+            points = [to_numpy(x) for x in self.points]
+            weights = [
+                np.full(x.shape[0], 1.0 / x.shape[0]) if w is None else to_numpy(w)
+                for x, w in zip(points, self.weights)
+            ]
+            self._host = points, weights
+        return self._host
+
+
+def collection(C, name):
+    if hasattr(C, "ndim") and hasattr(C, "shape"):
+        if C.ndim != 2:
+            raise ValueError(
+                f"{name} must be an (N, n) array of histograms or a sequence of point clouds, "
+                f"got an array of shape {tuple(C.shape)}"
+            )
+        if C.shape[0] == 0 or C.shape[1] == 0:
+            raise ValueError(f"{name} is empty (shape {tuple(C.shape)})")
+        return _Measures("histograms", None, C, name)
+    if not isinstance(C, (list, tuple)):
+        raise TypeError(
+            f"{name} must be an (N, n) array of histograms or a list of point clouds, "
+            f"got {type(C).__name__}"
+        )
+    if len(C) == 0:
+        raise ValueError(f"{name} is an empty collection")
+    points, weights = [], []
+    for k, item in enumerate(C):
+        if isinstance(item, tuple):
+            if len(item) != 2:
+                raise ValueError(f"{name}[{k}] must be points or a (points, weights) pair")
+            x, w = item
+        else:
+            x, w = item, None
+        x = x if hasattr(x, "ndim") else np.asarray(x, dtype=np.float64)
+        x = x[:, None] if x.ndim == 1 else x
+        if x.ndim != 2 or x.shape[0] == 0:
+            raise ValueError(
+                f"{name}[{k}] must be a non-empty (n, d) array of points, got shape "
+                f"{tuple(x.shape)}"
+            )
+        if w is not None:
+            w = w if hasattr(w, "ndim") else np.asarray(w, dtype=np.float64)
+            if tuple(w.shape) != (x.shape[0],):
+                raise ValueError(
+                    f"weights of {name}[{k}] must have shape ({x.shape[0]},), got {tuple(w.shape)}"
+                )
+        points.append(x)
+        weights.append(w)
+    return _Measures("clouds", points, weights, name)
+
+
+def namespace(first, second, M, support):
+    named = {"M": M, "support": support}
+    for measures in (first, second):
+        if measures.kind == "histograms":
+            named[measures.name] = measures.weights
+        else:
+            named.update({f"{measures.name}[{k}]": x for k, x in enumerate(measures.points)})
+    xp = get_namespace(**named)
+    arrays = [v for v in named.values() if v is not None]
+    like = first.weights if first.kind == "histograms" else first.points[0]
+    return xp, result_float_dtype(xp, *arrays), device_of(like)
+
+
+def _check_weights(H, name, reference_mass, tolerance):
+    """Rows of H (host float64): finite, non-negative, of positive mass equal to the
+    reference (the first row of X) to ``tolerance``; an error names the first bad row."""
+    bad = np.flatnonzero(~np.all(np.isfinite(H) & (H >= 0), axis=1))
+    if bad.size:
+        raise ValueError(f"{name}[{bad[0]}] has negative, NaN or infinite weights")
+    masses = H.sum(axis=1)
+    bad = np.flatnonzero(masses <= 0)
+    if bad.size:
+        raise ValueError(f"{name}[{bad[0]}] has zero total mass")
+    reference = masses[0] if reference_mass is None else reference_mass
+    bad = np.flatnonzero(np.abs(masses - reference) > tolerance * reference)
+    if bad.size:
+        raise ValueError(
+            f"{name}[{bad[0]}] has mass {masses[bad[0]]:.9g}, but the histograms must all have "
+            f"the same mass ({reference:.9g}): normalise them"
+        )
+    return reference
+
+
+def histogram_inputs(first, second, M, support, method, metric, p, xp):
+    """Check histograms (once for all pairs); the cost ``M`` and, where the method needs
+    points, the collections as weighted clouds on ``support``."""
+    n, n2 = first.weights.shape[1], second.weights.shape[1]
+    host = to_numpy(first.weights)
+    tolerance = mass_tolerance(input_float_dtype(first.weights, second.weights), max(n, n2))
+    mass = _check_weights(host, first.name, None, tolerance)
+    first.host_weights = host
+    if second is not first:
+        second.host_weights = to_numpy(second.weights)
+        _check_weights(second.host_weights, second.name, mass, tolerance)
+    if support is not None:
+        support = support[:, None] if support.ndim == 1 else support
+        if support.ndim != 2 or support.shape[0] != n or n2 != n:
+            raise ValueError(
+                f"support must be an (n, d) array with n = {n}, the bins of X and Y, got shape "
+                f"{tuple(support.shape)} (Y has {n2} bins)"
+            )
+    if method in ("exact", "sinkhorn"):
+        if M is None:
+            if support is None:
+                raise ValueError(f"method={method!r} on histograms needs M (or support)")
+            M = dist(support, support, metric=metric, p=p)
+        if tuple(M.shape) != (n, n2):
+            raise ValueError(
+                f"M.shape == {tuple(M.shape)}, expected ({n}, {n2}) to match the bins of X and Y"
+            )
+        if not np.all(np.isfinite(to_numpy(M))):
+            raise ValueError("M contains NaN or infinite values; all entries must be finite")
+        return M, first, second
+    if support is None:
+        raise ValueError(
+            f"method={method!r} needs the points of the histograms' support: pass support="
+        )
+    clouds = []
+    for measures in (first, second) if second is not first else (first,):
+        points, weights = [], []
+        for k, row in enumerate(measures.host_weights):
+            # zero-weight bins change no measure: a cloud of the others
+            keep = from_numpy(np.flatnonzero(row > 0), xp, device=device_of(support))
+            points.append(xp.take(support, keep, axis=0))
+            weights.append(xp.take(measures.weights[k, :], keep, axis=0))
+        clouds.append(_Measures("clouds", points, weights, measures.name))
+    return None, clouds[0], clouds[-1]
+
+
+def check_clouds(first, second, method):
+    d = first.points[0].shape[1]
+    for measures in (first, second) if second is not first else (first,):
+        for k, x in enumerate(measures.points):
+            if x.shape[1] != d:
+                raise ValueError(
+                    f"{measures.name}[{k}] has points of dimension {x.shape[1]}, "
+                    f"{first.name}[0] of dimension {d}: all supports must share their dimension"
+                )
+        for k, (x, w) in enumerate(zip(*measures.host())):
+            if not np.all(np.isfinite(x)):
+                raise ValueError(f"{measures.name}[{k}] has NaN or infinite points")
+            if not (np.all(np.isfinite(w)) and np.all(w >= 0) and w.sum() > 0):
+                raise ValueError(
+                    f"weights of {measures.name}[{k}] must be finite, non-negative, of "
+                    "positive mass"
+                )
+    if method == "1d" and d != 1:
+        raise ValueError(f"method='1d' needs points on the line (d = 1), got d = {d}")
+
+
+def output(out, shape):
+    if out is None:
+        return np.full(shape, np.nan)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a NumPy array (e.g. a numpy.memmap), got {type(out)}")
+    if out.shape != shape:
+        raise ValueError(f"out.shape == {out.shape}, expected {shape}")
+    if not np.issubdtype(out.dtype, np.floating):
+        raise ValueError(
+            f"out must have a floating dtype (NaN marks what to compute), got {out.dtype}"
+        )
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable")
+    return out
+
+
+def mirror_upper_triangle(buffer):
+    """Lower entries still NaN take their mirror (rows of a resumed job filled elsewhere)."""
+    for i in range(1, buffer.shape[0]):
+        empty = np.flatnonzero(np.isnan(buffer[i, :i]))
+        if empty.size:
+            buffer[i, empty] = buffer[empty, i]
+    if hasattr(buffer, "flush"):
+        buffer.flush()
+
+
+def pending_blocks(buffer, symmetric, zero_diagonal):
+    """(row, its columns, the columns still NaN) for every row with work left."""
+    n_rows, n_cols = buffer.shape
+    blocks = []
+    for i in range(n_rows):
+        start = i + 1 if zero_diagonal else i if symmetric else 0
+        cols = np.arange(start, n_cols)
+        need = cols[np.isnan(buffer[i, start:])]
+        if need.size:
+            blocks.append((i, cols, need))
+    return blocks

@@ -1,0 +1,345 @@
+"""``otkit.pairwise``: every method against a double loop over its own otkit function."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import assert_same_backend, to_np, to_xp
+
+import otkit as ot
+from otkit.solvers import _pairwise
+
+RNG = np.random.default_rng(16)
+
+
+def _histograms(N, n, zeros=True, seed=0):
+    rng = np.random.default_rng(seed)
+    H = rng.random((N, n))
+    if zeros:  # sparse rows, as images: the zero bins take another path in the simplex
+        H[rng.random((N, n)) < 0.3] = 0.0
+    return H / H.sum(axis=1, keepdims=True)
+
+
+SUPPORT = RNG.normal(size=(10, 2))
+COST = ot.dist(SUPPORT, SUPPORT)
+H1, H2 = _histograms(5, 10, seed=1), _histograms(4, 10, seed=2)
+# Sinkhorn between histograms with zero bins converges slowly: dense ones for its tests
+D1, D2 = _histograms(5, 10, zeros=False, seed=5), _histograms(4, 10, zeros=False, seed=6)
+CLOUDS = [RNG.normal(size=(n, 2)) + k for k, n in enumerate((5, 8, 6, 7))]
+WEIGHTED = [(RNG.normal(size=(n, 2)), RNG.dirichlet(np.ones(n))) for n in (4, 9, 6)]
+
+
+def _loop(function, first, second):
+    return np.array([[float(function(x, y)) for y in second] for x in first])
+
+
+def _cloud(item):
+    return item if isinstance(item, tuple) else (item, None)
+
+
+# --- each method against its function --------------------------------------------------------
+
+
+def test_exact_histograms_match_emd2():
+    expected = _loop(lambda a, b: ot.emd2(a, b, COST), H1, H2)
+    np.testing.assert_allclose(ot.pairwise(H1, H2, M=COST), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean"])
+def test_exact_clouds_match_emd2(metric):
+    def emd2(x, y):
+        (x, a), (y, b) = _cloud(x), _cloud(y)
+        return ot.emd2([] if a is None else a, [] if b is None else b, ot.dist(x, y, metric))
+
+    expected = _loop(emd2, CLOUDS, WEIGHTED)
+    actual = ot.pairwise(CLOUDS, WEIGHTED, metric=metric)
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_sinkhorn_histograms_match_sinkhorn2():
+    options = {"numItermax": 10000, "stopThr": 1e-12}
+    expected = _loop(lambda a, b: ot.sinkhorn2(a, b, COST, 0.5, **options), D1, D2)
+    actual = ot.pairwise(D1, D2, M=COST, method="sinkhorn", reg=0.5, **options)
+    np.testing.assert_allclose(actual, expected, rtol=1e-10)
+
+
+def test_sinkhorn_symmetric_computes_the_diagonal():
+    options = {"numItermax": 10000, "stopThr": 1e-12}
+    D = ot.pairwise(D1, M=COST, method="sinkhorn", reg=0.5, **options)
+    expected = _loop(lambda a, b: ot.sinkhorn2(a, b, COST, 0.5, **options), D1, D1)
+    assert np.all(np.diag(D) > 0)  # <P_eps(a, a), C> is not 0
+    np.testing.assert_allclose(D, expected, rtol=1e-10)
+    np.testing.assert_array_equal(D, D.T)
+
+
+def test_sinkhorn_clouds_match_sinkhorn2():
+    def sinkhorn2(x, y):
+        (x, a), (y, b) = _cloud(x), _cloud(y)
+        a, b = [] if a is None else a, [] if b is None else b
+        return ot.sinkhorn2(a, b, ot.dist(x, y), 1.0, stopThr=1e-12, numItermax=10000)
+
+    expected = _loop(sinkhorn2, CLOUDS, WEIGHTED)
+    actual = ot.pairwise(
+        CLOUDS, WEIGHTED, method="sinkhorn", reg=1.0, stopThr=1e-12, numItermax=10000
+    )
+    np.testing.assert_allclose(actual, expected, rtol=1e-12)
+
+
+def test_sinkhorn_divergence_reuses_self_terms(monkeypatch):
+    options = {"reg": 0.5, "stopThr": 1e-10}
+
+    def divergence(x, y):
+        (x, a), (y, b) = _cloud(x), _cloud(y)
+        return ot.sinkhorn_divergence(x, y, a, b, **options)
+
+    expected = _loop(divergence, CLOUDS, CLOUDS)
+    calls = []
+    original = _pairwise.sinkhorn_divergence
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["debias"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_pairwise, "sinkhorn_divergence", counted)
+    D = ot.pairwise(CLOUDS, method="sinkhorn_divergence", **options)
+    # 6 pairs of the upper triangle + 4 self terms, all biased OT_eps solves
+    assert calls == [False] * 10
+    # The self terms come from the non-symmetric loop here, the symmetric one there: both
+    # converged to stopThr 1e-10 on the marginals.
+    np.testing.assert_allclose(D, expected, rtol=1e-8, atol=1e-10)
+    assert np.all(np.diag(D) == 0.0)
+
+
+def test_sinkhorn_divergence_full_with_blur():
+    expected = _loop(
+        lambda x, y: ot.sinkhorn_divergence(_cloud(x)[0], y[0], _cloud(x)[1], y[1], blur=0.5),
+        CLOUDS[:2],
+        WEIGHTED,
+    )
+    actual = ot.pairwise(CLOUDS[:2], WEIGHTED, method="sinkhorn_divergence", blur=0.5)
+    np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_sliced_draws_the_directions_of_the_seed():
+    expected = _loop(
+        lambda x, y: ot.sliced_wasserstein_distance(x, y[0], None, y[1], p=1, seed=7),
+        CLOUDS,
+        WEIGHTED,
+    )
+    actual = ot.pairwise(CLOUDS, WEIGHTED, method="sliced", p=1, seed=7)
+    np.testing.assert_allclose(actual, expected, rtol=1e-12)
+
+
+def test_1d_clouds_and_histograms_on_a_line():
+    lines = [RNG.normal(size=n) for n in (3, 7, 5)]
+    expected = _loop(lambda x, y: ot.wasserstein_1d(x, y, p=1.5), lines, lines)
+    np.testing.assert_allclose(ot.pairwise(lines, method="1d", p=1.5), expected, rtol=1e-12)
+    grid = np.linspace(0.0, 1.0, 10)
+    expected = _loop(lambda a, b: ot.wasserstein_1d(grid, grid, a, b, p=2), H1, H2)
+    actual = ot.pairwise(H1, H2, method="1d", support=grid)
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-15)
+
+
+def _gaussian_w2(x, a, y, b):
+    """Bures-Wasserstein W_2^2 from the textbook formula, with scipy's sqrtm."""
+    from scipy.linalg import sqrtm
+
+    a = np.full(len(x), 1 / len(x)) if a is None else a / a.sum()
+    b = np.full(len(y), 1 / len(y)) if b is None else b / b.sum()
+    m1, m2 = a @ x, b @ y
+    S1 = (a[:, None] * (x - m1)).T @ (x - m1)
+    S2 = (b[:, None] * (y - m2)).T @ (y - m2)
+    root = sqrtm(S1)
+    cross = np.real(sqrtm(root @ S2 @ root))
+    return np.sum((m1 - m2) ** 2) + np.trace(S1 + S2 - 2 * cross)
+
+
+def test_gaussian_closed_form():
+    expected = _loop(lambda x, y: _gaussian_w2(*_cloud(x), *_cloud(y)), CLOUDS, WEIGHTED)
+    actual = ot.pairwise(CLOUDS, WEIGHTED, method="gaussian")
+    np.testing.assert_allclose(actual, expected, rtol=1e-10)
+    # on the line: (m1 - m2)^2 + (s1 - s2)^2
+    x, y = RNG.normal(size=20), 3.0 + 2.0 * RNG.normal(size=30)
+    D = ot.pairwise([x], [y], method="gaussian")
+    np.testing.assert_allclose(D[0, 0], (x.mean() - y.mean()) ** 2 + (x.std() - y.std()) ** 2)
+
+
+# --- symmetric input, histograms as clouds ---------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["exact", "sliced", "gaussian"])
+def test_symmetric_is_the_full_matrix_with_a_zero_diagonal(method):
+    options = {"seed": 0} if method == "sliced" else {}
+    D = ot.pairwise(CLOUDS, method=method, **options)
+    full = ot.pairwise(CLOUDS, CLOUDS, method=method, **options)
+    np.testing.assert_array_equal(D, D.T)
+    assert np.all(np.diag(D) == 0.0)
+    off = ~np.eye(len(CLOUDS), dtype=bool)
+    np.testing.assert_allclose(D[off], full[off], rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["exact", "sinkhorn_divergence", "sliced", "gaussian"])
+def test_histograms_on_a_support_are_weighted_clouds(method):
+    options = {"exact": {}, "sinkhorn_divergence": {"reg": 0.5}, "sliced": {"seed": 1}}
+    options = options.get(method, {})
+    clouds = [(SUPPORT[h > 0], h[h > 0]) for h in H1]  # zero bins change no measure
+    expected = ot.pairwise(clouds, method=method, **options)
+    actual = ot.pairwise(H1, method=method, support=SUPPORT, **options)
+    np.testing.assert_allclose(actual, expected, rtol=1e-8, atol=1e-12)
+
+
+# --- parallel, resumable -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method, options",
+    [("exact", {}), ("sinkhorn", {"reg": 0.5}), ("sinkhorn_divergence", {"reg": 1.0})],
+)
+def test_n_jobs_gives_identical_results(method, options):
+    pytest.importorskip("joblib")
+    if method == "sinkhorn_divergence":
+        serial = ot.pairwise(CLOUDS, method=method, **options)
+        threads = ot.pairwise(CLOUDS, method=method, n_jobs=2, **options)
+    else:
+        serial = ot.pairwise(D1, H2, M=COST, method=method, **options)
+        threads = ot.pairwise(D1, H2, M=COST, method=method, n_jobs=2, **options)
+    np.testing.assert_array_equal(serial, threads)
+
+
+def test_out_memmap_resumes_and_keeps_what_is_filled(tmp_path):
+    H = _histograms(8, 10, seed=3)
+    expected = ot.pairwise(H, M=COST)
+    out = np.lib.format.open_memmap(tmp_path / "D.npy", mode="w+", shape=(8, 8))
+    out[:] = np.nan
+    out[:4] = -1.0  # "already computed": must be left alone
+    result = ot.pairwise(H, M=COST, out=out)
+    assert result is out
+    assert np.all(out[:4] == -1.0)
+    np.testing.assert_array_equal(out[4:, 4:], expected[4:, 4:])
+    assert np.all(out[4:, :4] == -1.0)  # the lower triangle mirrors the upper one
+
+
+def test_out_after_an_interruption(tmp_path, monkeypatch):
+    H = _histograms(6, 10, seed=4)
+    expected = ot.pairwise(H, M=COST)
+    out = np.lib.format.open_memmap(tmp_path / "D.npy", mode="w+", shape=(6, 6))
+    out[:] = np.nan
+    original, done = _pairwise._ExactSolver.__call__, []
+
+    def interrupted(self, block):
+        if len(done) == 2:
+            raise KeyboardInterrupt
+        done.append(block[0])
+        return original(self, block)
+
+    monkeypatch.setattr(_pairwise._ExactSolver, "__call__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ot.pairwise(H, M=COST, out=out)
+    np.testing.assert_array_equal(out[:2], expected[:2])  # two rows written (and mirrored)
+    assert np.isnan(out[2, 3:]).all()
+    monkeypatch.setattr(_pairwise._ExactSolver, "__call__", original)
+    saved = np.load(tmp_path / "D.npy")  # what is on disk
+    np.testing.assert_array_equal(saved[:2], expected[:2])
+    ot.pairwise(H, M=COST, out=out)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_verbose_reports_progress(capsys):
+    ot.pairwise(H1, H2, M=COST, verbose=True)
+    captured = capsys.readouterr()
+    assert "20" in captured.err + captured.out  # 20 pairs
+
+
+# --- backends ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["exact", "sinkhorn"])
+def test_histograms_on_every_backend(xp, method):
+    options = {"reg": 0.5, "stopThr": 1e-11, "numItermax": 10000} if method == "sinkhorn" else {}
+    first, second = (H1, H2) if method == "exact" else (D1, D2)
+    expected = ot.pairwise(first, second, M=COST, method=method, **options)
+    X, Y, M = to_xp(xp, first), to_xp(xp, second), to_xp(xp, COST)
+    D = ot.pairwise(X, Y, M=M, method=method, **options)
+    assert_same_backend(D, X)
+    assert tuple(D.shape) == (5, 4)
+    # torch and JAX solve a row in one batched call, stopped when all its problems
+    # converged, NumPy pair by pair: both to 1e-11 on the marginals, about 1e-10 on values
+    # of order 1 (the marginal error times the cost range, ~10 here)
+    np.testing.assert_allclose(to_np(D), expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["exact", "sliced"])
+def test_clouds_on_every_backend(xp, method):
+    # three clouds: JAX compiles once per pair of shapes
+    options = {"sliced": {"seed": 0}}.get(method, {})
+    expected = ot.pairwise(CLOUDS[:3], method=method, **options)
+    clouds = [to_xp(xp, x, "float32") for x in CLOUDS[:3]]
+    D = ot.pairwise(clouds, method=method, **options)
+    assert_same_backend(D, clouds[0])
+    np.testing.assert_allclose(to_np(D), expected, rtol=1e-4, atol=1e-5)
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "wasserstein"}, "method must be one of"),
+        ({"numItermax": 10, "bogus": 1}, "unknown option.*bogus"),
+        ({"method": "exact", "stopThr": 1e-3}, "unknown option.*stopThr"),
+        ({"method": "sinkhorn"}, "reg is required"),
+        ({"method": "sinkhorn_divergence"}, "needs reg or blur"),
+        ({"method": "sliced"}, "support"),
+        ({"reg": 0.1}, "reg is only for the entropic methods"),
+        ({"M": COST[:, :9]}, r"M.shape == \(10, 9\)"),
+        ({"n_jobs": 0}, "n_jobs"),
+        ({"out": np.full((4, 4), np.nan)}, r"out.shape"),
+        ({"support": SUPPORT[:3]}, "support must be"),
+    ],
+)
+def test_bad_options_on_histograms(kwargs, match):
+    kwargs = {"M": COST, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        ot.pairwise(H1, **kwargs)
+
+
+@pytest.mark.parametrize("n_jobs", [1.5, True, "2"])
+def test_n_jobs_must_be_an_int(n_jobs):
+    with pytest.raises(TypeError, match="n_jobs"):
+        ot.pairwise(H1, M=COST, n_jobs=n_jobs)
+
+
+def test_out_must_be_a_numpy_array():
+    with pytest.raises(TypeError, match="out"):
+        ot.pairwise(H1, M=COST, out=[[0.0] * 5] * 5)
+
+
+def test_bad_histograms_name_the_row():
+    H = H1.copy()
+    H[2] *= 2.0
+    with pytest.raises(ValueError, match=r"X\[2\] has mass"):
+        ot.pairwise(H, M=COST)
+    H = H1.copy()
+    H[3, 0] = -0.1
+    with pytest.raises(ValueError, match=r"X\[3\] has negative"):
+        ot.pairwise(H, M=COST)
+    with pytest.raises(ValueError, match=r"Y\[1\] has negative"):
+        H = H2.copy()
+        H[1, 0] = np.nan
+        ot.pairwise(H1, H, M=COST)
+
+
+def test_bad_clouds_name_the_cloud():
+    with pytest.raises(ValueError, match=r"Y\[1\] has points of dimension 3"):
+        ot.pairwise(CLOUDS, [CLOUDS[0], RNG.normal(size=(4, 3))])
+    with pytest.raises(ValueError, match=r"X\[1\] has NaN"):
+        ot.pairwise([CLOUDS[0], np.full((3, 2), np.nan)])
+    with pytest.raises(ValueError, match="d = 1"):
+        ot.pairwise(CLOUDS, method="1d")
+    with pytest.raises(ValueError, match="empty collection"):
+        ot.pairwise([])
+    with pytest.raises(ValueError, match="both be histograms"):
+        ot.pairwise(H1, CLOUDS, M=COST)
+    with pytest.raises(ValueError, match=r"weights of X\[0\] must have shape \(5,\)"):
+        ot.pairwise([(CLOUDS[0], np.ones(4) / 4)])
