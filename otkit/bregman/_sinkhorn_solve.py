@@ -30,7 +30,12 @@ from ..backend import (
 )
 from ._implicit import implicit_plan
 from ._sinkhorn_loop import log_weights, sinkhorn_log_loop
-from ._sinkhorn_numpy import greenkhorn_host, log_c_transform, stabilized_sinkhorn
+from ._sinkhorn_numpy import (
+    batched_scaling,
+    greenkhorn_host,
+    log_c_transform,
+    stabilized_sinkhorn,
+)
 
 __all__ = ["METHODS", "build_outputs", "solve_potentials"]
 
@@ -108,6 +113,14 @@ def _jitted_loop(num_iter_max, tol, omega, xp):
 
 
 def _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbose, omega):
+    if engine == "batched":
+        out = None
+        if omega == 1.0 and not unrolled and not verbose and not np.any(f0):
+            out = batched_scaling(a, b, C, float(eps), num_iter_max, tol)
+        if out is not None:
+            f, g, n_iter, err, trace = out
+            return {"f": f, "g": g, "n_iter": n_iter, "err": err, "trace": trace, "plan": None}
+        engine = "generic"
     if engine == "generic":
         if is_jax_namespace(xp) and not is_traced(a, b, C, f0, eps):
             eps_array = xp.asarray(eps, dtype=C.dtype)
@@ -152,7 +165,10 @@ def choose_engine(method, xp, a, b, C, traced, unrolled):
             )
         return "greenkhorn"
     if b.shape[1] != 1:
-        return "generic"
+        # NumPy, POT's default method: k columns on one kernel by matrix products (when the
+        # cost range allows it; else the log-domain loop)
+        batched = method == "sinkhorn" and is_numpy_namespace(xp) and not unrolled
+        return "batched" if batched else "generic"
     if is_numpy_namespace(xp):
         return "scaling"
     if (
