@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from ..backend import device_of, from_numpy, is_numpy_namespace, result_float_dtype, to_numpy
+from ..backend import device_of, from_numpy, result_float_dtype, to_numpy
 from ..bregman import sinkhorn2, sinkhorn_divergence
 from ..lp import emd2, wasserstein_1d
 from ..lp._certificate import certify_solution
@@ -166,14 +166,15 @@ def pairwise(
     -----
     Speed: the collections are validated once. 'exact' then runs otkit's network simplex
     on each pair's nonzero weights, with the optimality certificate of :func:`otkit.emd2`
-    (a pair that fails it is solved again by :func:`otkit.emd2`); 'sinkhorn' on torch or
-    JAX histograms solves a whole row in one batched :func:`otkit.sinkhorn2` call (a 2-D
-    ``b``; the row stops when all its problems have converged), on NumPy one call per pair
-    (its BLAS scaling loop). The simplex releases the GIL, but at n = 64 bins about half of
-    each pair's time is Python that holds it, so threads gain little there: processes
-    (``joblib.parallel_config(backend="loky")``) scale better once the workers run. While
-    the blocks run, BLAS/OpenMP pools are limited to one thread (threadpoolctl, when
-    installed), which keeps the results identical whatever ``n_jobs``.
+    (a pair that fails it is solved again by :func:`otkit.emd2`); 'sinkhorn' on histograms
+    solves a whole row in one batched :func:`otkit.sinkhorn2` call (a 2-D ``b``; the row
+    stops when all its problems have converged; on NumPy by matrix products on one kernel
+    when the cost range is at most 100 reg). The simplex releases the GIL, but at n = 64
+    bins about half of each pair's time is Python that holds it, so threads gain little
+    there: processes (``joblib.parallel_config(backend="loky")``) scale better once the
+    workers run. While the blocks run, BLAS/OpenMP pools are limited to one thread
+    (threadpoolctl, when installed), which keeps the results identical whatever
+    ``n_jobs``.
 
     References
     ----------
@@ -326,11 +327,10 @@ class _Solver:
 
     def __call__(self, block):
         i, cols, need = block
-        if self.method == "sinkhorn" and self.histograms and not is_numpy_namespace(self.xp):
+        if self.method == "sinkhorn" and self.histograms:
             # One batched solve for the whole row (not only the NaN entries): the row stops
             # when all its problems converged, so its content must not depend on what is left.
-            # (On NumPy a 2-D b takes sinkhorn2's log-domain loop, slower than one BLAS
-            # scaling loop per pair: pairs are solved one by one there.)
+            # (On NumPy sinkhorn2 runs the row's problems on one kernel by matrix products.)
             W1, W2 = self.first.weights, self.second.weights
             index = from_numpy(cols, self.xp, device=device_of(W2))
             b = self.xp.permute_dims(self.xp.take(W2, index, axis=0), (1, 0))
