@@ -448,3 +448,33 @@ def test_prediction_c_transform_by_the_kernel_equals_the_log_domain_one():
     np.testing.assert_allclose(
         model._column_potentials(f, A), c_transform(f, A, cost, 0.01), rtol=1e-12, atol=1e-12
     )
+
+
+def test_torch_training_c_transform_by_the_kernel():
+    """The float64 kernel-product c-transform of torch training equals the log-domain one
+    (values and gradients), and falls back to it where a column's sum would underflow."""
+    torch = pytest.importorskip("torch")
+    from otkit.bregman._meta_train import dual_objective_torch, torch_kernel
+
+    rng = np.random.default_rng(6)
+    n, m = 15, 12
+    cost = rng.uniform(size=(n, m))
+    A, B = rng.dirichlet(np.ones(n), size=4), rng.dirichlet(np.ones(m), size=4)
+    A[0, :5] = 0.0
+    A[0] /= A[0].sum()
+    A_t, B_t, M_t = (torch.tensor(v, dtype=torch.float32) for v in (A, B, cost))
+    for reg, far in ((0.05, False), (0.01, True)):
+        shifted = M_t.clone()
+        if far:  # column 0 at 6.2-6.3 above every row minimum: kernel terms below e^-620
+            shifted[:, 0] = M_t[:, 1:].amin(dim=1) + 6.2 + 0.1 * torch.tensor(rng.uniform(size=n))
+        kernel = torch_kernel(shifted.numpy(), reg)
+        assert kernel is not None  # (range <= 700 reg: the kernel path is tried)
+        results = []
+        for k in (None, kernel):
+            f = torch.tensor(rng.normal(scale=0.1, size=(4, n)), dtype=torch.float32)
+            f = f.clone().requires_grad_(True) if not results else results[0][2]
+            value = dual_objective_torch(f, A_t, B_t, shifted, reg, k)
+            (grad,) = torch.autograd.grad(value.sum(), f)
+            results.append((value.detach().numpy(), grad.numpy(), f))
+        np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-4, atol=1e-6)

@@ -97,7 +97,7 @@ def resolve_framework(framework, model=None) -> str:
     return framework
 
 
-def dual_objective_torch(f, A, B, M, reg):
+def dual_objective_torch(f, A, B, M, reg, kernel=None):
     r"""Entropic dual objective of each problem of a batch, ``g`` completed by c-transform.
 
     :math:`J(f) = \langle f, a\rangle + \langle g, b\rangle` with
@@ -113,6 +113,11 @@ def dual_objective_torch(f, A, B, M, reg):
         Cost matrix.
     reg : float
         :math:`\varepsilon`.
+    kernel : tuple of tensors, optional
+        ``(exp(-(M - r) / reg), r)`` in float64 with ``r`` the row minima of ``M``
+        (:func:`torch_kernel`): the c-transform by one matrix product instead of N n m
+        exponentials (10 to 50 times faster for 28 x 28 grids); the log-domain form is used
+        when a column's sum comes near the float64 underflow.
 
     Returns
     -------
@@ -120,9 +125,34 @@ def dual_objective_torch(f, A, B, M, reg):
     """
     import torch
 
+    if kernel is not None:
+        K, row_min = kernel
+        f64, A64 = f.to(torch.float64), A.to(torch.float64)
+        shifted = torch.where(A64 > 0, (f64 - row_min) / reg, -torch.inf)
+        top = torch.amax(shifted, dim=1, keepdim=True).detach()  # (cancels in g)
+        sums = (A64 * torch.exp(shifted - top)) @ K
+        if bool(torch.all(sums > 1e-250)):
+            g = -reg * (torch.log(sums) + top)
+            value = torch.sum(torch.where(A64 > 0, A64 * f64, 0.0), dim=1) + torch.sum(
+                B.to(torch.float64) * g, dim=1
+            )
+            return value.to(f.dtype)
     log_a = torch.log(A)  # -inf on zero-weight bins: masked out of the softmin
     g = -reg * torch.logsumexp(log_a[:, :, None] + (f[:, :, None] - M[None]) / reg, dim=1)
     return torch.sum(torch.where(A > 0, A * f, 0.0), dim=1) + torch.sum(B * g, dim=1)
+
+
+def torch_kernel(M, reg):
+    """``(exp(-(M - r) / reg), r)`` (float64 tensors, ``r`` the row minima) for
+    :func:`dual_objective_torch`, or None when the cost range exceeds 700 reg (the kernel
+    would underflow)."""
+    import torch
+
+    M64 = torch.as_tensor(np.asarray(M, dtype=np.float64))
+    row_min = torch.amin(M64, dim=1)
+    if not float(torch.amax(M64 - row_min[:, None])) / reg <= 700.0:
+        return None
+    return torch.exp(-(M64 - row_min[:, None]) / reg), row_min
 
 
 def dual_objective_jax(f, A, B, M, reg):
@@ -150,6 +180,7 @@ class TorchTrainer:
         self._torch = torch
         self.M = torch.as_tensor(M, dtype=torch.float32)
         self.reg, self.scale = float(reg), float(scale)
+        self.kernel = torch_kernel(M, self.reg)
         self.n, self.m = M.shape
         self.custom = model is not None
         if model is None:
@@ -188,7 +219,8 @@ class TorchTrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
-        loss = -torch.mean(dual_objective_torch(self.potentials(A, B), A, B, self.M, self.reg))
+        f = self.potentials(A, B)
+        loss = -torch.mean(dual_objective_torch(f, A, B, self.M, self.reg, self.kernel))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip_norm)
         self.optimizer.step()
