@@ -42,7 +42,7 @@ import functools
 from ..backend import is_jax_namespace, jit
 from ..backend._autodiff import with_vjp
 from ._implicit import _conjugate_gradient
-from ._pointcloud import _root, _squared_distances, map_row_blocks, weighted_cost_gradient
+from ._pointcloud import cost_and_squared, map_row_blocks, weighted_cost_gradient
 from ._sinkhorn_loop import log_weights
 
 __all__ = ["attach_implicit_linear"]
@@ -154,12 +154,7 @@ class _PlanPass:
 
         def rows(block):
             xb, fb, eb = block[:, :d], block[:, d], block[:, d + 1 :]
-            if self.spec.kind == "cosine":
-                squared = None
-                cost = 1.0 - xp.matmul(xb, xp.matrix_transpose(self.y))
-            else:
-                squared = _squared_distances(xb, self.y, self.y_sq, xp, self.spec.p != 2.0)
-                cost = squared if self.spec.p == 2.0 else _root(squared, self.spec.p, xp)
+            cost, squared = cost_and_squared(xb, self.y, self.y_sq, self.spec, xp)
             exponent = fb[:, None] / self.eps + self.shift[None, :] - cost / self.eps
             plan = xp.exp(xp.clip(exponent, max=self.cap))
             return fn(xb, plan, cost, squared, eb)

@@ -15,13 +15,12 @@ import numpy as np
 
 from .._validation import check_integer
 from ..backend import (
-    device_of,
-    from_numpy,
     get_namespace,
     is_traced,
-    result_float_dtype,
     to_numpy,
 )
+from ._entropic_dual import c_transform
+from ._sinkhorn_init import _back as back_to_caller
 from ._sinkhorn_init import sinkhorn_init_gaussian, sinkhorn_init_sorting
 
 __all__ = [
@@ -58,9 +57,7 @@ def _back(arrays, like):
     """NumPy arrays in the namespace, float dtype and device of the problem's arrays."""
     present = [x for x in like if hasattr(x, "shape")] or [np.zeros(0)]
     xp = get_namespace(**{f"x{i}": x for i, x in enumerate(present)})
-    device = next((device_of(x) for x in present if device_of(x) is not None), None)
-    dtype = result_float_dtype(xp, *present, device=device)
-    return tuple(from_numpy(x, xp, dtype=dtype, device=device) for x in arrays)
+    return back_to_caller(arrays, xp, present)
 
 
 def _per_column(solve, a, b):
@@ -253,22 +250,13 @@ class SubsampleInitializer:
                 sub_a, sub_b, sub_C, eps, method="sinkhorn_log", numItermax=self.numItermax,
                 stopThr=self.stopThr, log=True, warn=False,
             )  # fmt: skip
-            f = _softmin(C[:, cols], np.asarray(log["g"]), sub_b, eps, axis=1)
-            return f, _softmin(C, f, a_, eps, axis=0)
+            # c-transforms: f from the subsample's g (weights b_J), g from f (weights a)
+            g_sub = np.asarray(log["g"])[None, :]
+            f = c_transform(g_sub, sub_b[None, :], C[:, cols].T, eps)[0]
+            return f, c_transform(f[None, :], a_[None, :], C, eps)[0]
 
         f, g = _per_column(solve, wa, wb)
         return _back((f, g), (a, b, M))
 
     def __repr__(self):
         return f"SubsampleInitializer(n_samples={self.n_samples}, seed={self.seed})"
-
-
-def _softmin(C, h, w, eps, axis):
-    """``-eps log sum w exp((h - C) / eps)`` over ``axis`` (the c-transform of ``h``)."""
-    with np.errstate(divide="ignore"):
-        log_w = np.log(w)
-    scores = (h - C) / eps + log_w if axis == 1 else ((h[:, None] - C) / eps + log_w[:, None])
-    top = np.max(scores, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    total = np.log(np.sum(np.exp(scores - top), axis=axis)) + np.squeeze(top, axis=axis)
-    return -eps * total

@@ -32,6 +32,7 @@ from ..backend import (
     to_numpy,
 )
 from ._entropic_dual import c_transform, dual_objective
+from ._initializers import _host_weights
 
 __all__ = ["MetaInitializer"]
 
@@ -496,11 +497,8 @@ class MetaInitializer:
         if not np.isclose(float(to_numpy(reg)), self.reg, rtol=1e-6):
             raise ValueError(f"reg={reg!r} differs from the model's reg={self.reg!r}")
         n, m = self.M.shape
-        uniform = [w is None or np.size(to_numpy(w) if hasattr(w, "shape") else w) == 0
-                   for w in (a, b)]  # fmt: skip
         # on the host (the solver moves the start to its library): weights of two libraries
-        a = np.full(n, 1.0 / n) if uniform[0] else np.asarray(to_numpy(a), dtype=np.float64)
-        b = np.full(m, 1.0 / m) if uniform[1] else np.asarray(to_numpy(b), dtype=np.float64)
+        a, b = _host_weights(a, n, "a"), _host_weights(b, m, "b")
         if b.ndim == 2:
             f, g = self._predict(a, b.T, complete_rows=False)
             return f.T, g.T

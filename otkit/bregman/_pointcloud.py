@@ -49,6 +49,7 @@ from ._sinkhorn_loop import sinkhorn_log_loop
 __all__ = [
     "POINT_METRICS",
     "CostSpec",
+    "cost_and_squared",
     "cost_block",
     "cost_std",
     "diameter",
@@ -123,12 +124,17 @@ def _squared_distances(xb, y, y_sq, xp, exact_zero=False):
 
 def cost_block(xb, y, spec, xp):
     """The (block, m) cost matrix between the rows ``xb`` and ``y``."""
+    return cost_and_squared(xb, y, xp.sum(y * y, axis=1), spec, xp)[0]
+
+
+def cost_and_squared(xb, y, y_sq, spec, xp):
+    """``(cost, squared)`` blocks between the rows ``xb`` and ``y`` (``y_sq`` the squared
+    norms of y); ``squared`` (the squared distances, for the cost's gradient) is None for
+    the cosine cost, whose rows are normalized beforehand."""
     if spec.kind == "cosine":
-        return 1.0 - xp.matmul(xb, xp.matrix_transpose(y))  # rows are normalized beforehand
-    squared = _squared_distances(xb, y, xp.sum(y * y, axis=1), xp, spec.p != 2.0)
-    if spec.p == 2.0:
-        return squared
-    return _root(squared, spec.p, xp)
+        return 1.0 - xp.matmul(xb, xp.matrix_transpose(y)), None
+    squared = _squared_distances(xb, y, y_sq, xp, spec.p != 2.0)
+    return (squared if spec.p == 2.0 else _root(squared, spec.p, xp)), squared
 
 
 def _root(squared, p, xp):
@@ -389,12 +395,7 @@ def transport_pass(x, y, h, eps, spec, xp):
     floor = -690.0 if x.dtype == xp.float64 else -85.0
 
     def rows(xb):
-        if spec.kind == "cosine":
-            similarity = xp.matmul(xb, xp.matrix_transpose(y))
-            cost = 1.0 - similarity
-        else:
-            squared = _squared_distances(xb, y, y_sq, xp, spec.p != 2.0)
-            cost = squared if spec.p == 2.0 else _root(squared, spec.p, xp)
+        cost, squared = cost_and_squared(xb, y, y_sq, spec, xp)
         scores = h[None, :] - cost / eps
         top = xp.max(scores, axis=1, keepdims=True)
         # The floor keeps exp() out of the slow subnormal range (as logsumexp_add does).
@@ -403,8 +404,7 @@ def transport_pass(x, y, h, eps, spec, xp):
         plan = plan / total[:, None]
         lse = xp.log(total) + top[:, 0]
         mean_cost = xp.sum(plan * cost, axis=1)
-        grad = weighted_cost_gradient(plan, xb, y, None if spec.kind == "cosine" else squared,
-                                      spec, xp)  # fmt: skip
+        grad = weighted_cost_gradient(plan, xb, y, squared, spec, xp)
         return xp.concat([(-eps * lse)[:, None], grad, mean_cost[:, None]], axis=1)
 
     block = spec.rows_per_block(x.shape[0], y.shape[0])
