@@ -12,6 +12,7 @@ from ._barycenter import barycenter
 from ._barycenter_1d import barycenter_1d
 from ._emd import check_result, emd, emd2
 from ._free_support import displacement_interpolation, free_support_barycenter
+from ._lazy import emd2_lazy, emd_lazy
 from ._one_d import (
     PlanTuple,
     SparsePlan,
@@ -32,7 +33,9 @@ __all__ = [
     "emd",
     "emd2",
     "emd2_1d",
+    "emd2_lazy",
     "emd_1d",
+    "emd_lazy",
     "free_support_barycenter",
     "wasserstein_1d",
     "wasserstein_1d_potentials",

@@ -32,31 +32,50 @@
 
 #define OTKIT_CHUNK 64
 
-/* Lower the running minimum ``*best`` with the reduced costs of a segment.  When it is
- * lowered, ``*where`` gets the offset of the chunk of OTKIT_CHUNK arcs that holds the new
- * minimum, so that the arc itself is found by scanning that chunk only. */
+/* Lower the running minimum ``*best`` with VALUE, an expression of the index k, over
+ * k = 0 .. len - 1: a vectorized minimum chunk by chunk.  When it is lowered, ``*where`` gets
+ * the offset of the chunk of OTKIT_CHUNK items that holds the new minimum, so that the item
+ * itself is found by scanning that chunk only.  (Shared with _sparse_pricing.h.) */
+#define OTKIT_CHUNKED_MIN(len, best, where, VALUE)                                              \
+    do {                                                                                        \
+        double otkit_running = *(best);                                                         \
+        for (int64_t otkit_start = 0; otkit_start < (len); otkit_start += OTKIT_CHUNK) {        \
+            int64_t otkit_stop =                                                                \
+                otkit_start + OTKIT_CHUNK < (len) ? otkit_start + OTKIT_CHUNK : (len);          \
+            double otkit_chunk = otkit_running;                                                 \
+            _Pragma("omp simd reduction(min : otkit_chunk)")                                    \
+            for (int64_t k = otkit_start; k < otkit_stop; ++k) {                                \
+                double otkit_value = (VALUE);                                                   \
+                otkit_chunk = otkit_value < otkit_chunk ? otkit_value : otkit_chunk;            \
+            }                                                                                   \
+            if (otkit_chunk < otkit_running) {                                                  \
+                otkit_running = otkit_chunk;                                                    \
+                *(where) = otkit_start;                                                         \
+            }                                                                                   \
+        }                                                                                       \
+        *(best) = otkit_running;                                                                \
+    } while (0)
+
+static inline __attribute__((always_inline)) double
+otkit_segment_rc(const double *cost, const double *pi_sink, double pi_source,
+                 const double *big_sink, double big_source, int64_t k, const int symbolic)
+{
+    double rc = cost[k] + pi_source - pi_sink[k];
+    if (symbolic)
+        rc += big_source - big_sink[k];
+    return rc;
+}
+
+/* Lower the running minimum ``*best`` with the reduced costs of a segment (``*where``: the
+ * chunk that holds the new minimum). */
 static inline __attribute__((always_inline)) void
 otkit_segment_min_impl(const double *cost, const double *pi_sink, double pi_source,
                        const double *big_sink, double big_source, int64_t len, double *best,
                        int64_t *where, const int symbolic)
 {
-    double running = *best;
-    for (int64_t start = 0; start < len; start += OTKIT_CHUNK) {
-        int64_t stop = start + OTKIT_CHUNK < len ? start + OTKIT_CHUNK : len;
-        double chunk = running;
-#pragma omp simd reduction(min : chunk)
-        for (int64_t k = start; k < stop; ++k) {
-            double rc = cost[k] + pi_source - pi_sink[k];
-            if (symbolic)
-                rc += big_source - big_sink[k];
-            chunk = rc < chunk ? rc : chunk;
-        }
-        if (chunk < running) {
-            running = chunk;
-            *where = start;
-        }
-    }
-    *best = running;
+    OTKIT_CHUNKED_MIN(len, best, where,
+                      otkit_segment_rc(cost, pi_sink, pi_source, big_sink, big_source, k,
+                                       symbolic));
 }
 
 OTKIT_MULTIVERSION

@@ -1,0 +1,553 @@
+# cython: language_level=3
+#
+# Spanning-tree basis and pivoting of otkit's network simplex, shared by the dense solver
+# (_network_simplex.pyx: arcs i * m + j of the complete bipartite graph, costs C row-major)
+# and the sparse one (_sparse_simplex.pyx: an append-only list of arcs i -> j).  Everything
+# here is `cdef inline`, compiled into each module that cimports it: no call crosses a
+# module boundary.  The design is described in _network_simplex.pyx's module docstring;
+# what differs between the two modes is behind three accessors (an arc's source, sink and
+# cost: `cost` is indexed by arc in both modes, `tail`/`head` are NULL in dense mode) and
+# three function pointers (block pricing, exact pricing, lower bound of M).
+#
+# Nodes: sources 0 .. n - 1, sinks n .. n + m - 1, the artificial root n + m.  Reduced cost
+# rc(s -> t) = cost + pi_s - pi_t, in two parts: real (pi) and symbolic (big = +-W).
+cimport cython
+from libc.math cimport fabs, ldexp, ilogb, INFINITY
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdlib cimport malloc, free
+
+# Result codes, numbered as POT's (so scripts testing ``log["result_code"]`` keep working).
+cdef enum:
+    STATUS_INFEASIBLE = 0
+    STATUS_OPTIMAL = 1
+    STATUS_UNBOUNDED = 2
+    STATUS_MAX_ITER_REACHED = 3
+
+cdef enum:
+    MAX_TINY = 50       # exact-pass pivots within rounding before its threshold widens
+    MAX_RECENTRE = 8    # rounds of recentring the duals and pricing again
+
+# Tolerances (C constants, so that both modules read the same values):
+# - REL_TOL: the exact pass enters an arc when its reduced cost is below -REL_TOL (|C_ij| +
+#   |pi_s| + |pi_t|) (plus ABS_TOL, and the potentials' rounding bounds after MAX_TINY): the
+#   sum C + pi_s - pi_t is rounded three times and the tree potentials once more on
+#   recomputation, so a tie (true reduced cost 0) is below 4 ulps of that scale; 8 ulps
+#   leaves a factor 2.
+# - ABS_TOL: below the normal range rounding is absolute: 8 subnormal ulps.
+# - BLOCK_TOL: threshold of the block search on stale potentials (the pivots shift them,
+#   adding rounding): ~450 ulps, so that it neither chases rounding nor stops on tree arcs
+#   after most pivots.
+# - W_FACTOR: the symbolic M.  Potentials carry +-W in `big`, W a power of two 2**20 times
+#   the bound R = (n + m + 2) max|C| + max|warm start| on the real parts (path sums of at
+#   most n + m costs from an artificial arc; costs stay below 2**512 and the warm start
+#   below 2**900, so W stays finite).  Then +-2W decides the sign and the order of every
+#   reduced cost whose big parts do not cancel, while the real part still orders arcs of
+#   the same sign to ~2**-32 R (an arc -2M + x is worth entering first when x is lowest:
+#   the warm start); sums such as -W + 2W stay exact (small multiples of a power of two).
+cdef extern from *:
+    """
+    #define OTKIT_REL_TOL (8.0 * 2.220446049250313e-16)
+    #define OTKIT_ABS_TOL (8.0 * 4.9406564584124654e-324)
+    #define OTKIT_BLOCK_TOL 1e-13
+    #define OTKIT_W_FACTOR 1048576.0
+    """
+    const double REL_TOL "OTKIT_REL_TOL"
+    const double ABS_TOL "OTKIT_ABS_TOL"
+    const double BLOCK_TOL "OTKIT_BLOCK_TOL"
+    const double W_FACTOR "OTKIT_W_FACTOR"
+
+
+ctypedef struct Tree
+
+# Block pricing: an arc whose reduced cost is below the loose threshold, -1 if none, -2 if
+# the best one is a tree arc (stale potentials: the caller recomputes them).  The entering
+# arc's reduced cost comes back in two parts, real and symbolic (0 or +-2W).
+ctypedef int64_t (*block_pricing_fn)(Tree *T, int64_t block_size, int64_t *cursor,
+                                     double *entering_rc, double *entering_big) noexcept nogil
+# Exact pricing with per-arc thresholds: the arc furthest below its own, -1 if none.
+ctypedef int64_t (*exact_pricing_fn)(Tree *T, double *entering_rc,
+                                     double *entering_big) noexcept nogil
+# Smallest M keeping C + pi_s - pi_t + 2M >= 0 on the arcs from sources under +W to sinks
+# under -W (0 if there is no such arc).
+ctypedef double (*cross_bound_fn)(Tree *T) noexcept nogil
+
+
+ctypedef struct Tree:
+    int n, m, n_nodes, root
+    int64_t n_arcs
+    const double *cost    # cost of each arc: C row-major (dense) or the arc list (sparse)
+    const int32_t *tail   # source of each arc (sparse), NULL in dense mode (arc = i * m + j)
+    const int32_t *head   # sink of each arc as 0 <= j < m (sparse), NULL in dense mode
+    block_pricing_fn block_pricing
+    exact_pricing_fn exact_pricing
+    cross_bound_fn cross_bound
+    char *storage         # the one allocation that holds the node arrays below
+    int *parent
+    int *first_child
+    int *next_sibling
+    int *prev_sibling
+    int *depth
+    int64_t *arc          # arc to the parent (index into cost), -1 for artificial
+    uint8_t *up           # 1 if the arc points from the node to its parent
+    double *flow          # flow on the arc to the parent
+    double *pi            # node potentials, real part
+    double *err           # rounding bound of pi, in units of eps: sum of |pi| along the path
+    double err_weight     # 0: thresholds at the arcs' own scale; 1: with err (anti-cycling)
+    int64_t tiny_pivots   # pivots on a reduced cost within the rounding bound of the pi
+    double *big           # node potentials, symbolic part: sigma * W, sigma = +-1
+    double W              # the value standing for M (0 in numeric mode: big stays 0)
+    bint symbolic         # big-M symbolic (W > 0) or numeric (in art_cost, faster pricing)
+    double *art_cost      # cost of each node's artificial arc to the root
+
+
+@cython.cdivision(True)
+cdef inline int arc_source(Tree *T, int64_t arc) noexcept nogil:
+    if T.tail != NULL:
+        return T.tail[arc]
+    return <int> (arc // T.m)
+
+
+@cython.cdivision(True)
+cdef inline int arc_sink(Tree *T, int64_t arc) noexcept nogil:
+    if T.head != NULL:
+        return T.n + T.head[arc]
+    return T.n + <int> (arc % T.m)
+
+
+cdef inline double symbolic_w(double bound) noexcept nogil:
+    """The power of two that stands for M when the real parts stay within ``bound``."""
+    return ldexp(1.0, ilogb(W_FACTOR * bound + 1.0) + 1)
+
+
+cdef inline bint tree_alloc(Tree *T, int n, int m) noexcept nogil:
+    """Allocate the node arrays, in one block (False, with nothing allocated, if that fails)."""
+    cdef size_t nodes = n + m + 1
+    cdef char *block = <char *> malloc(nodes * (5 * sizeof(double) + sizeof(int64_t)
+                                                + 5 * sizeof(int) + sizeof(uint8_t)))
+    T.storage = block
+    if block == NULL:
+        return False
+    T.n = n
+    T.m = m
+    T.n_nodes = n + m + 1
+    T.root = n + m
+    T.err_weight = 0.0
+    T.tiny_pivots = 0
+    # Widest types first: every array stays aligned.
+    T.flow = <double *> block
+    T.pi = T.flow + nodes
+    T.err = T.pi + nodes
+    T.big = T.err + nodes
+    T.art_cost = T.big + nodes
+    T.arc = <int64_t *> (T.art_cost + nodes)
+    T.parent = <int *> (T.arc + nodes)
+    T.first_child = T.parent + nodes
+    T.next_sibling = T.first_child + nodes
+    T.prev_sibling = T.next_sibling + nodes
+    T.depth = T.prev_sibling + nodes
+    T.up = <uint8_t *> (T.depth + nodes)
+    return True
+
+
+cdef inline void tree_bind(Tree *T, int64_t n_arcs, const double *cost, const int32_t *tail,
+                           const int32_t *head, block_pricing_fn block_pricing,
+                           exact_pricing_fn exact_pricing,
+                           cross_bound_fn cross_bound) noexcept nogil:
+    """Give the tree its arcs (tail, head NULL in dense mode) and the mode's pricing."""
+    T.n_arcs = n_arcs
+    T.cost = cost
+    T.tail = tail
+    T.head = head
+    T.block_pricing = block_pricing
+    T.exact_pricing = exact_pricing
+    T.cross_bound = cross_bound
+
+
+cdef inline void tree_free(Tree *T) noexcept nogil:
+    free(T.storage)
+    T.storage = NULL
+
+
+cdef inline void tree_init(Tree *T, const double *a, const double *b, double art,
+                           const double *u_init, const double *v_init) noexcept nogil:
+    """Strongly feasible start: every node hangs from the root by its artificial arc.
+
+    Sources with mass send it up to the root, the root feeds every sink; these arcs carry
+    positive flow.  A zero-mass source hangs by an arc root -> source of flow 0 instead (a
+    tree is strongly feasible when its zero-flow arcs point away from the root, which
+    Cunningham's rule needs to exclude cycling), a zero-mass sink likewise.  Artificial
+    arcs cost M + art + u_init_i (source i up), M + art - u_init_i (source i down) or
+    M + art + v_init_j (sink j): the real potentials are -art - u_init_i (or art -
+    u_init_i) and art + v_init_j, so every real arc from a source with mass starts with
+    reduced cost -2M + (C_ij - u_init_i - v_init_j) (M symbolic; 2 art numeric) and arcs
+    tight for the warm start enter first.  ``u_init`` and
+    ``v_init`` may be NULL (no warm start)."""
+    cdef int n = T.n, x
+    for x in range(T.n_nodes):
+        T.first_child[x] = -1
+        T.next_sibling[x] = -1
+        T.prev_sibling[x] = -1
+    T.parent[T.root] = -1
+    T.depth[T.root] = 0
+    T.pi[T.root] = 0.0
+    T.err[T.root] = 0.0
+    T.big[T.root] = 0.0
+    T.arc[T.root] = -1
+    T.flow[T.root] = 0.0
+    T.up[T.root] = 0
+    T.art_cost[T.root] = 0.0
+    for x in range(T.n_nodes - 2, -1, -1):
+        link(T, T.root, x)
+        T.depth[x] = 1
+        T.arc[x] = -1
+        if x < n and a[x] != 0.0:
+            T.up[x] = 1
+            T.flow[x] = a[x]
+            T.art_cost[x] = art + (u_init[x] if u_init != NULL else 0.0)
+            T.pi[x] = -T.art_cost[x]
+            T.big[x] = -T.W
+        elif x < n:
+            T.up[x] = 0
+            T.flow[x] = 0.0
+            T.art_cost[x] = art - (u_init[x] if u_init != NULL else 0.0)
+            T.pi[x] = T.art_cost[x]
+            T.big[x] = T.W
+        else:
+            T.up[x] = 0
+            T.flow[x] = b[x - n]
+            T.art_cost[x] = art + (v_init[x - n] if v_init != NULL else 0.0)
+            T.pi[x] = T.art_cost[x]
+            T.big[x] = T.W
+        T.err[x] = fabs(T.pi[x])
+
+
+cdef inline void unlink(Tree *T, int x) noexcept nogil:
+    cdef int p = T.prev_sibling[x], nx = T.next_sibling[x]
+    if p != -1:
+        T.next_sibling[p] = nx
+    else:
+        T.first_child[T.parent[x]] = nx
+    if nx != -1:
+        T.prev_sibling[nx] = p
+
+
+cdef inline void link(Tree *T, int par, int x) noexcept nogil:
+    cdef int first = T.first_child[par]
+    T.parent[x] = par
+    T.prev_sibling[x] = -1
+    T.next_sibling[x] = first
+    if first != -1:
+        T.prev_sibling[first] = x
+    T.first_child[par] = x
+
+
+cdef inline int next_in_subtree(Tree *T, int x, int q) noexcept nogil:
+    """Next node after x in a preorder walk of the subtree rooted at q, -1 at its end."""
+    if T.first_child[x] != -1:
+        return T.first_child[x]
+    while x != q and T.next_sibling[x] == -1:
+        x = T.parent[x]
+    if x == q:
+        return -1
+    return T.next_sibling[x]
+
+
+cdef inline double tree_arc_cost(Tree *T, int x) noexcept nogil:
+    if T.arc[x] >= 0:
+        return T.cost[T.arc[x]]
+    return T.art_cost[x]
+
+
+cdef inline bint is_tree_arc(Tree *T, int64_t arc, int s, int t) noexcept nogil:
+    return (T.parent[s] == t and T.arc[s] == arc) or (T.parent[t] == s and T.arc[t] == arc)
+
+
+cdef inline int64_t block_candidate(Tree *T, int64_t arc, double best, int64_t *cursor,
+                                    int64_t resume_at, double *entering_rc,
+                                    double *entering_big) noexcept nogil:
+    """The block search's verdict on the best arc of the blocks so far (reduced cost
+    ``best``): the arc, to enter (the cursor moves to ``resume_at``); -1 if it is above the
+    loose threshold (scan on); -2 if it is a tree arc (stale potentials).
+
+    The threshold is loose (BLOCK_TOL of |C| + |pi_s| + |pi_t|), for potentials that drift
+    by many ulps over the pivots: arcs within it are left to the exact pass that decides
+    the end."""
+    cdef int s = arc_source(T, arc), t = arc_sink(T, arc)
+    cdef double tol = BLOCK_TOL * (fabs(T.cost[arc]) + fabs(T.pi[s]) + fabs(T.pi[t])) + ABS_TOL
+    if not best < -tol:
+        return -1
+    if is_tree_arc(T, arc, s, t):
+        return -2
+    cursor[0] = resume_at
+    entering_rc[0] = T.cost[arc] + T.pi[s] - T.pi[t]
+    entering_big[0] = T.big[s] - T.big[t]
+    return arc
+
+
+cdef inline int64_t exact_candidate(Tree *T, int64_t arc, double *entering_rc,
+                                    double *entering_big) noexcept nogil:
+    """The exact pass's verdict on the arc furthest below its threshold: the arc, to
+    enter; -2 if it is a tree arc (rounding beyond the threshold: the caller stops and
+    certifies); -1 if the vector loop's rounding alone put it there (nothing to enter)."""
+    cdef int s = arc_source(T, arc), t = arc_sink(T, arc)
+    if is_tree_arc(T, arc, s, t):
+        return -2
+    entering_rc[0] = T.cost[arc] + T.pi[s] - T.pi[t]
+    entering_big[0] = T.big[s] - T.big[t]
+    if entering_big[0] == 0.0 and entering_rc[0] >= -ABS_TOL:
+        return -1
+    return arc
+
+
+cdef inline double tree_artificial_flow(Tree *T) noexcept nogil:
+    cdef double total = 0.0
+    cdef int x
+    for x in range(T.n + T.m):
+        if T.arc[x] < 0:
+            total += T.flow[x]
+    return total
+
+
+cdef inline void recompute_potentials(Tree *T) noexcept nogil:
+    """Exact potentials from the tree: pi_root = 0 and rc = 0 on every tree arc.
+
+    Only the children of the root hang from artificial arcs (cost M + art_cost): their
+    symbolic part is -W (arc to the root) or +W (from the root); the others inherit it."""
+    cdef int root = T.root, x = T.first_child[root], par
+    cdef double c
+    if x == -1:
+        return
+    while True:
+        par = T.parent[x]
+        c = tree_arc_cost(T, x)
+        T.pi[x] = T.pi[par] - c if T.up[x] else T.pi[par] + c
+        T.err[x] = T.err[par] + fabs(T.pi[x])
+        if par == root:
+            T.big[x] = -T.W if T.up[x] else T.W
+        else:
+            T.big[x] = T.big[par]
+        T.depth[x] = T.depth[par] + 1
+        if T.first_child[x] != -1:
+            x = T.first_child[x]
+            continue
+        while x != root and T.next_sibling[x] == -1:
+            x = T.parent[x]
+        if x == root:
+            return
+        x = T.next_sibling[x]
+
+
+cdef inline void pivot(Tree *T, int64_t e_in, double rc_in, double big_in) noexcept nogil:
+    """Push flow around the cycle closed by arc e_in and update the tree (the rounding
+    bounds err are left stale: only the exact pass reads them, after a recomputation)."""
+    cdef int s = arc_source(T, e_in), t = arc_sink(T, e_in)
+    cdef int x, y, apex, out_node = -1, q, r, prev, nxt, old_up
+    cdef bint out_on_source_side = False, carry_up
+    cdef double delta = INFINITY, sigma, sigma_big, carry_flow, old_flow
+    cdef int64_t carry_arc, old_arc
+    # Apex of the cycle: lowest common ancestor of s and t.
+    x = s
+    y = t
+    while x != y:
+        if T.depth[x] > T.depth[y]:
+            x = T.parent[x]
+        elif T.depth[y] > T.depth[x]:
+            y = T.parent[y]
+        else:
+            x = T.parent[x]
+            y = T.parent[y]
+    apex = x
+    # Cycle orientation: apex -> ... -> s -> t -> ... -> apex.  Blocking arcs are the
+    # backward ones; the leaving arc is the last blocking arc met from the apex on.
+    x = s
+    while x != apex:
+        if T.up[x] and T.flow[x] < delta:
+            delta = T.flow[x]
+            out_node = x
+            out_on_source_side = True
+        x = T.parent[x]
+    x = t
+    while x != apex:
+        if not T.up[x] and T.flow[x] <= delta:
+            delta = T.flow[x]
+            out_node = x
+            out_on_source_side = False
+        x = T.parent[x]
+    if delta > 0.0:
+        x = s
+        while x != apex:
+            T.flow[x] += -delta if T.up[x] else delta
+            x = T.parent[x]
+        x = t
+        while x != apex:
+            T.flow[x] += delta if T.up[x] else -delta
+            x = T.parent[x]
+    # The subtree under the leaving arc is re-hung from the entering arc: reverse the stem
+    # from q (the entering endpoint inside it) up to out_node.
+    if out_on_source_side:
+        q = s
+        r = t
+    else:
+        q = t
+        r = s
+    carry_arc = e_in
+    carry_up = q == s
+    carry_flow = delta
+    prev = r
+    x = q
+    while True:
+        nxt = T.parent[x]
+        old_arc = T.arc[x]
+        old_up = T.up[x]
+        old_flow = T.flow[x]
+        unlink(T, x)
+        link(T, prev, x)
+        T.arc[x] = carry_arc
+        T.up[x] = carry_up
+        T.flow[x] = carry_flow
+        if x == out_node:
+            break
+        carry_arc = old_arc
+        carry_up = not old_up
+        carry_flow = old_flow
+        prev = x
+        x = nxt
+    # Shift potentials on the moved subtree so that the entering arc gets rc = 0, and
+    # refresh depths (the stem reversal changes them non-uniformly).
+    sigma = rc_in if q == t else -rc_in
+    sigma_big = big_in if q == t else -big_in
+    T.pi[q] += sigma
+    T.depth[q] = T.depth[r] + 1
+    x = next_in_subtree(T, q, q)
+    while x != -1:
+        T.pi[x] += sigma
+        T.depth[x] = T.depth[T.parent[x]] + 1
+        x = next_in_subtree(T, x, q)
+    if sigma_big != 0.0:  # symbolic mode, between the two kinds of subtrees only
+        x = q
+        while x != -1:
+            T.big[x] += sigma_big
+            x = next_in_subtree(T, x, q)
+
+
+cdef inline int run_simplex(Tree *T, int64_t block_size, int64_t *cursor, int64_t max_iter,
+                            int64_t *n_iter, bint fresh, bint start_exact) noexcept nogil:
+    """Pivot until a full pricing pass with exact potentials finds no entering arc.
+
+    Block search picks the arcs; when it finds none (-1) the potentials are recomputed
+    from the tree and one exact pass (per-arc thresholds) decides: an arc to enter, or
+    optimal.  A tree arc that drifted below its threshold (-2) only asks for a recompute.
+    fresh: the potentials are exact now.  start_exact: begin with that pass (after a
+    recentring; never on the initial tree, where block search picks a better path)."""
+    cdef int64_t e_in, max_tiny = MAX_TINY
+    cdef double rc_in = 0.0, big_in = 0.0, err_in
+    cdef bint exact = start_exact, from_exact = False
+    cdef int s, t
+    while True:
+        if exact:
+            e_in = T.exact_pricing(T, &rc_in, &big_in)
+            exact = False
+            from_exact = True
+            if e_in < 0:
+                # No arc below its threshold with exact potentials: optimal.  (A tree arc
+                # below its threshold, -2, cannot happen with exact potentials: its reduced
+                # cost is one rounding; if it did, the certificate says so.)
+                return STATUS_OPTIMAL
+        else:
+            from_exact = False
+            e_in = T.block_pricing(T, block_size, cursor, &rc_in, &big_in)
+            if e_in == -1 or (e_in == -2 and fresh):
+                # Nothing found, or a tree arc below threshold with exact potentials: let
+                # an exact pass with exact potentials decide.
+                if not fresh:
+                    recompute_potentials(T)
+                    fresh = True
+                exact = True
+                continue
+            if e_in == -2:
+                recompute_potentials(T)
+                fresh = True
+                continue
+        if n_iter[0] >= max_iter:
+            recompute_potentials(T)
+            return STATUS_MAX_ITER_REACHED
+        # Rounding bound of rc_in, in eps units.  Thresholds at each arc's own scale
+        # (|C| + |pi_s| + |pi_t|) are what the certificate asks for, but potentials summed
+        # along tree paths can carry more rounding than that where they cancel: an arc whose
+        # reduced cost is 0 up to that rounding may then enter, and its reverse next, forever
+        # (seen on integer costs with ties).  After MAX_TINY such pivots from the exact pass
+        # its thresholds also count the potentials' rounding bounds, so that only truly
+        # improving arcs enter (the block search's loose threshold is far above them).
+        s = arc_source(T, e_in)
+        t = arc_sink(T, e_in)
+        err_in = fabs(T.cost[e_in]) + fabs(T.pi[s]) + fabs(T.pi[t]) + T.err[s] + T.err[t]
+        if from_exact and big_in == 0.0 and fabs(rc_in) <= REL_TOL * err_in:
+            T.tiny_pivots += 1
+            if T.tiny_pivots > max_tiny:
+                T.err_weight = 1.0
+        pivot(T, e_in, rc_in, big_in)
+        n_iter[0] += 1
+        fresh = False
+
+
+@cython.cdivision(True)
+cdef inline bint recentre(Tree *T, const double *a, const double *b) noexcept nogil:
+    """Give M its value and centre the duals; False when that moves nothing.
+
+    M: the smallest value that keeps C_ij + pi_i - pi_j + 2M >= 0 on the arcs from sources
+    under +W to sinks under -W (arcs the other way have -2M and would have entered; arcs
+    within one kind do not depend on M).  Centring: pi -> pi - c with c chosen so that
+    a.u = b.v.  Both shift each kind of subtree by a constant, applied through the real
+    parts of the artificial costs (the caller recomputes the potentials)."""
+    cdef int n = T.n, m = T.m, i, j, x
+    cdef double worst = T.cross_bound(T), c, delta, a_u = 0.0, b_v = 0.0, mass = 0.0
+    for i in range(n):
+        a_u -= a[i] * (T.pi[i] + (worst if T.big[i] > 0.0 else -worst))
+        mass += a[i]
+    for j in range(m):
+        b_v += b[j] * (T.pi[n + j] + (worst if T.big[n + j] > 0.0 else -worst))
+        mass += b[j]
+    c = (b_v - a_u) / mass
+    if worst == 0.0 and c == 0.0:
+        return False
+    x = T.first_child[T.root]
+    while x != -1:
+        delta = (worst if T.big[x] > 0.0 else -worst) - c
+        if T.up[x]:
+            T.art_cost[x] -= delta
+        else:
+            T.art_cost[x] += delta
+        x = T.next_sibling[x]
+    return True
+
+
+cdef inline int solve_and_recentre(Tree *T, int64_t block_size, int64_t *cursor,
+                                   int64_t max_iter, int64_t *n_iter, const double *a,
+                                   const double *b, double infeasible_flow) noexcept nogil:
+    """Pivot to optimality; then move M to its smallest feasible value and centre the duals.
+
+    Both change the real parts of the artificial costs (free: no flow is left on them);
+    the potentials are then recomputed from the tree at their final size and every arc is
+    priced again with them, so that the reduced costs are exact to a few ulps of the
+    returned duals, not of the larger intermediate potentials (1e15 with "forbidden" arcs
+    in the tree, which centring can cancel).  A round that pivots can move the centre
+    again, so rounds go on until one makes no pivot (usually the second); they are capped,
+    and the caller's certificate judges what comes out.  Numeric M: centre only (all
+    potentials move alike, nothing to price again).  An optimum that leaves more than
+    ``infeasible_flow`` on the artificial arcs (symbolic M) is INFEASIBLE, left as it is."""
+    cdef int status
+    cdef int64_t pivots
+    status = run_simplex(T, block_size, cursor, max_iter, n_iter, True, False)
+    if status == STATUS_OPTIMAL and tree_artificial_flow(T) > infeasible_flow:
+        return STATUS_INFEASIBLE
+    if not T.symbolic and status == STATUS_OPTIMAL and recentre(T, a, b):
+        recompute_potentials(T)
+    for _ in range(MAX_RECENTRE if T.symbolic else 0):
+        if status != STATUS_OPTIMAL or not recentre(T, a, b):
+            break
+        recompute_potentials(T)
+        pivots = n_iter[0]
+        status = run_simplex(T, block_size, cursor, max_iter, n_iter, True, True)
+        if n_iter[0] == pivots:
+            break  # the recentred potentials priced every arc: final
+    return status
