@@ -215,8 +215,8 @@ def test_custom_kernel_for_hausdorff_and_kernel_losses():
     [
         ({"loss": "wasserstein"}, ValueError, "loss must be one of"),
         ({"backend": "keops"}, ValueError, "backend must be one of"),
-        ({"cost": "SqDist(X,Y)"}, TypeError, "KeOps"),
-        ({"loss": "hausdorff"}, ValueError, "kernel="),
+        ({"cost": "SqDist(X,Y)"}, ValueError, "KeOps"),
+        ({"loss": "hausdorff", "p": 3}, ValueError, "p must be"),
         ({"loss": "energy", "reach": 0.5}, ValueError, "reach"),
         ({"tolerance": 1e-3}, TypeError, "tolerance"),
     ],

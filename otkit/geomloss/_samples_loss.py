@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .._validation import check_choice, check_real
 from ..backend import get_namespace, is_jax_namespace, is_numpy_namespace, result_float_dtype
+from ._custom_cost import custom_cost_loss
+from ._hausdorff import hausdorff_loss
 from ._kernel_losses import KERNELS, kernel_loss
 from ._sinkhorn_loss import sinkhorn_loss
 
@@ -55,8 +57,39 @@ class SamplesLoss:
     ``kernel(x, y, blur=blur)`` of (B, N, D), (B, M, D) arrays returning (B, N, M) (as in
     GeomLoss), replaces k, densely, with gradients by autodiff.
 
-    **'hausdorff'**: GeomLoss 0.3 routes it to the kernel norm and needs ``kernel=``
-    (without one it fails); otkit does the same and raises a ValueError without ``kernel``.
+    **'hausdorff'**: the entropic Hausdorff divergence (Feydy et al. 2019, sec. 3), the
+    symmetric Bregman divergence of :math:`F(\alpha) = -\tfrac12
+    \mathrm{OT}_\varepsilon(\alpha, \alpha)`:
+
+    .. math::
+        H_\varepsilon(\alpha, \beta) = \tfrac12 \langle \alpha - \beta,
+        \psi(s_\beta) - \psi(s_\alpha) \rangle, \qquad
+        s_\alpha(x) = -\lambda\varepsilon \log \sum_k \alpha_k
+        e^{(p_k - C(x, x_k)) / \varepsilon},
+
+    where :math:`p = s_\alpha(x_k)` on the points of :math:`\alpha` is its entropic
+    self-transport potential (a fixed point), :math:`\lambda = 1` and :math:`\psi(s) = s`
+    when balanced, :math:`\lambda = \rho / (\rho + \varepsilon)` and
+    :math:`\psi(s) = (\rho + \varepsilon)(1 - e^{-s/\rho})` with ``reach``. It is >= 0,
+    zero iff :math:`\alpha = \beta` and tends to the chamfer (ICP) loss
+    :math:`\tfrac12 \langle\alpha, \min_j C(\cdot, y_j)\rangle + \tfrac12
+    \langle\beta, \min_i C(x_i, \cdot)\rangle` as blur -> 0 and to the kernel norm of
+    :math:`-C` (for p = 1 the energy distance) as blur -> infinity. ``debias=False`` drops
+    the self terms :math:`-\tfrac12\langle\alpha, \psi(p_\alpha)\rangle -
+    \tfrac12\langle\beta, \psi(p_\beta)\rangle` (the biased soft chamfer loss). Computed
+    block by block (no N x M matrix); p in (0, 2] (a positive definite Gibbs kernel). Its
+    gradients are exact: implicit differentiation of the fixed points (a conjugate
+    gradient, a few passes over the costs). GeomLoss 0.3.1 lists this loss but routes it to
+    its kernel norm, which fails without ``kernel=``: with ``kernel=`` otkit computes that
+    kernel norm too (densely), as GeomLoss.
+
+    **cost=**: GeomLoss's 'tensorized' convention, a function ``cost(x, y)`` of (B, N, D),
+    (B, M, D) arrays (in the caller's library) returning the (B, N, M) cost matrix, in its
+    own units (ε = blur^p, ρ = reach^p are compared with it directly, as in GeomLoss). It
+    replaces :math:`\|x - y\|^p / p` for 'sinkhorn' and 'hausdorff': the matrices
+    C(x, y), C(x, x), C(y, y) are stored, a batch is solved at once, and gradients come by
+    autodiff through the function at the solution (envelope for 'sinkhorn', the implicit
+    adjoint for 'hausdorff'). The cost must be symmetric, :math:`C(y, x) = C(x, y)^\top`.
 
     Parameters
     ----------
@@ -67,7 +100,7 @@ class SamplesLoss:
         'sinkhorn': :math:`\varepsilon = \mathrm{blur}^p`; 'gaussian', 'laplacian': the
         kernel's width; 'energy': unused.
     reach : float, optional
-        'sinkhorn': unbalanced transport with :math:`\rho = \mathrm{reach}^p`.
+        'sinkhorn', 'hausdorff': unbalanced, with :math:`\rho = \mathrm{reach}^p`.
     diameter : float, optional
         Start of the annealing, in point units (default: the bounding box diagonal).
     scaling : float, default=0.5
@@ -75,9 +108,9 @@ class SamplesLoss:
     truncate : float, default=5
         GeomLoss's kernel truncation of its multiscale engine: accepted, unused (otkit's
         engines are exact).
-    cost : callable or str, optional
-        Only None (the default cost of ``p``): GeomLoss's KeOps formula strings and cost
-        callables are refused (TypeError / NotImplementedError).
+    cost : callable, optional
+        A function ``cost(x, y)`` returning (B, N, M) (see above); None: the cost
+        :math:`\|x - y\|^p / p`. GeomLoss's KeOps formula strings are a ValueError.
     kernel : callable, optional
         The kernel of 'hausdorff' and of the kernel losses (see above).
     cluster_scale : float, optional
@@ -92,9 +125,10 @@ class SamplesLoss:
         (``debias=False``: :math:`f_{ab}`, :math:`g_{ab}`); balanced ones are defined up to
         :math:`(F + c, G - c)` and otkit takes :math:`\langle \alpha, F\rangle =
         \langle \beta, G\rangle`. Kernel losses: :math:`F = k\star(\alpha - \beta)`,
-        :math:`G = k\star(\beta - \alpha)`.
+        :math:`G = k\star(\beta - \alpha)`. 'hausdorff': the derivatives of the value
+        with respect to the weights.
     verbose : bool, default=False
-        'sinkhorn': print ε, the number of annealing stages and iterations, the error.
+        'sinkhorn', 'hausdorff': print ε, the iterations and the final error.
     backend : {'auto', 'tensorized', 'online', 'multiscale'}, default='auto'
         'auto' and 'tensorized': otkit's dense engine where the cost matrix fits (256 MiB),
         blocks beyond; 'online': cost blocks recomputed from the points (no N x M matrix);
@@ -117,10 +151,12 @@ class SamplesLoss:
     Raises
     ------
     ValueError
-        Unknown ``loss`` or ``backend``, bad shapes, 'hausdorff' without ``kernel``, and
-        the errors of :func:`otkit.sinkhorn_divergence`.
+        Unknown ``loss`` or ``backend``, bad shapes, a KeOps formula as ``cost`` (or a cost
+        function with ``backend='online'``/``'multiscale'``, or of the wrong shape),
+        'hausdorff' with p > 2, and the errors of :func:`otkit.sinkhorn_divergence`.
     TypeError
-        A call with other than 2, 4 or 6 arguments, unknown options, a string ``cost``.
+        A call with other than 2, 4 or 6 arguments, unknown options, a ``cost`` that is
+        not a function.
 
     References
     ----------
@@ -141,6 +177,8 @@ class SamplesLoss:
     >>> value = float(loss(x, y))   # about |shift|^2 / 2 = 1 in GeomLoss's units
     >>> abs(float(ot.SamplesLoss("energy")(x, x))) < 1e-12
     True
+    >>> float(ot.SamplesLoss("hausdorff", blur=0.1)(x, x))   # exactly 0 on equal measures
+    0.0
     """
 
     def __init__(
@@ -167,25 +205,41 @@ class SamplesLoss:
         if unknown:
             raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(unknown))}")
         if isinstance(cost, str):
-            raise TypeError(
+            raise ValueError(  # noqa: TRY004 (a value GeomLoss accepts elsewhere, refused here)
                 f"cost={cost!r} is a KeOps formula, which only GeomLoss's KeOps backends "
-                "understand; leave cost=None for the cost |x - y|^p / p"
+                "('online', 'multiscale') understand; pass a function cost(x, y) of (B, N, D), "
+                "(B, M, D) arrays returning the (B, N, M) cost matrix (GeomLoss's "
+                "'tensorized' convention), or None for |x - y|^p / p"
             )
-        if cost is not None:
-            raise NotImplementedError(
-                "cost= callables are not supported yet; leave cost=None for |x - y|^p / p"
+        if cost is not None and not callable(cost):
+            raise TypeError(f"cost must be a function cost(x, y) or None, got {cost!r}")
+        if cost is not None and self.loss not in ("sinkhorn", "hausdorff"):
+            raise ValueError(f"cost= has no meaning for loss={loss!r} (a kernel norm)")
+        if cost is not None and self.backend in ("online", "multiscale"):
+            raise ValueError(
+                f"a cost function is evaluated as dense (B, N, M) matrices, GeomLoss's "
+                f"'tensorized' convention: use backend='auto' or 'tensorized', not "
+                f"{backend!r}"
             )
         if kernel is not None and not callable(kernel):
             raise TypeError(f"kernel must be a function kernel(x, y, blur=...), got {kernel!r}")
-        if self.loss == "hausdorff" and kernel is None:
-            raise ValueError(
-                "loss='hausdorff' needs kernel= (GeomLoss 0.3 computes the kernel norm of the "
-                "given kernel and fails without one)"
-            )
         if self.loss == "sinkhorn" and kernel is not None:
             raise ValueError("kernel= has no meaning for loss='sinkhorn'")
-        if reach is not None and self.loss != "sinkhorn":
-            raise ValueError(f"reach= is only supported with loss='sinkhorn', not {loss!r}")
+        if kernel is not None and cost is not None:
+            raise ValueError("pass kernel= (a kernel norm) or cost= (a transport cost), not both")
+        uses_reach = self.loss == "sinkhorn" or (self.loss == "hausdorff" and kernel is None)
+        if reach is not None and not uses_reach:
+            raise ValueError(
+                f"reach= is only supported with loss='sinkhorn' or 'hausdorff' (without "
+                f"kernel=), not {loss!r}"
+            )
+        if self.loss == "hausdorff" and kernel is None:
+            blur = check_real(blur, "blur", minimum=0, inclusive=(False, True))
+            if reach is not None:
+                reach = check_real(reach, "reach", minimum=0, inclusive=(False, True))
+            if cost is None:
+                # the fixed point and its adjoint need a positive definite Gibbs kernel
+                p = check_real(p, "p", minimum=0, maximum=2, inclusive=(False, True))
         if self.loss in ("gaussian", "laplacian"):
             blur = check_real(blur, "blur", minimum=0, inclusive=(False, True))
         self.p, self.blur, self.reach, self.diameter = p, blur, reach, diameter
@@ -202,8 +256,12 @@ class SamplesLoss:
     def __call__(self, *args):
         a, x, b, y, xp, batched = _parse_call(args)
         multiscale_shape = self._multiscale(x, y)
-        if self.loss == "sinkhorn":
+        if self.cost is not None:
+            out = custom_cost_loss(self, a, x, b, y, xp, batched)
+        elif self.loss == "sinkhorn":
             out = self._sinkhorn(a, x, b, y, xp, batched)
+        elif self.loss == "hausdorff" and self.kernel is None:
+            out = self._hausdorff(a, x, b, y, xp, batched)
         else:
             out = self._kernel(a, x, b, y, xp, batched)
         if self.potentials and not batched:
@@ -243,6 +301,20 @@ class SamplesLoss:
                 options=options, xp=xp,
             )  # fmt: skip
 
+        return self._each(one, a, x, b, y, xp, batched)
+
+    def _hausdorff(self, a, x, b, y, xp, batched):
+        def one(a, x, b, y):
+            return hausdorff_loss(
+                a, x, b, y, p=self.p, blur=self.blur, reach=self.reach, debias=self.debias,
+                potentials=self.potentials, batch_size=self._block(xp, y.shape[0]) or 0,
+                verbose=self.verbose, options=self.options, xp=xp,
+            )  # fmt: skip
+
+        return self._each(one, a, x, b, y, xp, batched)
+
+    def _each(self, one, a, x, b, y, xp, batched):
+        """``one`` on the problem, or on each problem of a batch (stacked results)."""
         if not batched:
             return one(a, x, b, y)
         if is_jax_namespace(xp) and not self.verbose:
@@ -251,7 +323,7 @@ class SamplesLoss:
 
             axes = (None if a is None else 0, 0, None if b is None else 0, 0)
             return jax.vmap(one, in_axes=axes)(a, x, b, y)
-        # One solve per batch element (the point-cloud engine solves one problem at a time).
+        # One solve per batch element (the point-cloud engines solve one problem at a time).
         outs = [
             one(
                 None if a is None else a[k, ...],
@@ -343,7 +415,7 @@ def _parse_call(args):
 def _weights(w, name, points, xp, dtype):
     if w is None:
         return None
-    w = xp.asarray(w)
+    w = w if hasattr(w, "ndim") else xp.asarray(w)
     expected = tuple(points.shape[:-1])
     if w.ndim == len(expected) + 1 and w.shape[-1] == 1:
         w = xp.reshape(w, expected)
