@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_ndim, check_nonnegative_weights, check_not_empty, check_sums_to_one
-from .backend import device_of, from_numpy, get_namespace, is_traced, result_float_dtype, to_numpy
+from .backend import (
+    device_of,
+    from_numpy,
+    get_namespace,
+    is_numpy_namespace,
+    is_traced,
+    result_float_dtype,
+    to_numpy,
+)
 
 __all__ = [
     "as_backend",
@@ -72,6 +80,8 @@ def _unpack_potentials(potentials_init):
 
 
 def as_backend(x, xp, dtype, device):
+    if type(x) is np.ndarray and is_numpy_namespace(xp) and x.dtype == dtype:
+        return x  # what the general path below returns for it, in fewer steps
     if isinstance(x, (list, tuple, np.ndarray)) or np.isscalar(x):
         host = np.asarray(x)
         if host.dtype == object:
@@ -108,7 +118,11 @@ def input_float_dtype(*arrays):
                 continue
         if dt.kind == "f":
             dtypes.append(dt)
-    return max(dtypes, key=lambda d: np.finfo(d).eps) if dtypes else np.dtype(np.float64)
+    if not dtypes:
+        return np.dtype(np.float64)
+    if all(dt == dtypes[0] for dt in dtypes):
+        return dtypes[0]  # max below keeps the first of equals
+    return max(dtypes, key=lambda d: np.finfo(d).eps)
 
 
 def warmstart_rows(warmstart, n, m, k, xp, dtype, device, pair_names):

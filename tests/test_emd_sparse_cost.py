@@ -94,3 +94,18 @@ def test_matches_pot():
 def test_bad_input(a, M, error, match):
     with pytest.raises(error, match=match):
         emd2_sparse(a, [0.5, 0.5], M)
+
+
+@pytest.mark.parametrize("fmt", ["coo", "csr", "csc"])
+def test_public_emd_and_emd2_dispatch_sparse_costs(fmt):
+    # POT's entry points take a sparse M: the same restricted LP as the direct functions
+    a, b, Ms, M, mask = _problem(3)
+    Mf = Ms.asformat(fmt)
+    cost, log = ot.emd2(a, b, Mf, log=True)
+    assert log["result_code"] == 1
+    np.testing.assert_allclose(cost, emd2_sparse(a, b, Ms), rtol=RTOL)
+    np.testing.assert_allclose(cost, ot.emd2(a, b, np.where(mask, M, 1e6)), rtol=RTOL)
+    G = ot.emd(a, b, Mf)
+    assert sp.issparse(G)
+    np.testing.assert_allclose(np.sum(G.toarray() * M), cost, rtol=RTOL)
+    assert mask[G.tocoo().row, G.tocoo().col].all()

@@ -16,6 +16,7 @@ from ._namespace import (
     is_numpy_namespace,
     is_torch_namespace,
     is_traced,
+    numpy_namespace,
     result_float_dtype,
     to_numpy,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "jit",
     "logsumexp",
     "logsumexp_add",
+    "numpy_namespace",
     "random_normal",
     "requires_grad",
     "result_float_dtype",

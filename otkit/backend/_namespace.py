@@ -19,18 +19,48 @@ __all__ = [
     "is_numpy_namespace",
     "is_torch_namespace",
     "is_traced",
+    "numpy_namespace",
     "result_float_dtype",
     "to_numpy",
 ]
 
 _PASSIVE_TYPES = (list, tuple, int, float)
+# Per-class caches (the answers depend on the class only): whether instances are arrays, and
+# their namespace. Small problems call the public functions thousands of times; asking
+# array-api-compat anew costs microseconds per argument.
+_IS_ARRAY_BY_TYPE: dict[type, bool] = {}
+_NAMESPACE_BY_TYPE: dict[type, object] = {}
+_NUMPY_NAMESPACE = []  # [array-api-compat's NumPy namespace], filled on first use
 
 
 def _is_array(x) -> bool:
     """True for arrays of any library; lists, tuples, Python scalars and None are not."""
-    return (
-        x is not None and not isinstance(x, _PASSIVE_TYPES) and array_api_compat.is_array_api_obj(x)
-    )
+    kind = type(x)
+    known = _IS_ARRAY_BY_TYPE.get(kind)
+    if known is None:
+        known = (
+            x is not None
+            and not isinstance(x, _PASSIVE_TYPES)
+            and array_api_compat.is_array_api_obj(x)
+        )
+        _IS_ARRAY_BY_TYPE[kind] = known
+    return known
+
+
+def _namespace_of(x):
+    """array-api-compat's namespace of the array ``x``, cached per class."""
+    kind = type(x)
+    namespace = _NAMESPACE_BY_TYPE.get(kind)
+    if namespace is None:
+        namespace = _NAMESPACE_BY_TYPE[kind] = array_api_compat.array_namespace(x)
+    return namespace
+
+
+def numpy_namespace():
+    """array-api-compat's NumPy namespace (what :func:`get_namespace` gives for NumPy input)."""
+    if not _NUMPY_NAMESPACE:
+        _NUMPY_NAMESPACE.append(array_api_compat.array_namespace(np.empty(0)))
+    return _NUMPY_NAMESPACE[0]
 
 
 def get_namespace(**named):
@@ -51,13 +81,18 @@ def get_namespace(**named):
     xp : module
         The array-API-compatible namespace (NumPy when no argument is an array).
     """
+    for value in named.values():
+        if not (value is None or type(value) is np.ndarray or isinstance(value, _PASSIVE_TYPES)):
+            break
+    else:  # NumPy arrays, lists, scalars and None only: the common case, decided at once
+        return numpy_namespace()
     by_name = {}
     for name, value in named.items():
         if _is_array(value):
-            by_name[name] = array_api_compat.array_namespace(value)
+            by_name[name] = _namespace_of(value)
     non_numpy = {k: v for k, v in by_name.items() if not is_numpy_namespace(v)}
     if not non_numpy:
-        return array_api_compat.array_namespace(np.empty(0))
+        return numpy_namespace()
     names = list(non_numpy)
     first = non_numpy[names[0]]
     for name in names[1:]:
@@ -106,14 +141,20 @@ def is_traced(*arrays) -> bool:
     """True when one of ``arrays`` is a JAX tracer (inside ``jit``, ``grad``, ``vmap``)."""
     if "jax" not in sys.modules:
         return False
-    import jax
+    if not _TRACER:
+        import jax
 
-    return any(isinstance(x, jax.core.Tracer) for x in arrays)
+        _TRACER.append(jax.core.Tracer)
+    tracer = _TRACER[0]
+    return any(isinstance(x, tracer) for x in arrays)
+
+
+_TRACER = []  # [jax.core.Tracer], looked up once (the attribute lookup costs microseconds)
 
 
 def device_of(x):
     """Device of an array (``None`` for lists and NumPy arrays)."""
-    if not _is_array(x) or array_api_compat.is_numpy_array(x):
+    if type(x) is np.ndarray or not _is_array(x) or array_api_compat.is_numpy_array(x):
         # NumPy's 'cpu' is no device of another library (a NumPy weight beside a traced
         # JAX cost must follow the cost's device)
         return None
@@ -129,13 +170,17 @@ def result_float_dtype(xp, *arrays, device=None):
     do not take part: they follow the dtype of the others.
     """
     foreign_numpy = not is_numpy_namespace(xp)
-    floats = [
-        x.dtype
-        for x in arrays
-        if _is_array(x)
-        and not (foreign_numpy and array_api_compat.is_numpy_array(x))
-        and xp.isdtype(x.dtype, "real floating")
-    ]
+    floats = []
+    for x in arrays:
+        if type(x) is np.ndarray and not foreign_numpy:
+            if x.dtype.kind == "f":  # NumPy's real floating dtypes, without asking xp.isdtype
+                floats.append(x.dtype)
+        elif (
+            _is_array(x)
+            and not (foreign_numpy and array_api_compat.is_numpy_array(x))
+            and xp.isdtype(x.dtype, "real floating")
+        ):
+            floats.append(x.dtype)
     if floats:
         return xp.result_type(*floats)
     info = xp.__array_namespace_info__()
@@ -158,6 +203,8 @@ def to_numpy(x, dtype=np.float64) -> np.ndarray:
     host : numpy.ndarray
         May share memory with ``x``: copy it before writing to it.
     """
+    if type(x) is np.ndarray:
+        return np.asarray(x, dtype=dtype)
     if array_api_compat.is_torch_array(x):
         x = x.detach().cpu().resolve_conj().numpy()
     elif _is_array(x) and not (

@@ -89,6 +89,8 @@ def _initial_potential(warmstart, warmstart_type, a, b, eps, xp, dtype, device):
     """(n, k) row potential from the warm start (zeros without one)."""
     n, k = a.shape[0], b.shape[1]
     if warmstart is None:
+        if type(a) is np.ndarray:  # NumPy's own zeros: what xp.zeros gives, in one call
+            return np.zeros((n, k), dtype=dtype)
         return xp.zeros((n, k), dtype=dtype, device=device)
     first = warmstart_rows(
         warmstart, n, b.shape[0], k, xp, dtype, device, "(log_u, log_v) or (f, g)"
@@ -166,9 +168,11 @@ def _solve(
     kw,
     plan_only=False,
     batched_plans=False,
+    need_log=True,
 ):
     """Solve; ``plan_only``: skip the values, unless b is 2-D without ``batched_plans`` (the
-    caller then returns POT's k costs)."""
+    caller then returns POT's k costs); without ``need_log`` the regularized value and the
+    marginals (read by the log only) are None."""
     method = check_method(method)
     warmstart_type = kw.pop("warmstart_type", None) or pot_warmstart_type(method)
     check_marginals = kw.pop("check_marginals", True)
@@ -200,8 +204,9 @@ def _solve(
             "runs on the host; use grad='implicit' (the default)"
         )
     plan, value_linear, value_reg, f, g, out["row_sums"], out["col_sums"] = build_outputs(
-        a, b2, M, eps, out["f"], out["g"], out["plan"], xp, dtype, device, grad, plan_only
-    )
+        a, b2, M, eps, out["f"], out["g"], out["plan"], xp, dtype, device, grad, plan_only,
+        marginals=need_log,
+    )  # fmt: skip
     if valid is not None:
         plan, value_linear, value_reg, f, g = nan_unless(
             valid, (plan, value_linear, value_reg, f, g), xp
@@ -457,7 +462,7 @@ def sinkhorn(
     a, b = balance_low_precision_masses(a, b, low_eps)
     out = _solve(
         a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kwargs,
-        plan_only=not log, batched_plans=return_plans,
+        plan_only=not log, batched_plans=return_plans, need_log=log,
     )  # fmt: skip
     batched, plan, value_linear = out[1], out[3], out[4]
     if not batched:
@@ -489,7 +494,10 @@ def sinkhorn2(
     low_eps = low_precision_eps(a, b)
     low, low_xp, (M, a, b) = upcast_low_precision(M, a, b)
     a, b = balance_low_precision_masses(a, b, low_eps)
-    out = _solve(a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kwargs)
+    out = _solve(
+        a, b, M, reg, method, numItermax, stopThr, verbose, warn, warmstart, grad, kwargs,
+        need_log=log,
+    )  # fmt: skip
     batched, value = out[1], out[4]
     value = value if batched else value[0]
     return downcast_low_precision((value, _make_log(*out)) if log else value, low, low_xp)

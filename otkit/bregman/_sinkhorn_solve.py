@@ -50,6 +50,9 @@ METHODS = (
 
 def _host_on_support(engine, a, b, C, eps, f0, num_iter_max, tol, verbose):
     """Run a host engine on the rows/columns of positive weight; complete the potentials."""
+    if np.minimum.reduce(a) > 0 and np.minimum.reduce(b) > 0:  # every weight positive
+        a, b, f0 = (np.ascontiguousarray(x) for x in (a, b, f0))  # as a[rows] etc. below
+        return engine(a, b, C, eps, f0, num_iter_max, tol, verbose)[:5]
     rows, cols = np.flatnonzero(a > 0), np.flatnonzero(b > 0)
     full = rows.size == a.size and cols.size == b.size
     C_sub = C if full else np.ascontiguousarray(C[np.ix_(rows, cols)])
@@ -84,10 +87,18 @@ def _host_solve(engine, a, b, C, eps, f0, num_iter_max, tol, verbose):
         gs.append(g)
         n_iters.append(n_iter)
         traces.append(trace)
-    trace = traces[0] if len(traces) == 1 else [max(t) for t in zip(*_pad(traces))]
+    if len(plans) == 1:  # one histogram: views (the engine's arrays are its own)
+        return {
+            "plan": plans[0][:, :, None],
+            "f": fs[0][:, None],
+            "g": gs[0][:, None],
+            "n_iter": n_iters[0],
+            "trace": traces[0],
+            "err": traces[0][-1],
+        }
+    trace = [max(t) for t in zip(*_pad(traces))]
     return {
-        # One histogram: a view, not a copy of the n x m plan.
-        "plan": plans[0][:, :, None] if len(plans) == 1 else np.stack(plans, axis=-1),
+        "plan": np.stack(plans, axis=-1),
         "f": np.stack(fs, axis=-1),
         "g": np.stack(gs, axis=-1),
         "n_iter": max(n_iters),
@@ -241,7 +252,9 @@ def epsilon_schedule(C, eps, options, traced):
     return [max(eps, eps0 * factor**t) for t in range(stages)] + [eps]
 
 
-def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad, plan_only=False):
+def build_outputs(
+    a, b, C, eps, f, g, plan_host, xp, dtype, device, grad, plan_only=False, marginals=True
+):
     """Plan (n, m, k), linear value <P, C> (k,), regularized value (k,), potentials (n,k),(m,k)
     and the plan's marginals (n, k), (m, k) (without gradient).
 
@@ -257,6 +270,7 @@ def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad, plan_o
     - "detach": nothing carries a gradient.
 
     ``plan_only`` (``sinkhorn`` without log): the values and marginals are None.
+    ``marginals=False`` (no log wanted): the regularized value and the marginals are None.
 
     Every n x m quantity takes one pass: <P, C> is a ``tensordot`` (BLAS, no n x m product),
     the total mass and <P, f + g> come from the two marginals, and for one histogram the
@@ -276,6 +290,11 @@ def build_outputs(a, b, C, eps, f, g, plan_host, xp, dtype, device, grad, plan_o
     if plan_only:
         return plan, None, None, f, g, None, None
     value_linear = _inner(C, plan, xp)
+    if not marginals:
+        if grad == "envelope" and not is_numpy_namespace(xp):
+            gradient_terms = _envelope_terms(a, b, C, f, g, plan, xp)
+            value_linear = stop_gradient(value_linear, xp) + gradient_terms
+        return plan, value_linear, None, f, g, None, None
     if plan.shape[2] == 1:  # 2-D reductions are much faster than (n, m, 1) ones
         rows, cols = xp.sum(plan[:, :, 0], axis=1)[:, None], xp.sum(plan[:, :, 0], axis=0)[:, None]
     else:
@@ -303,6 +322,10 @@ def _plan(a, b, C, eps, f, g, xp):
 
 def _inner(C, plan, xp):
     """(k,) Frobenius products <C, P[:, :, l]>, by one BLAS contraction."""
+    if type(C) is np.ndarray and type(plan) is np.ndarray:
+        # numpy.tensordot(C, plan, axes=2)'s own steps, without its checks
+        k = plan.shape[2]
+        return np.dot(C.reshape(1, -1), plan.reshape(-1, k)).reshape(k)
     return xp.tensordot(C, plan, axes=2)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from functools import partial
 
@@ -91,7 +92,11 @@ def _solve_host(
     n x m float array; an ``emd2`` without gradients needs none).  Every result is checked
     by :func:`certify_solution`; a failed check is retried without the warm start, and
     reported as ``NOT_CERTIFIED`` if it still fails."""
-    check_transport_values(a, b, M, input_dtype, check_marginals)
+    # max and sum of |M| in one compiled pass: a finite sum also proves M finite
+    peak, total = abs_max_sum(M)
+    check_transport_values(
+        a, b, M, input_dtype, check_marginals, cost_known_finite=math.isfinite(total)
+    )
     _check_potentials_values(potentials_init)
     # The solver needs a balanced problem: b is rescaled to a's mass (a no-op for matching
     # masses), and zero-weight rows/columns are left out (their duals are restored below).
@@ -102,7 +107,6 @@ def _solve_host(
     M_sub = np.ascontiguousarray(M if full else M[np.ix_(rows, cols)], dtype=np.float64)
     # Huge costs are divided by a power of two (exact, barring underflow of entries 2**-1270
     # times smaller than the largest), solved and certified, and the results scaled back.
-    peak, total = abs_max_sum(M)
     scale = _cost_scale(peak)
     # The solver's cost range (max and sum of |M|), when M_sub is M: one pass less.
     cost_range = {"peak": peak, "total": total} if full and scale == 1.0 else {}
@@ -237,7 +241,8 @@ def _solve(a, b, M, potentials, xp, dtype, device, input_dtype, need_plan=True, 
         )
         if status != NOT_CERTIFIED:  # already warned, with the detail
             check_result(status)
-        return dtype.type(cost), None, u.astype(dtype), v.astype(dtype), status, n_iter
+        u, v = u.astype(dtype, copy=False), v.astype(dtype, copy=False)
+        return dtype.type(cost), None, u, v, status, n_iter
 
     def host_fn(a_np, b_np, M_np, *potential_args):
         G, u, v, cost, status, n_iter = _solve_host(
@@ -297,6 +302,12 @@ def _validate_host_values(a, b, M, input_dtype, check_marginals, potentials=None
     check_transport_values(to_numpy(a), to_numpy(b), to_numpy(M), input_dtype, check_marginals)
     if potentials is not None:
         _check_potentials_values(tuple(to_numpy(p) for p in potentials))
+
+
+def _is_scipy_sparse(M):
+    """A ``scipy.sparse`` cost (the LP restricted to its stored entries), told by the type's
+    module so that dense calls never import scipy."""
+    return type(M).__module__.startswith("scipy.sparse")
 
 
 def _check_cost_given(M):
@@ -412,6 +423,10 @@ def emd(
     _check_cost_given(M)
     _check_num_threads(numThreads)
     numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
+    if _is_scipy_sparse(M):
+        from ._emd_sparse import emd_sparse
+
+        return emd_sparse(a, b, M, numItermax, log, center_dual, check_marginals, potentials_init)
     low, low_xp, (a, b, M) = _upcast(a, b, M)
     xp, dtype, device, a, b, M, potentials = prepare_problem(a, b, M, potentials_init)
     cost, G, u, v, code, n_iter = _solve(
@@ -496,6 +511,12 @@ def emd2(
     _check_cost_given(M)
     _check_num_threads(numThreads)
     numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
+    if _is_scipy_sparse(M):
+        from ._emd_sparse import emd2_sparse
+
+        return emd2_sparse(
+            a, b, M, numItermax, log, return_matrix, center_dual, check_marginals, potentials_init
+        )
     low, low_xp, (a, b, M) = _upcast(a, b, M)
     xp, dtype, device, a, b, M, potentials = prepare_problem(
         a, b, M, potentials_init, b_ndims=(1, 2)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.sparse import coo_array
-from scipy.sparse.csgraph import connected_components
 
 from .._boundary import as_backend, input_float_dtype, weights_or_uniform
 from .._validation import (
@@ -159,6 +157,9 @@ def _check_values(X_a, X_b, a, b, potentials, input_dtype, check_marginals):
 def _basis_cells(rows, cols, n, m):
     """The support completed to n + m - 1 cells (a spanning tree, as a simplex basis) by
     zero-flow cells joining its connected components; returns the added (rows, cols)."""
+    from scipy.sparse import coo_array  # scipy is imported on first use, not by `import otkit`
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_array((np.ones(rows.size), (rows, n + cols)), shape=(n + m, n + m))
     count, label = connected_components(graph, directed=False)
     if count == 1 or rows.size == 0:
@@ -258,6 +259,8 @@ def _plan(rows, cols, flows, shape, xp):
     if is_numpy_namespace(xp):
         rows, cols, flows = (np.asarray(to_numpy(x, dtype=None)) for x in (rows, cols, flows))
         keep = flows > 0
+        from scipy.sparse import coo_array
+
         return coo_array((flows[keep], (rows[keep], cols[keep])), shape=shape)
     return SparsePlan(flows, rows, cols, shape)
 

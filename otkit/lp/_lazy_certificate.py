@@ -16,7 +16,6 @@ accuracy.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 from ._certificate import DUAL_ULPS
 
@@ -58,6 +57,8 @@ class PointCost:
 
     def block(self, X, Y):
         """(len(X), len(Y)) costs by scipy's cdist (direct differences)."""
+        from scipy.spatial.distance import cdist  # not imported by `import otkit`
+
         if self.metric == "minkowski":
             base = cdist(X, Y, "minkowski", p=self.p)
         else:

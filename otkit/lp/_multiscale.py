@@ -34,7 +34,6 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from ._hierarchy import build_levels
 from ._lazy_certificate import PointCost, dual_violations, row_c_transform
@@ -208,6 +207,8 @@ def _neighbors(X, Y, k, cost):
     k = min(int(k), Y.shape[0])
     if k <= 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    from scipy.spatial import cKDTree  # not imported by `import otkit`
+
     _, cols = cKDTree(Y).query(X, k=k, p=cost.minkowski_p)
     cols = np.asarray(cols, dtype=np.int64).reshape(X.shape[0], k)
     return np.repeat(np.arange(X.shape[0]), k), cols.ravel()

@@ -12,6 +12,7 @@ from ..backend import (
     get_namespace,
     is_numpy_namespace,
     is_traced,
+    numpy_namespace,
     stop_gradient,
     to_numpy,
 )
@@ -51,6 +52,11 @@ SCIPY_METRICS = (
 # SciPy metrics whose cdist takes no feature weights ``w``.
 _UNWEIGHTED_SCIPY_METRICS = ("jensenshannon", "mahalanobis", "seuclidean")
 _BACKEND_NAMES = ("auto", "scipy")
+# NumPy input of at most this many n * m * d entries takes direct differences for the
+# squared Euclidean cost (512 KiB of float64 temporaries): see _small_numpy_sqeuclidean.
+_DIRECT_MAX_SIZE = 2**16
+_DIRECT_METRICS = ("sqeuclidean", "euclidean")
+_NUMPY_BACKENDS = ("auto", "numpy")
 
 
 def unif(n: int, type_as=None):
@@ -161,9 +167,13 @@ def dist(
 
     Notes
     -----
-    ``"sqeuclidean"``, ``"euclidean"``, ``"cosine"`` and ``"correlation"`` use matrix products.
-    For the first two, both clouds are first shifted by the mean :math:`c` of their union
-    (O((n + m) d); translation does not change the distances), and
+    ``"sqeuclidean"``, ``"euclidean"``, ``"cosine"`` and ``"correlation"`` use matrix products,
+    except small problems on NumPy: for float32 or float64 arrays with
+    :math:`n m d \le 2^{16}`, the first two sum the squared differences
+    :math:`(x_k - y_k)^2` over the features instead (exact up to the rounding of that sum,
+    and a few NumPy calls: the per-call time matters where many small problems are solved).
+    Otherwise, for the first two, both clouds are first shifted by the mean :math:`c` of
+    their union (O((n + m) d); translation does not change the distances), and
     :math:`\|x - c\|^2 + \|y - c\|^2 - 2\langle x - c, y - c\rangle` rounds to a few ulps of
     :math:`\|x - c\|^2 + \|y - c\|^2`: far from the origin the distances keep their
     precision (``dist([[1e8]], [[1e8 + 1]])`` is 1), but a squared distance much smaller than
@@ -188,6 +198,20 @@ def dist(
     >>> ot.dist(np.array([[1.0, 0.0]]), np.array([[3.0, 4.0]]), metric="braycurtis")
     array([[0.75]])
     """
+    if (
+        type(x1) is np.ndarray
+        and (x2 is None or type(x2) is np.ndarray)
+        and w is None
+        and type(metric) is str
+        and metric in _DIRECT_METRICS
+        and type(backend) is str
+        and backend in _NUMPY_BACKENDS
+        and type(use_tensor) is bool
+    ):
+        costs = _small_numpy_sqeuclidean(x1, x1 if x2 is None else x2)
+        if costs is not None:
+            check_backend(nx, numpy_namespace())
+            return costs if metric == "sqeuclidean" else _safe_root(costs, 2.0, np)
     native = _check_metric(metric)
     if metric == "minkowski":
         p = check_real(p, "p", minimum=1, allow_inf=True, allow_traced=False)
@@ -238,6 +262,31 @@ def dist(
         x1 = _centered(x1, w, xp)
         x2 = x1 if same_cloud else _centered(x2, w, xp)
     return _cosine(x1, x2, w, xp)
+
+
+def _small_numpy_sqeuclidean(x1, x2):
+    """Squared distances of small float NumPy clouds from direct differences, or None.
+
+    None (the general path then decides, and raises on bad input) unless both clouds are 2-D
+    float32 or float64 arrays of the same dtype and width with n m d <= _DIRECT_MAX_SIZE.
+    The (d, n, m) differences are squared and summed over the features in order: exact up
+    to that sum's rounding, never negative, 0 between equal points, symmetric; a few NumPy
+    calls in all, where the matrix-product form needs a dozen on tiny inputs.
+    """
+    dtype = x1.dtype
+    if (
+        x1.ndim != 2
+        or x2.ndim != 2
+        or x2.dtype != dtype
+        or dtype.char not in "fd"
+        or x1.shape[1] != x2.shape[1]
+        or x1.shape[0] * x2.shape[0] * x1.shape[1] > _DIRECT_MAX_SIZE
+    ):
+        return None
+    # features first, contiguous: the sum below then adds whole (n, m) planes
+    differences = np.ascontiguousarray(x1.T)[:, :, None] - np.ascontiguousarray(x2.T)[:, None, :]
+    np.square(differences, out=differences)
+    return np.add.reduce(differences, axis=0)
 
 
 def _check_metric(metric) -> bool:
