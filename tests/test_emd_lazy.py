@@ -234,3 +234,33 @@ def test_bad_input(kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         emd2_lazy(**args)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"certify_levels": True, "depth_step": 2},
+        {"certify_levels": False, "depth_step": 2},
+        {"certify_levels": True, "depth_step": 1},
+        {"certify_levels": True, "depth_step": 3},
+    ],
+)
+def test_engine_schedules_reach_the_dense_optimum(options):
+    # two clusters exchanging mass: the refinement must follow the coarse plan's transport
+    from otkit.lp._lazy_certificate import PointCost
+    from otkit.lp._multiscale import solve_multiscale
+
+    rng = np.random.default_rng(21)
+    X = np.r_[rng.normal(size=(250, 2)), rng.normal(size=(150, 2)) + 6.0]
+    Y = np.r_[rng.normal(size=(120, 2)), rng.normal(size=(260, 2)) + 6.0] + 0.5
+    a, b = _weights(rng, 400, "random"), _weights(rng, 380, "uniform")
+    result = solve_multiscale(
+        X, Y, a, b, PointCost(), coarse_size=16, num_iter_max=10**7, **options
+    )
+    assert result.status == 1
+    np.testing.assert_allclose(result.cost, ot.emd2(a, b, ot.dist(X, Y)), rtol=RTOL)
+    log = result.log
+    assert len(log["arcs"]) == len(log["pivots"]) == log["levels"] >= 2
+    assert 0 < log["pairs_evaluated"] <= log["pairs_checked"]
+    if not options["certify_levels"]:
+        assert log.get("level_rounds", 0) == 0

@@ -55,7 +55,7 @@ def kd_codes(points: np.ndarray, depth: int) -> np.ndarray:
     return codes
 
 
-def build_levels(points: np.ndarray, weights: np.ndarray, depths) -> list[Level]:
+def build_levels(points: np.ndarray, weights: np.ndarray, depths, codes=None) -> list[Level]:
     """Levels of the kd partition at the given increasing ``depths``, coarse to fine, then the
     points themselves (the finest level, one cell per point).
 
@@ -65,10 +65,13 @@ def build_levels(points: np.ndarray, weights: np.ndarray, depths) -> list[Level]
     weights : (n,) float64 array, positive
     depths : sequence of int
         Cut depths of the coarse levels, increasing.
+    codes : (n,) int64 array, optional
+        ``kd_codes(points, depths[-1])`` when the caller has them already.
     """
     n = points.shape[0]
     depths = list(depths)
-    codes = kd_codes(points, depths[-1]) if depths else np.zeros(n, dtype=np.int64)
+    if codes is None:
+        codes = kd_codes(points, depths[-1]) if depths else np.zeros(n, dtype=np.int64)
     levels: list[Level] = []
     previous_label = None
     for depth in depths:

@@ -355,9 +355,12 @@ def emd2_lazy(
 
     coarse to fine (a kd-tree hierarchy of both clouds; the coarsest level dense, finer levels
     on sparse candidate arcs warm-started from the coarser duals), then certifies the result
-    on all n m pairs: every reduced cost :math:`c(x_i, y_j) - u_i - v_j` is checked in blocks
-    (never stored), violating pairs are added and the solve resumes until none is left, so the
-    value is the optimum of the full problem, in O((n + m) k) memory.
+    on all n m pairs: every reduced cost :math:`c(x_i, y_j) - u_i - v_j` is checked (never
+    stored; a compiled scan on two threads that, for the squared Euclidean cost, skips whole
+    blocks of pairs by a lower bound), violating pairs are added and the solve resumes until
+    none is left, so the value is the optimum of the full problem, in O((n + m) k) memory.
+    Each level is certified the same way before it is refined.  Large clouds need a
+    ``numItermax`` above the default: a level of n points takes about 10 n pivots.
 
     Parameters
     ----------{params}

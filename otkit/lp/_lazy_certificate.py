@@ -3,7 +3,8 @@ r"""Ground costs between point clouds and the lazy optimality certificate.
 :class:`PointCost` evaluates :math:`c(x, y) = d(x, y)^s` (``d`` one of otkit's metrics,
 ``s`` the ``power``) on chosen pairs, on blocks of rows, and its gradient in ``x``.
 
-:func:`dual_violations` checks dual feasibility :math:`c(x_i, y_j) - u_i - v_j \ge -\tau_{ij}`
+:func:`dual_violations` (the NumPy reference of the compiled scan that the solver runs,
+:mod:`otkit.lp._lazy_scanner`) checks dual feasibility :math:`c(x_i, y_j) - u_i - v_j \ge -\tau_{ij}`
 on all n m pairs without storing them: the reduced costs are computed block by block of rows
 (for ``sqeuclidean`` one BLAS product per block, on the augmented points
 :math:`[x, |x|^2 - u, 1]` and :math:`[-2y, 1, |y|^2 - v]`, whose rounding is bounded per row),
