@@ -5,14 +5,20 @@ the simplex, on the 8 x 8 grid with the squared Euclidean cost (W_2^2). Each tim
 computes the N(N - 1)/2 pairs of the upper triangle:
 
 - 'exact': ``otkit.pairwise(H, M=M)`` against ``ot.emd2(H[i], H[j], M)`` (POT) and
-  ``otkit.emd2`` in a double loop; ``n_jobs=2`` against ``n_jobs=1``;
+  ``otkit.emd2`` in a double loop; ``n_jobs=2`` (joblib threads) against ``n_jobs=1``;
+  ``client=`` a Dask ``LocalCluster`` of 2 single-threaded worker processes against the
+  joblib run (the cluster is started once, before the timings);
 - 'sinkhorn': ``otkit.pairwise(H, M=M / M.max(), method='sinkhorn', reg=0.05)`` against
   ``ot.sinkhorn2`` in a double loop (also the diagonal, as pairwise), on the histograms
   plus 1e-3 per bin, renormalised (POT's 'sinkhorn' divides by the weights: NaN on empty
   bins);
 - 'sinkhorn_divergence': N point clouds of 50-150 points in 2-D, ``reg=0.1``, against a
   double loop over ``otkit.sinkhorn_divergence`` (which recomputes both self terms for
-  every pair) and over POT's ``empirical_sinkhorn_divergence``.
+  every pair) and over POT's ``empirical_sinkhorn_divergence``; ``n_jobs=2`` and the Dask
+  cluster as for 'exact'.
+
+The Dask variants need ``dask.distributed`` (``pip install "otkit[dask]"``); without it
+they are left out.
 
 The issue's targets (issue 16; 500 digits, 100 clouds of 200-500 points) are for later
 increments; ``--quick`` runs N = 50 histograms and 8 clouds.
@@ -26,6 +32,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -54,6 +61,30 @@ def clouds(n_clouds: int, seed: int):
     ]
 
 
+@contextlib.contextmanager
+def dask_client(n_workers: int):
+    """A Client of a LocalCluster of ``n_workers`` single-threaded processes on 127.0.0.1,
+    or None without dask.distributed."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        print("dask.distributed is not installed: no Dask variants")
+        yield None
+        return
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        client.wait_for_workers(n_workers)
+        yield client
+
+
 def upper_loop(function, items, diagonal=False):
     """Sum over the pairs i < j (i <= j with ``diagonal``) of ``function`` (a float)."""
     total = 0.0
@@ -68,6 +99,11 @@ def upper_sum(D, diagonal=False):
 
 
 def run(n_histograms, n_clouds, repeats, seed):
+    with dask_client(2) as client:
+        return _run(n_histograms, n_clouds, repeats, seed, client)
+
+
+def _run(n_histograms, n_clouds, repeats, seed, client):
     import ot as pot
 
     import otkit
@@ -78,6 +114,7 @@ def run(n_histograms, n_clouds, repeats, seed):
     H_dense = (H + 1e-3) / (H + 1e-3).sum(axis=1, keepdims=True)
     X = clouds(n_clouds, seed)
     reg_divergence = 0.1
+    dask = "otkit pairwise dask 2 workers"
     cases = [
         (
             f"exact W2^2, {n_histograms} digits (64 bins)",
@@ -105,6 +142,9 @@ def run(n_histograms, n_clouds, repeats, seed):
                 "otkit pairwise": lambda: upper_sum(
                     otkit.pairwise(X, method="sinkhorn_divergence", reg=reg_divergence)
                 ),
+                "otkit pairwise n_jobs=2": lambda: upper_sum(
+                    otkit.pairwise(X, method="sinkhorn_divergence", reg=reg_divergence, n_jobs=2)
+                ),
                 "otkit sinkhorn_divergence loop": lambda: upper_loop(
                     lambda x, y: otkit.sinkhorn_divergence(x, y, reg=reg_divergence), X
                 ),
@@ -115,6 +155,20 @@ def run(n_histograms, n_clouds, repeats, seed):
             },
         ),
     ]
+    if client is not None:  # the Dask rows next to the joblib ones
+        dask_calls = [
+            lambda: upper_sum(otkit.pairwise(H, M=M, client=client)),
+            None,
+            lambda: upper_sum(
+                otkit.pairwise(X, method="sinkhorn_divergence", reg=reg_divergence, client=client)
+            ),
+        ]
+        for (_, calls), call in zip(cases, dask_calls):
+            if call is not None:
+                items = list(calls.items())
+                at = [name for name, _ in items].index("otkit pairwise n_jobs=2") + 1
+                calls.clear()
+                calls.update(items[:at] + [(dask, call)] + items[at:])
     header = ("case", "variant", "time (s)", "pairwise / variant", "sum of values", "rel. diff")
     print("  ".join(f"{h:>24}" for h in header))
     rows, summary = [], []
@@ -134,6 +188,9 @@ def run(n_histograms, n_clouds, repeats, seed):
             rows.append(row)
             if "n_jobs" in name:  # ratio: 2 threads over 1
                 summary.append(entry(case, times[name], "n_jobs=1", ours, otkit=name))
+            elif "dask" in name:  # ratio: the Dask cluster over joblib's 2 threads
+                joblib_time = times["otkit pairwise n_jobs=2"]
+                summary.append(entry(case, times[name], "joblib n_jobs=2", joblib_time, otkit=name))
             elif name != "otkit pairwise":
                 summary.append(entry(case, ours, name, times[name], otkit="otkit pairwise"))
     return header, rows, summary
@@ -159,7 +216,9 @@ def main(argv=None):
         "(squared Euclidean cost), and point clouds of 50-150 2-D Gaussian points "
         f"(`default_rng({args.seed})`). Every variant computes the upper triangle (and the "
         "diagonal for 'sinkhorn', whose value there is not 0); the loops call the library "
-        "once per pair. After one untimed call each, repeats are interleaved and the median "
+        "once per pair. 'n_jobs=2': joblib threads; 'dask 2 workers': a Dask LocalCluster "
+        "of 2 single-threaded worker processes on this machine, started before the timings. "
+        "After one untimed call each, repeats are interleaved and the median "
         "wall-clock time is reported; 'pairwise / variant' below 1 means pairwise is faster. "
         "'sum of values' adds the computed entries (a check that the variants agree: exact to "
         "rounding, Sinkhorn to its stopping threshold; POT's empirical_sinkhorn_divergence is "

@@ -63,6 +63,7 @@ EXPECTED = {
     "plot_sinkhorn_initializers.py": {"figure_*.png": 2},
     "plot_meta_ot.py": {"figure_*.png": 3},
     "plot_samples_loss.py": {"figure_*.png": 3},
+    "plot_pairwise_digits.py": {"figure_*.png": 4},
 }
 # Optional modules a script imports (matplotlib is needed by all of them).
 REQUIRED_MODULES = {
@@ -73,6 +74,7 @@ REQUIRED_MODULES = {
     "plot_sinkhorn_initializers.py": ["sklearn"],
     "plot_meta_ot.py": ["sklearn", "torch"],
     "plot_samples_loss.py": ["torch"],
+    "plot_pairwise_digits.py": ["sklearn"],  # Dask is optional: its cell is skipped
 }
 SIGNATURES = {".png": (b"\x89PNG\r\n\x1a\n",), ".gif": (b"GIF87a", b"GIF89a")}
 TIMEOUT_S = 300  # per script; they take a few seconds each

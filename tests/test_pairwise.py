@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_same_backend, to_np, to_xp
 
 import otkit as ot
-from otkit.solvers import _pairwise
+from otkit.solvers import _pairwise, _pairwise_dask
 
 RNG = np.random.default_rng(16)
 
@@ -206,6 +206,38 @@ def test_n_jobs_gives_identical_results(method, options):
     np.testing.assert_array_equal(serial, threads)
 
 
+@pytest.mark.parametrize(
+    "config, expected", [({}, None), ({"n_jobs": 2}, 2), ({"n_jobs": 1}, None)]
+)
+def test_n_jobs_none_follows_joblib_parallel_config(monkeypatch, config, expected):
+    """scikit-learn's convention: None is 1, unless parallel_config says otherwise."""
+    joblib = pytest.importorskip("joblib")
+    used, original = [], _pairwise_dask._joblib_map
+
+    def recorded(function, tasks, n_jobs):
+        used.append(n_jobs)
+        return original(function, tasks, n_jobs)
+
+    monkeypatch.setattr(_pairwise_dask, "_joblib_map", recorded)
+    with joblib.parallel_config(**config):
+        D = ot.pairwise(H1, H2, M=COST)
+    np.testing.assert_array_equal(D, ot.pairwise(H1, H2, M=COST, n_jobs=1))
+    assert used == ([] if expected is None else [expected])
+
+
+@pytest.mark.parametrize("n_blocks, n_threads", [(1, 1), (5, 2), (40, 2), (300, 1), (3000, 4)])
+def test_dask_tasks_group_consecutive_blocks(n_blocks, n_threads):
+    """Every block once, in order; at least 4 tasks per thread (or one per block), and
+    about 2048 pairs per task when there are more."""
+    sizes = np.arange(n_blocks, 0, -1)  # the rows of an upper triangle
+    blocks = [(i, None, np.arange(size)) for i, size in enumerate(sizes)]
+    chunks = _pairwise_dask._chunks(blocks, n_threads)
+    assert [b for chunk in chunks for b in chunk] == blocks
+    assert len(chunks) == min(n_blocks, max(np.ceil(sizes.sum() / 2048), 4 * n_threads))
+    pairs = [sum(b[2].size for b in chunk) for chunk in chunks]
+    assert max(pairs) <= sizes.sum() / len(chunks) + sizes.max()
+
+
 def test_out_memmap_resumes_and_keeps_what_is_filled(tmp_path):
     H = _histograms(8, 10, seed=3)
     expected = ot.pairwise(H, M=COST)
@@ -296,6 +328,7 @@ def test_clouds_on_every_backend(xp, method):
         ({"n_jobs": 0}, "n_jobs"),
         ({"out": np.full((4, 4), np.nan)}, r"out.shape"),
         ({"support": SUPPORT[:3]}, "support must be"),
+        ({"client": "ray"}, "client must be a dask.distributed.Client, 'dask' or None"),
     ],
 )
 def test_bad_options_on_histograms(kwargs, match):
@@ -308,6 +341,12 @@ def test_bad_options_on_histograms(kwargs, match):
 def test_n_jobs_must_be_an_int(n_jobs):
     with pytest.raises(TypeError, match="n_jobs"):
         ot.pairwise(H1, M=COST, n_jobs=n_jobs)
+
+
+@pytest.mark.parametrize("client", [object(), 2, True])
+def test_client_must_be_a_dask_client(client):
+    with pytest.raises(TypeError, match="client must be a dask.distributed.Client"):
+        ot.pairwise(H1, M=COST, client=client)
 
 
 def test_out_must_be_a_numpy_array():

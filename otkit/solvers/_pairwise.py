@@ -2,9 +2,10 @@ r"""``pairwise``: the matrix of OT values between every pair of two collections 
 
 The work is cut into blocks, one per row ``i`` of the result (its columns ``j``, or ``j > i``
 for a symmetric call), whatever ``n_jobs``: a block is the unit of parallel work, of progress
-and of resumption (``out=``), and since its content never depends on ``n_jobs`` the results
-do not either. Blocks run on joblib threads by default (the network simplex and BLAS release
-the GIL); every solver is picklable, so joblib's process backends work as well.
+and of resumption (``out=``), and since its content never depends on ``n_jobs`` or on where
+it runs, the results do not either. Blocks run in the calling thread, on joblib threads (the
+network simplex and BLAS release the GIL; every solver is picklable, so joblib's process
+backends work as well) or on the workers of a Dask cluster (``_pairwise_dask``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..lp._network_simplex import OPTIMAL, network_simplex
 from ..sliced import sliced_wasserstein_distance
 from ..sliced._sliced import random_projections
 from ..utils import dist
+from ._pairwise_dask import check_client, executor, one_inner_thread
 from ._pairwise_inputs import (
     check_clouds,
     check_n_jobs,
@@ -68,6 +70,7 @@ def pairwise(
     p: float = 2,
     reg: float | None = None,
     n_jobs: int | None = None,
+    client=None,
     verbose: bool = False,
     out=None,
     **options,
@@ -125,10 +128,22 @@ def pairwise(
         :math:`\varepsilon` of the entropic methods, in cost units (required by 'sinkhorn';
         'sinkhorn_divergence' takes ``reg`` or ``blur``).
     n_jobs : int, optional
-        Number of joblib workers (None or 1: no joblib, which is then not needed; -1: all
-        cores): threads, unless ``joblib.parallel_config(backend=...)`` chooses another
-        backend (e.g. ``"loky"`` processes). The results are the same, bit for bit,
-        whatever ``n_jobs``.
+        Number of joblib workers (1: no joblib, which is then not needed; -1: all cores;
+        None: 1, unless inside ``joblib.parallel_config``, which then decides, as in
+        scikit-learn): threads, unless ``joblib.parallel_config(backend=...)`` chooses
+        another backend (e.g. ``"loky"`` processes; ``"dask"``: the blocks run on that
+        Dask client's cluster, as with ``client=``). With ``client='dask'`` and no running
+        client: the number of worker processes (None or -1: one per core). The results
+        are the same, bit for bit, whatever ``n_jobs``.
+    client : dask.distributed.Client or 'dask', optional
+        Run the blocks on a Dask cluster (``pip install "otkit[dask]"``): this client's, or,
+        with ``'dask'``, the current client's (the last ``Client`` created) or, when there
+        is none, a ``LocalCluster`` started for this call on 127.0.0.1 (single-threaded
+        worker processes, see ``n_jobs``) and closed at the end. The solver, with the
+        shared cost or support and the measures, is sent to every worker once; the
+        blocks, grouped into tasks of about 2,000 pairs (at least 4 tasks per worker
+        thread), come back as they complete. None (default): no Dask, unless
+        ``joblib.parallel_config(backend="dask")`` is active (scikit-learn's convention).
     verbose : bool, default=False
         A progress bar over the pairs (tqdm, when installed; printed lines otherwise).
     out : (N, N') NumPy array, optional
@@ -158,9 +173,16 @@ def pairwise(
     ValueError
         An unknown method or option, bad shapes, ``reg`` missing for an entropic method,
         weights that are negative, not finite or of different masses (naming the measure),
-        a bad ``out``.
+        a bad ``out``, a ``client`` string other than ``'dask'``.
     TypeError
-        A non-integer ``n_jobs``, an ``out`` that is not a NumPy array.
+        A non-integer ``n_jobs``, an ``out`` that is not a NumPy array, a ``client`` that
+        is not a Dask Client.
+    ImportError
+        ``client='dask'`` without ``dask.distributed`` installed (the ``otkit[dask]``
+        extra); ``n_jobs`` other than 1 without joblib.
+    RuntimeError
+        ``client='dask'`` could not start its ``LocalCluster`` (for instance from a script
+        that calls ``pairwise`` outside ``if __name__ == '__main__':``).
 
     Notes
     -----
@@ -173,8 +195,17 @@ def pairwise(
     bins about half of each pair's time is Python that holds it, so threads gain little
     there: processes (``joblib.parallel_config(backend="loky")``) scale better once the
     workers run. While the blocks run, BLAS/OpenMP pools are limited to one thread
-    (threadpoolctl, when installed), which keeps the results identical whatever
-    ``n_jobs``.
+    (threadpoolctl, when installed; also in each Dask worker process), which keeps the
+    results identical whatever ``n_jobs`` or ``client``.
+
+    Dask: the same call runs on a laptop and on a cluster. A worker computes whole blocks
+    with the same code as the serial run, so the result is the serial one bit for bit
+    (given the same library versions on the workers). Blocks are written to ``out`` as
+    their task completes, on the machine that called ``pairwise``; an interrupted call
+    cancels the tasks not yet done, and a new call with the same ``out`` resumes. Worker
+    processes of a ``LocalCluster`` start by importing the main script again (Python's
+    "spawn"): a script must call ``pairwise(..., client='dask')`` under
+    ``if __name__ == '__main__':``.
 
     References
     ----------
@@ -196,6 +227,12 @@ def pairwise(
     >>> ot.pairwise(clouds, method="gaussian")
     array([[0., 2.],
            [2., 0.]])
+
+    The same call on the workers of a Dask cluster (``pip install "otkit[dask]"``):
+
+    >>> from dask.distributed import Client  # doctest: +SKIP
+    >>> client = Client("tcp://scheduler-address:8786")  # doctest: +SKIP
+    >>> D = ot.pairwise(H, M=M, client=client)  # doctest: +SKIP
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
@@ -203,6 +240,7 @@ def pairwise(
     if unknown:
         raise ValueError(f"unknown option(s) for method={method!r}: {', '.join(unknown)}")
     n_jobs = check_n_jobs(n_jobs)
+    client = check_client(client)
     if not isinstance(verbose, (bool, np.bool_)):
         raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
     if method == "sinkhorn" and reg is None:
@@ -239,15 +277,27 @@ def pairwise(
             solver = _Solver(method, first, second, M, metric, p, reg, options, xp)
         total = sum(need.size for _, _, need in blocks)
         try:
-            with _progress(verbose, total) as bar, _inner_threads_limited():
-                if method == "sinkhorn_divergence":
-                    solver.self_terms(blocks, n_jobs)
-                for i, need, values in _map(solver, blocks, n_jobs):
-                    buffer[i, need] = values
-                    if symmetric:
-                        lower = np.isnan(buffer[need, i])
-                        buffer[need[lower], i] = values[lower]
-                    bar(need.size)
+            with (
+                _progress(verbose, total) as bar,
+                one_inner_thread(),
+                executor(solver, n_jobs, client) as run,
+            ):
+                # (self terms of the Sinkhorn divergence first, then the blocks; a block
+                # that arrives before its self terms waits for them)
+                waiting = []
+                for name, result in run([*solver.preliminary(blocks), ("__call__", blocks)]):
+                    if name != "__call__":
+                        solver.add(name, result)
+                    else:
+                        waiting.append(result)
+                    still = []
+                    for i, need, values in waiting:
+                        if solver.ready(i, need):
+                            _store(buffer, symmetric, i, need, solver.finish(i, need, values))
+                            bar(need.size)
+                        else:
+                            still.append((i, need, values))
+                    waiting = still
         finally:  # what was computed stays in out, also after an error or an interruption
             if hasattr(buffer, "flush"):
                 buffer.flush()
@@ -256,6 +306,13 @@ def pairwise(
     if out is not None:
         return out
     return from_numpy(buffer, xp, dtype=dtype, device=device)
+
+
+def _store(buffer, symmetric, i, need, values):
+    buffer[i, need] = values
+    if symmetric:  # the mirror entries not yet filled (a resumed job may have some)
+        lower = np.isnan(buffer[need, i])
+        buffer[need[lower], i] = values[lower]
 
 
 # --- solvers: each maps a block (i, cols, need) to (i, need, values as float64) --------------
@@ -307,6 +364,18 @@ class _ExactSolver:
             values[k] = _exact_pair(self.weights[0][i], self.weights[1][j], M, self.num_iter_max)
         return i, need, values
 
+    @staticmethod
+    def preliminary(blocks):
+        return []
+
+    @staticmethod
+    def ready(i, need):
+        return True
+
+    @staticmethod
+    def finish(i, need, values):
+        return values
+
 
 def _weights_or_uniform(w):
     return [] if w is None else w
@@ -351,38 +420,56 @@ class _Solver:
             C = dist(x, y, metric=self.metric, p=self.p)
             a, b = _weights_or_uniform(a), _weights_or_uniform(b)
             return float(sinkhorn2(a, b, C, self.reg, **options))
-        if method == "sinkhorn_divergence":
-            value = float(self._entropic(x, y, a, b))
-            return value - 0.5 * (self.self_first[i] + self.self_second[j])
+        if method == "sinkhorn_divergence":  # OT_eps only: ``finish`` adds the self terms
+            return float(self._entropic(x, y, a, b))
         if method == "sliced":
             return float(sliced_wasserstein_distance(x, y, a, b, p=self.p, projections=self.theta))
         return float(wasserstein_1d(x[:, 0], y[:, 0], a, b, p=self.p))  # '1d'
 
-    # sinkhorn_divergence: OT_eps pairs and self terms, combined as S_eps (balanced: the
-    # mass term eps/2 (m_a - m_b)^2 of sinkhorn_divergence is 0).
+    # sinkhorn_divergence: the workers compute OT_eps of the pairs and of the self terms; the
+    # caller combines them as S_eps (balanced: the mass term eps/2 (m_a - m_b)^2 of
+    # sinkhorn_divergence is 0), so the solver sent to the workers never changes.
     def _entropic(self, x, y, a, b):
         return sinkhorn_divergence(
             x, y, a, b, reg=self.reg, p=self.p, metric=self.metric, debias=False, **self.options
         )
 
-    def self_terms(self, blocks, n_jobs):
-        """OT_eps(mu, mu) of every measure that the pending blocks need, once each."""
+    def preliminary(self, blocks):
+        """[("self_term", tasks)]: OT_eps(mu, mu) of every measure that the pending blocks
+        need, once each (none for the other methods)."""
+        self.self_first, self.self_second = {}, {}
+        if self.method != "sinkhorn_divergence":
+            return []
         rows = {i for i, _, _ in blocks}
         cols = {int(j) for _, _, need in blocks for j in need}
         same = self.second is self.first
-        tasks = [(True, k) for k in sorted(rows | cols if same else rows)]
-        tasks += [] if same else [(False, k) for k in sorted(cols)]
-        self.self_first, self.self_second = {}, {}
-        for in_first, k, value in _map(self._self_term, tasks, n_jobs):
-            (self.self_first if in_first else self.self_second)[k] = value
         if same:
             self.self_second = self.self_first
+        tasks = [(True, k) for k in sorted(rows | cols if same else rows)]
+        tasks += [] if same else [(False, k) for k in sorted(cols)]
+        return [("self_term", tasks)]
 
-    def _self_term(self, task):
+    def add(self, name, result):
+        in_first, k, value = result
+        (self.self_first if in_first else self.self_second)[k] = value
+
+    def ready(self, i, need):
+        if self.method != "sinkhorn_divergence":
+            return True
+        return i in self.self_first and all(int(j) in self.self_second for j in need)
+
+    def self_term(self, task):
         in_first, k = task
         measures = self.first if in_first else self.second
         x, w = measures.points[k], measures.weights[k]
         return in_first, k, float(self._entropic(x, x, w, w))
+
+    def finish(self, i, need, values):
+        """S_eps = OT_eps(mu_i, nu_j) - (OT_eps(mu_i, mu_i) + OT_eps(nu_j, nu_j)) / 2."""
+        if self.method != "sinkhorn_divergence":
+            return values
+        second = np.array([self.self_second[int(j)] for j in need])
+        return values - 0.5 * (self.self_first[i] + second)
 
     def _projections(self, options):
         from .._validation import check_integer
@@ -427,32 +514,6 @@ class _Solver:
 
 
 # --- execution ------------------------------------------------------------------------------
-
-
-def _map(function, tasks, n_jobs):
-    """``function`` over ``tasks`` in order: in this thread, or on ``n_jobs`` joblib workers,
-    threads unless ``joblib.parallel_config`` names another backend (the solvers are
-    picklable: 'loky' processes work too)."""
-    if n_jobs == 1:
-        yield from map(function, tasks)
-        return
-    try:
-        import joblib
-    except ImportError:
-        raise ImportError("n_jobs other than 1 needs joblib: pip install joblib") from None
-    parallel = joblib.Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
-    yield from parallel(joblib.delayed(function)(task) for task in tasks)
-
-
-def _inner_threads_limited():
-    """One BLAS/OpenMP thread while the blocks run (threadpoolctl, when installed): the
-    parallelism is over blocks, and the same inner thread count whatever ``n_jobs`` keeps
-    the results identical."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ __all__ = [
 
 def check_n_jobs(n_jobs):
     if n_jobs is None:
-        return 1
+        return None
     if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, (int, np.integer)):
         raise TypeError(f"n_jobs must be an int or None, got {type(n_jobs).__name__}")
     if n_jobs == 0:

@@ -1,0 +1,265 @@
+"""Where the blocks of :func:`otkit.pairwise` run: in the calling thread, on joblib workers,
+or on the workers of a Dask cluster.
+
+An executor is a context manager giving ``run(jobs)``: for jobs ``[(name, tasks), ...]``
+an iterator over ``(name, getattr(solver, name)(task))`` for every task of every job, in
+any order (serially and on joblib: job after job, each in order). On Dask the solver (with
+the shared cost or support and every measure) is scattered to all the workers once
+(``broadcast=True``), consecutive tasks are grouped into Dask tasks of about equal numbers
+of pairs, all the jobs are submitted at once (the earlier ones first in priority), and the
+results come back as the tasks complete. A block's values never depend on
+where or with which others it runs, so every route gives the same numbers, bit for bit
+(BLAS and OpenMP pools are held to one thread in each worker process, as in the caller).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import os
+import sys
+import threading
+import uuid
+import warnings
+
+import numpy as np
+
+__all__ = ["check_client", "executor", "one_inner_thread"]
+
+_INSTALL = 'pip install "otkit[dask]"'
+# Pairs per Dask task when there are many: long enough that the scheduler's few
+# milliseconds per task are negligible, short enough for frequent writes to ``out``.
+_PAIRS_PER_TASK = 2048
+_TASKS_PER_THREAD = 4  # at least: load balance when pairs cost unequal times
+
+
+def check_client(client):
+    """``None``, ``'dask'`` or a ``distributed.Client``; anything else is an error."""
+    if client is None:
+        return None
+    if isinstance(client, str):
+        if client != "dask":
+            raise ValueError(
+                f"client must be a dask.distributed.Client, 'dask' or None, got {client!r}"
+            )
+        return client
+    distributed = sys.modules.get("distributed")  # a Client exists only if it was imported
+    if distributed is None or not isinstance(client, distributed.Client):
+        raise TypeError(
+            f"client must be a dask.distributed.Client, 'dask' or None, got {type(client).__name__}"
+        )
+    return client
+
+
+def _import_distributed(why):
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(
+            f"{why} runs on Dask, but dask.distributed is not installed: {_INSTALL}"
+        ) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def executor(solver, n_jobs, client):
+    """The ``run(jobs)`` of the route chosen by ``client`` and ``n_jobs``: ``client``
+    (a Client, or 'dask': the current one or a LocalCluster for this call); otherwise joblib
+    with ``n_jobs`` workers (None: joblib's ``parallel_config``, else 1), on Dask when
+    ``parallel_config(backend="dask")`` is active, serial for one worker."""
+    if client is None:
+        n_jobs = _joblib_n_jobs() if n_jobs is None else n_jobs
+        if n_jobs == 1:
+            yield lambda jobs: _in_order(solver, jobs, map)
+            return
+        client = _joblib_dask_client()
+        if client is None:
+            yield lambda jobs: _in_order(solver, jobs, lambda f, t: _joblib_map(f, t, n_jobs))
+            return
+    with _dask_client(client, n_jobs) as dask_client:
+        runner = _DaskRunner(dask_client, solver)
+        try:
+            yield runner.map
+        finally:
+            runner.close()
+
+
+# --- joblib ------------------------------------------------------------------------------------
+
+
+def _in_order(solver, jobs, mapper):
+    for name, tasks in jobs:
+        for result in mapper(getattr(solver, name), tasks):
+            yield name, result
+
+
+def _joblib_n_jobs():
+    """``n_jobs=None``: 1, unless inside ``joblib.parallel_config`` (scikit-learn's
+    convention: its ``n_jobs``, or its backend's default, -1 for Dask)."""
+    if "joblib" not in sys.modules:  # no parallel_config can be active
+        return 1
+    import joblib
+
+    n_jobs = joblib.Parallel(n_jobs=None).n_jobs
+    return 1 if n_jobs is None else n_jobs
+
+
+def _joblib_dask_client():
+    """The Client of joblib's Dask backend when ``parallel_config(backend="dask")`` is
+    active, else None."""
+    if "joblib" not in sys.modules or "distributed" not in sys.modules:
+        return None
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    if type(backend).__name__ != "DaskDistributedBackend":
+        return None
+    return backend.client
+
+
+def _joblib_map(function, tasks, n_jobs):
+    """``function`` over ``tasks`` in order on ``n_jobs`` joblib workers: threads unless
+    ``joblib.parallel_config`` names another backend (the solvers are picklable: 'loky'
+    processes work too)."""
+    try:
+        import joblib
+    except ImportError:
+        raise ImportError("n_jobs other than 1 needs joblib: pip install joblib") from None
+    parallel = joblib.Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
+    yield from parallel(joblib.delayed(function)(task) for task in tasks)
+
+
+# --- Dask --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _dask_client(client, n_jobs):
+    if not isinstance(client, str):
+        yield client
+        return
+    distributed = _import_distributed("pairwise(client='dask')")
+    try:
+        current = distributed.get_client()
+    except ValueError:  # no client: a cluster on this machine, for this call
+        current = None
+    if current is not None:
+        yield current
+        return
+    cores = os.cpu_count() or 1
+    n_workers = cores if n_jobs is None else n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
+    try:
+        with warnings.catch_warnings():
+            # the scheduler's health/metrics HTTP server, on 127.0.0.1: any free port does
+            warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+    except RuntimeError as error:
+        raise RuntimeError(
+            "pairwise(client='dask') could not start a Dask LocalCluster. Its worker "
+            "processes start by importing the main script again: in a script, call pairwise "
+            "under `if __name__ == '__main__':`, or pass a running Client as client="
+        ) from error
+    with cluster, distributed.Client(cluster, set_as_default=False) as local:
+        yield local
+
+
+def _chunks(tasks, n_threads):
+    """Consecutive tasks grouped into ``min(len(tasks), max(pairs / 2048, 4 n_threads))``
+    chunks of about equal numbers of pairs (a block weighs its pairs, a self term 1)."""
+    weights = np.array([task[2].size if len(task) == 3 else 1 for task in tasks], dtype=float)
+    total, n = float(weights.sum()), len(tasks)
+    n_chunks = min(n, max(math.ceil(total / _PAIRS_PER_TASK), _TASKS_PER_THREAD * n_threads))
+    ideal = np.searchsorted(np.cumsum(weights), total * np.arange(1, n_chunks) / n_chunks) + 1
+    bounds = [0]
+    for k, end in enumerate(ideal.tolist()):  # increasing, one task at least per chunk
+        bounds.append(min(max(end, bounds[-1] + 1), n - (n_chunks - 1 - k)))
+    bounds.append(n)
+    return [tasks[start:stop] for start, stop in itertools.pairwise(bounds)]
+
+
+class _DaskRunner:
+    """Maps over one scattered copy of the solver; ``close`` cancels what is still running
+    (after an error or an interruption) and releases the copy."""
+
+    def __init__(self, client, solver):
+        self.client, self.solver, self.scattered = client, solver, None
+        self.token, self.submitted = uuid.uuid4().hex[:12], []
+
+    def map(self, jobs):
+        import distributed
+
+        client = self.client
+        if self.scattered is None:  # once: every task refers to it
+            self.scattered = client.scatter(self.solver, broadcast=True, hash=False)
+        n_threads = max(1, sum(client.nthreads().values()))
+        names, futures = {}, []
+        for index, (name, tasks) in enumerate(jobs):
+            chunks = _chunks(list(tasks), n_threads)
+            label = f"otkit-pairwise-{name.strip('_')}-{self.token}"
+            keys = [f"{label}-{k}" for k in range(len(chunks))]
+            futures += client.map(
+                _run_chunk,
+                chunks,
+                key=keys,
+                pure=False,
+                priority=len(jobs) - index,
+                solver=self.scattered,
+                method=name,
+            )
+            names.update(dict.fromkeys(keys, name))
+        self.submitted.extend(futures)
+        for future in distributed.as_completed(futures, loop=client.loop):
+            for result in future.result():
+                yield names[future.key], result
+
+    def close(self):
+        futures, self.submitted = self.submitted, []
+        if self.scattered is not None:
+            futures.append(self.scattered)
+            self.scattered = None
+        if futures:
+            self.client.cancel(futures)
+
+
+def _run_chunk(chunk, solver, method):
+    """A Dask task: the solver's ``method`` on each task of the chunk."""
+    function = getattr(solver, method)
+    with one_inner_thread():
+        return [function(task) for task in chunk]
+
+
+# --- one BLAS/OpenMP thread ----------------------------------------------------------------------
+
+_limit_lock = threading.Lock()
+_limit_state = {"depth": 0, "limiter": None}
+
+
+@contextlib.contextmanager
+def one_inner_thread():
+    """One BLAS/OpenMP thread in this process while the blocks run (threadpoolctl, when
+    installed): the parallelism is over blocks, and the same inner thread count whatever
+    the route keeps the results identical. The limit is process-wide, so concurrent users
+    (thread workers) share it: the first sets it, the last restores the original."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with _limit_lock:
+        if _limit_state["depth"] == 0:
+            _limit_state["limiter"] = threadpool_limits(limits=1)
+        _limit_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_state["depth"] -= 1
+            if _limit_state["depth"] == 0:
+                _limit_state["limiter"].restore_original_limits()
+                _limit_state["limiter"] = None
