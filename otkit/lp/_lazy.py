@@ -73,10 +73,10 @@ _DOC_PARAMETERS = r"""
         Rounds of the optimality certificate before giving up (result code 4, a warning)."""
 
 _DOC_LOG = """``cost``, ``u``, ``v`` (duals: :math:`c(x_i, y_j) - u_i - v_j \\ge 0` on all pairs,
-          with equality on the support; also for zero-weight points), ``warning`` (None when
-          optimal), ``result_code`` (1 optimal, 3 numItermax reached, 4 certificate not closed),
-          ``n_iter`` (pivots), ``levels`` (of the hierarchy), ``n_arcs`` (arcs of the final
-          sparse solve), ``certificate_rounds``"""
+        with equality on the support; also for zero-weight points), ``warning`` (None when
+        optimal), ``result_code`` (1 optimal, 3 numItermax reached, 4 certificate not closed),
+        ``n_iter`` (pivots), ``levels`` (of the hierarchy), ``n_arcs`` (arcs of the final
+        sparse solve), ``certificate_rounds``"""
 
 
 def _options(metric, p, power, numItermax, coarse_size, neighbors, max_rounds):
