@@ -11,8 +11,10 @@ the only n x m array: the solver's own memory is O(n + m).
 Ingredients (Ahuja, Magnanti & Orlin, *Network Flows*, 1993, ch. 11; Kelly & O'Neill 1991 for
 block pricing):
 
-- the tree is held as parent / first-child / sibling links with node depths, so the pivot
-  cycle is found by climbing to the apex and the moved subtree is walked without a stack;
+- the tree is held as parent links with node depths and the thread indices of AMO 11.3
+  (preorder successor and predecessor, last node of each subtree), so the pivot cycle is
+  found by climbing to the apex and the moved subtree is walked in time proportional to its
+  size, its thread re-spliced from O(stem) pieces;
 - strongly feasible initial tree through the artificial root, and Cunningham's leaving-arc
   rule (last blocking arc from the apex), which excludes cycling;
 - symbolic big-M artificial costs: the cost of an artificial arc is M + c with M a formal

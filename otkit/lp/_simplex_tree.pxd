@@ -83,9 +83,9 @@ ctypedef struct Tree:
     cross_bound_fn cross_bound
     char *storage         # the one allocation that holds the node arrays below
     int *parent
-    int *first_child
-    int *next_sibling
-    int *prev_sibling
+    int *thread           # preorder successor (cyclic: the last node's is the root)
+    int *rev_thread       # preorder predecessor
+    int *last             # last node of each subtree in preorder (AMO 11.3 tree indices)
     int *depth
     int64_t *arc          # arc to the parent (index into cost), -1 for artificial
     uint8_t *up           # 1 if the arc points from the node to its parent
@@ -141,10 +141,10 @@ cdef inline bint tree_alloc(Tree *T, int n, int m) noexcept nogil:
     T.art_cost = T.big + nodes
     T.arc = <int64_t *> (T.art_cost + nodes)
     T.parent = <int *> (T.arc + nodes)
-    T.first_child = T.parent + nodes
-    T.next_sibling = T.first_child + nodes
-    T.prev_sibling = T.next_sibling + nodes
-    T.depth = T.prev_sibling + nodes
+    T.thread = T.parent + nodes
+    T.rev_thread = T.thread + nodes
+    T.last = T.rev_thread + nodes
+    T.depth = T.last + nodes
     T.up = <uint8_t *> (T.depth + nodes)
     return True
 
@@ -182,11 +182,16 @@ cdef inline void tree_init(Tree *T, const double *a, const double *b, double art
     reduced cost -2M + (C_ij - u_init_i - v_init_j) (M symbolic; 2 art numeric) and arcs
     tight for the warm start enter first.  ``u_init`` and
     ``v_init`` may be NULL (no warm start)."""
-    cdef int n = T.n, x
-    for x in range(T.n_nodes):
-        T.first_child[x] = -1
-        T.next_sibling[x] = -1
-        T.prev_sibling[x] = -1
+    cdef int n = T.n, x, root = T.root
+    # Preorder root, 0, 1, ..., root - 1 (every other node a leaf under the root).
+    for x in range(root):
+        T.thread[x] = x + 1
+        T.rev_thread[x] = x - 1
+        T.last[x] = x
+    T.thread[root] = 0 if root > 0 else root
+    T.rev_thread[0] = root
+    T.rev_thread[root] = root - 1 if root > 0 else root
+    T.last[root] = root - 1 if root > 0 else root
     T.parent[T.root] = -1
     T.depth[T.root] = 0
     T.pi[T.root] = 0.0
@@ -197,7 +202,7 @@ cdef inline void tree_init(Tree *T, const double *a, const double *b, double art
     T.up[T.root] = 0
     T.art_cost[T.root] = 0.0
     for x in range(T.n_nodes - 2, -1, -1):
-        link(T, T.root, x)
+        T.parent[x] = root
         T.depth[x] = 1
         T.arc[x] = -1
         if x < n and a[x] != 0.0:
@@ -219,37 +224,6 @@ cdef inline void tree_init(Tree *T, const double *a, const double *b, double art
             T.pi[x] = T.art_cost[x]
             T.big[x] = T.W
         T.err[x] = fabs(T.pi[x])
-
-
-cdef inline void unlink(Tree *T, int x) noexcept nogil:
-    cdef int p = T.prev_sibling[x], nx = T.next_sibling[x]
-    if p != -1:
-        T.next_sibling[p] = nx
-    else:
-        T.first_child[T.parent[x]] = nx
-    if nx != -1:
-        T.prev_sibling[nx] = p
-
-
-cdef inline void link(Tree *T, int par, int x) noexcept nogil:
-    cdef int first = T.first_child[par]
-    T.parent[x] = par
-    T.prev_sibling[x] = -1
-    T.next_sibling[x] = first
-    if first != -1:
-        T.prev_sibling[first] = x
-    T.first_child[par] = x
-
-
-cdef inline int next_in_subtree(Tree *T, int x, int q) noexcept nogil:
-    """Next node after x in a preorder walk of the subtree rooted at q, -1 at its end."""
-    if T.first_child[x] != -1:
-        return T.first_child[x]
-    while x != q and T.next_sibling[x] == -1:
-        x = T.parent[x]
-    if x == q:
-        return -1
-    return T.next_sibling[x]
 
 
 cdef inline double tree_arc_cost(Tree *T, int x) noexcept nogil:
@@ -313,11 +287,9 @@ cdef inline void recompute_potentials(Tree *T) noexcept nogil:
 
     Only the children of the root hang from artificial arcs (cost M + art_cost): their
     symbolic part is -W (arc to the root) or +W (from the root); the others inherit it."""
-    cdef int root = T.root, x = T.first_child[root], par
+    cdef int root = T.root, x = T.thread[root], par
     cdef double c
-    if x == -1:
-        return
-    while True:
+    while x != root:
         par = T.parent[x]
         c = tree_arc_cost(T, x)
         T.pi[x] = T.pi[par] - c if T.up[x] else T.pi[par] + c
@@ -327,21 +299,15 @@ cdef inline void recompute_potentials(Tree *T) noexcept nogil:
         else:
             T.big[x] = T.big[par]
         T.depth[x] = T.depth[par] + 1
-        if T.first_child[x] != -1:
-            x = T.first_child[x]
-            continue
-        while x != root and T.next_sibling[x] == -1:
-            x = T.parent[x]
-        if x == root:
-            return
-        x = T.next_sibling[x]
+        x = T.thread[x]
 
 
 cdef inline void pivot(Tree *T, int64_t e_in, double rc_in, double big_in) noexcept nogil:
     """Push flow around the cycle closed by arc e_in and update the tree (the rounding
     bounds err are left stale: only the exact pass reads them, after a recomputation)."""
     cdef int s = arc_source(T, e_in), t = arc_sink(T, e_in)
-    cdef int x, y, apex, out_node = -1, q, r, prev, nxt, old_up
+    cdef int x, y, apex, out_node = -1, q, r, prev, nxt, old_up, old_parent = -1
+    cdef int tail, after, before, before_next, out_last
     cdef bint out_on_source_side = False, carry_up
     cdef double delta = INFINITY, sigma, sigma_big, carry_flow, old_flow
     cdef int64_t carry_arc, old_arc
@@ -382,14 +348,24 @@ cdef inline void pivot(Tree *T, int64_t e_in, double rc_in, double big_in) noexc
         while x != apex:
             T.flow[x] += delta if T.up[x] else -delta
             x = T.parent[x]
-    # The subtree under the leaving arc is re-hung from the entering arc: reverse the stem
-    # from q (the entering endpoint inside it) up to out_node.
+    # The subtree S under the leaving arc is re-hung from the entering arc: reverse the stem
+    # v_0 = q (the entering endpoint inside it), v_1 = parent of q, ..., v_k = out_node.
     if out_on_source_side:
         q = s
         r = t
     else:
         q = t
         r = s
+    # Its new preorder (AMO 11.3) is made of pieces of the old one: the subtree of q, then
+    # for each v_i (i >= 1) the part of its old subtree before that of v_{i-1} (v_i first)
+    # and the part after it; so every stem node's subtree ends at the same node, `tail`.
+    # Invariants at v_i: tail ends the pieces so far, before = old predecessor of v_{i-1},
+    # after = old successor of the last node of v_{i-1}'s old subtree (read before any
+    # write could reach it: each step writes inside v_{i-1}'s old subtree or before it).
+    out_last = T.last[out_node]
+    tail = T.last[q]
+    after = T.thread[tail]
+    before = T.rev_thread[q]
     carry_arc = e_in
     carry_up = q == s
     carry_flow = delta
@@ -397,37 +373,76 @@ cdef inline void pivot(Tree *T, int64_t e_in, double rc_in, double big_in) noexc
     x = q
     while True:
         nxt = T.parent[x]
+        if x != q:  # x = v_i, prev = v_{i-1}
+            before_next = T.rev_thread[x]
+            T.thread[tail] = x
+            T.rev_thread[x] = tail
+            tail = before
+            if T.last[x] != T.last[prev]:  # a part after v_{i-1}'s subtree
+                T.thread[tail] = after
+                T.rev_thread[after] = tail
+                tail = T.last[x]
+                after = T.thread[tail]
+            before = before_next
         old_arc = T.arc[x]
         old_up = T.up[x]
         old_flow = T.flow[x]
-        unlink(T, x)
-        link(T, prev, x)
+        T.parent[x] = prev
         T.arc[x] = carry_arc
         T.up[x] = carry_up
         T.flow[x] = carry_flow
         if x == out_node:
+            old_parent = nxt
             break
         carry_arc = old_arc
         carry_up = not old_up
         carry_flow = old_flow
         prev = x
         x = nxt
-    # Shift potentials on the moved subtree so that the entering arc gets rc = 0, and
-    # refresh depths (the stem reversal changes them non-uniformly).
+    # Cut S (old thread: before, S, after) and close the gap in its old ancestors' indices.
+    T.thread[before] = after
+    T.rev_thread[after] = before
+    y = old_parent
+    while y != -1 and T.last[y] == out_last:
+        T.last[y] = before
+        y = T.parent[y]
+    # Splice it in right after r (its first child); a leaf r passes its new last upwards.
+    after = T.thread[r]
+    T.thread[r] = q
+    T.rev_thread[q] = r
+    T.thread[tail] = after
+    T.rev_thread[after] = tail
+    if T.last[r] == r:
+        y = r
+        while y != -1 and T.last[y] == r:
+            T.last[y] = tail
+            y = T.parent[y]
+    x = out_node
+    while True:
+        T.last[x] = tail
+        if x == q:
+            break
+        x = T.parent[x]
+    # Shift potentials on the moved subtree (q .. tail in the thread) so that the entering
+    # arc gets rc = 0, and refresh depths (the stem reversal changes them non-uniformly).
     sigma = rc_in if q == t else -rc_in
     sigma_big = big_in if q == t else -big_in
-    T.pi[q] += sigma
-    T.depth[q] = T.depth[r] + 1
-    x = next_in_subtree(T, q, q)
-    while x != -1:
-        T.pi[x] += sigma
-        T.depth[x] = T.depth[T.parent[x]] + 1
-        x = next_in_subtree(T, x, q)
+    x = q
     if sigma_big != 0.0:  # symbolic mode, between the two kinds of subtrees only
-        x = q
-        while x != -1:
+        while True:
+            T.pi[x] += sigma
             T.big[x] += sigma_big
-            x = next_in_subtree(T, x, q)
+            T.depth[x] = T.depth[T.parent[x]] + 1
+            if x == tail:
+                break
+            x = T.thread[x]
+    else:
+        while True:
+            T.pi[x] += sigma
+            T.depth[x] = T.depth[T.parent[x]] + 1
+            if x == tail:
+                break
+            x = T.thread[x]
 
 
 cdef inline int run_simplex(Tree *T, int64_t block_size, int64_t *cursor, int64_t max_iter,
@@ -510,14 +525,14 @@ cdef inline bint recentre(Tree *T, const double *a, const double *b) noexcept no
     c = (b_v - a_u) / mass
     if worst == 0.0 and c == 0.0:
         return False
-    x = T.first_child[T.root]
-    while x != -1:
+    x = T.thread[T.root]
+    while x != T.root:
         delta = (worst if T.big[x] > 0.0 else -worst) - c
         if T.up[x]:
             T.art_cost[x] -= delta
         else:
             T.art_cost[x] += delta
-        x = T.next_sibling[x]
+        x = T.thread[T.last[x]]
     return True
 
 
