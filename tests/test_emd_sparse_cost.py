@@ -109,3 +109,88 @@ def test_public_emd_and_emd2_dispatch_sparse_costs(fmt):
     assert sp.issparse(G)
     np.testing.assert_allclose(np.sum(G.toarray() * M), cost, rtol=RTOL)
     assert mask[G.tocoo().row, G.tocoo().col].all()
+
+
+# --- torch sparse costs -------------------------------------------------------------------
+
+
+def _torch_cost(torch, Ms, layout="coo", requires_grad=False):
+    coo = Ms.tocoo()
+    M = torch.sparse_coo_tensor(
+        torch.tensor(np.stack([coo.row, coo.col]), dtype=torch.int64),
+        torch.tensor(coo.data),
+        size=coo.shape,
+        check_invariants=True,
+    ).coalesce()
+    if layout == "csr":
+        M = M.to_sparse_csr()
+    return M.requires_grad_(requires_grad)
+
+
+def test_torch_sparse_layouts_are_recognized_without_importing():
+    torch = pytest.importorskip("torch")
+    _, _, Ms, M, _ = _problem(20)
+    assert is_sparse_cost(_torch_cost(torch, Ms)) and is_sparse_cost(_torch_cost(torch, Ms, "csr"))
+    assert not is_sparse_cost(torch.tensor(M)) and not is_sparse_cost(M)
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_torch_sparse_equals_scipy_path(layout):
+    torch = pytest.importorskip("torch")
+    a, b, Ms, _, _ = _problem(21)
+    want, want_log = ot.emd2(a, b, Ms, log=True, return_matrix=True)
+    Mt = _torch_cost(torch, Ms, layout)
+    cost, log = ot.emd2(torch.tensor(a), torch.tensor(b), Mt, log=True, return_matrix=True)
+    assert isinstance(cost, torch.Tensor) and cost.dtype == torch.float64
+    np.testing.assert_allclose(cost.item(), want, rtol=RTOL)
+    G = ot.emd(torch.tensor(a), torch.tensor(b), Mt)
+    for plan in (G, log["G"]):
+        assert plan.layout == torch.sparse_coo
+        np.testing.assert_allclose(plan.to_dense().numpy(), want_log["G"].toarray(), atol=1e-15)
+    for key in ("u", "v"):
+        np.testing.assert_allclose(log[key].numpy(), want_log[key], rtol=RTOL, atol=1e-12)
+    assert log["result_code"] == 1 and log["warning"] is None
+
+
+def test_torch_sparse_gradients_are_plan_and_centred_duals():
+    torch = pytest.importorskip("torch")
+    a, b, Ms, _, _ = _problem(22)
+    _, ref = ot.emd2(a, b, Ms, log=True, return_matrix=True)
+    Mt = _torch_cost(torch, Ms, requires_grad=True)
+    at, bt = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    ot.emd2(at, bt, Mt).backward()
+    assert Mt.grad.layout == torch.sparse_coo
+    np.testing.assert_allclose(Mt.grad.to_dense().numpy(), ref["G"].toarray(), atol=1e-15)
+    np.testing.assert_allclose(at.grad.numpy(), ref["u"] - ref["u"].mean(), atol=1e-12)
+    np.testing.assert_allclose(bt.grad.numpy(), ref["v"] - ref["v"].mean(), atol=1e-12)
+
+
+def test_torch_sparse_cost_gradient_matches_finite_differences():
+    # the LP value is linear in the stored costs on the optimal basis: steps of 1e-7 keep it
+    torch = pytest.importorskip("torch")
+    a, b, Ms, _, _ = _problem(23)
+    coo = Ms.tocoo()
+    Mt = _torch_cost(torch, Ms, requires_grad=True)
+    ot.emd2(a, b, Mt).backward()
+    grad = Mt.grad.coalesce().values().numpy()
+    order = np.lexsort((coo.col, coo.row))  # the coalesced (row-major) order
+    rng = np.random.default_rng(0)
+    for k in rng.choice(coo.nnz, size=5, replace=False):
+        step = np.zeros(coo.nnz)
+        step[order[k]] = 1e-7
+        moved = sp.coo_array((coo.data + step, (coo.row, coo.col)), shape=coo.shape)
+        fd = (ot.emd2(a, b, moved) - ot.emd2(a, b, Ms)) / 1e-7
+        np.testing.assert_allclose(grad[k], fd, atol=1e-7)
+
+
+def test_torch_sparse_float32_and_uniform_weights():
+    torch = pytest.importorskip("torch")
+    _, _, Ms, _, _ = _problem(24)
+    n, m = Ms.shape
+    Mt = _torch_cost(torch, Ms).to(torch.float32)
+    cost = ot.emd2([], [], Mt)
+    assert cost.dtype == torch.float32
+    np.testing.assert_allclose(cost.item(), ot.emd2(np.full(n, 1 / n), np.full(m, 1 / m), Ms),
+                               rtol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match="a.shape"):
+        ot.emd2(torch.ones(n + 1) / (n + 1), torch.ones(m) / m, Mt)

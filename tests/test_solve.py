@@ -364,7 +364,7 @@ def test_solve_sample_names_mismatched_points(clouds):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"lazy": True}, "no lazy solver for method='exact'.*reg > 0"),
+        ({"lazy": True, "method": "exact", "unbalanced": 1.0}, "balanced"),
         ({"method": "sliced", "metric": "cosine"}, "metric must be one of"),
         ({"method": "gaussian", "metric": "euclidean"}, "metric='sqeuclidean'"),
         ({"method": "lowrank"}, "method='lowrank'.*use method='sinkhorn'"),

@@ -304,10 +304,15 @@ def _validate_host_values(a, b, M, input_dtype, check_marginals, potentials=None
         _check_potentials_values(tuple(to_numpy(p) for p in potentials))
 
 
-def _is_scipy_sparse(M):
-    """A ``scipy.sparse`` cost (the LP restricted to its stored entries), told by the type's
-    module so that dense calls never import scipy."""
-    return type(M).__module__.startswith("scipy.sparse")
+def _is_sparse_cost(M):
+    """A ``scipy.sparse`` cost or a torch sparse COO/CSR tensor (the LP restricted to its
+    stored entries), told by the type's module and the layout's name so that dense calls
+    import neither scipy nor torch."""
+    module = type(M).__module__
+    if module.startswith("scipy.sparse"):
+        return True
+    layout = str(getattr(M, "layout", "")) if module.startswith("torch") else ""
+    return layout in ("torch.sparse_coo", "torch.sparse_csr")
 
 
 def _check_cost_given(M):
@@ -352,10 +357,12 @@ def emd(
         Source weights, non-negative. Empty (``[]``) or ``None`` means uniform.
     b : (m,) array or list
         Target weights, non-negative, same total mass as ``a``. Empty means uniform.
-    M : (n, m) array
+    M : (n, m) array or sparse matrix
         Ground cost matrix, finite.  Any range works: entries of 1e15 ("forbidden" arcs)
         next to costs of order 1 give the LP optimum, and costs above 2**512 are divided by
-        a power of two (exact) for the solve.
+        a power of two (exact) for the solve.  A ``scipy.sparse`` matrix or a torch sparse
+        COO/CSR tensor restricts the LP to its stored entries (POT's sparse ``emd``): the
+        plan is then sparse in the same library.
     numItermax : int, default=100000
         Maximum number of pivots of the simplex.
     log : bool, default=False
@@ -423,7 +430,7 @@ def emd(
     _check_cost_given(M)
     _check_num_threads(numThreads)
     numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
-    if _is_scipy_sparse(M):
+    if _is_sparse_cost(M):
         from ._emd_sparse import emd_sparse
 
         return emd_sparse(a, b, M, numItermax, log, center_dual, check_marginals, potentials_init)
@@ -479,8 +486,10 @@ def emd2(
         Source weights (empty means uniform).
     b : (m,) or (m, k) array or list
         Target weights; a 2-D ``b`` solves ``k`` problems that share ``a`` and ``M``.
-    M : (n, m) array
-        Ground cost matrix.
+    M : (n, m) array or sparse matrix
+        Ground cost matrix; a ``scipy.sparse`` matrix or a torch sparse COO/CSR tensor
+        restricts the LP to its stored entries (on torch the cost is differentiable w.r.t.
+        the stored values: the plan at those entries).
     processes : int, default=1
         Accepted for POT compatibility and ignored: problems are solved in turn. As POT, a
         value above 1 with a 2-D ``b`` issues a ``UserWarning`` (deprecated there).
@@ -511,7 +520,7 @@ def emd2(
     _check_cost_given(M)
     _check_num_threads(numThreads)
     numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
-    if _is_scipy_sparse(M):
+    if _is_sparse_cost(M):
         from ._emd_sparse import emd2_sparse
 
         return emd2_sparse(

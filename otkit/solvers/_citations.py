@@ -148,6 +148,15 @@ REFERENCES = {
   pages     = {2681--2690},
   year      = {2019}
 }""",
+    "schmitzer2016": """@article{schmitzer2016sparse,
+  author  = {Bernhard Schmitzer},
+  title   = {A Sparse Multiscale Algorithm for Dense Optimal Transport},
+  journal = {Journal of Mathematical Imaging and Vision},
+  volume  = {56},
+  number  = {2},
+  pages   = {238--259},
+  year    = {2016}
+}""",
     "sejourne2019": """@article{sejourne2019sinkhorn,
   author  = {Thibault S{\\'e}journ{\\'e} and Jean Feydy and Fran{\\c{c}}ois-Xavier Vialard and
              Alain Trouv{\\'e} and Gabriel Peyr{\\'e}},
@@ -160,6 +169,7 @@ REFERENCES = {
 # What each solver computes (first) and how (then); every entry ends with the textbook.
 _BY_SOLVER = {
     "emd": ("bonneel2011", "ahuja1993"),
+    "emd_lazy": ("schmitzer2016", "ahuja1993"),
     "sinkhorn": ("cuturi2013",),
     "sinkhorn_log": ("cuturi2013", "schmitzer2019"),
     "sinkhorn_stabilized": ("cuturi2013", "schmitzer2019"),
@@ -179,6 +189,8 @@ _BY_SOLVER = {
 
 _SUMMARY = {
     "emd": "Exact optimal transport (linear program), solved by the network simplex.",
+    "emd_lazy": "Exact optimal transport between point clouds without the cost matrix: "
+    "coarse-to-fine sparse network simplex, certified optimal on all pairs.",
     "sinkhorn": "Entropic optimal transport, solved by Sinkhorn's matrix scaling.",
     "sinkhorn_log": "Entropic optimal transport, Sinkhorn iterations in the log domain.",
     "sinkhorn_stabilized": "Entropic optimal transport, stabilized (absorbed) Sinkhorn.",

@@ -1,6 +1,7 @@
 r"""The point-cloud methods of ``solve_sample`` that do not form a cost matrix: '1d'
 (sorting), 'sliced' and 'max_sliced' (projections), 'online' and 'geomloss' (Sinkhorn on
-costs recomputed by blocks), with their lazy plans and the barycentric displacements
+costs recomputed by blocks), exact OT with ``lazy=True`` (the multiscale solver of
+:func:`otkit.emd2_lazy`, a sparse plan), with their lazy plans and the barycentric displacements
 :math:`T(x_i) - x_i`, :math:`T(x_i) = \sum_j P_{ij} y_j / \sum_j P_{ij}`.
 """
 
@@ -8,10 +9,23 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
+
 from .._boundary import weights_or_uniform
-from ..backend import device_of, get_namespace, is_traced, stop_gradient
+from ..backend import (
+    device_of,
+    from_numpy,
+    get_namespace,
+    is_jax_namespace,
+    is_numpy_namespace,
+    is_torch_namespace,
+    is_traced,
+    stop_gradient,
+    to_numpy,
+)
 from ..bregman._sinkhorn_loop import log_weights
-from ..lp import emd_1d, wasserstein_1d, wasserstein_1d_potentials
+from ..lp import emd2_lazy, emd_1d, wasserstein_1d, wasserstein_1d_potentials
+from ..lp._lazy_certificate import METRICS as LAZY_METRICS
 from ..sliced._sliced import max_sliced_wasserstein_distance, sliced_wasserstein_distance
 from ..utils._costs import METRICS
 from ..utils._result import OTResult
@@ -23,6 +37,7 @@ __all__ = [
     "barycentric_maps",
     "exponent",
     "solve_1d",
+    "solve_lazy_exact",
     "solve_online",
     "solve_sliced",
 ]
@@ -212,3 +227,116 @@ def _uniform_if_none_shift(a, b, X, Y, eps, xp):
     wa = weights_or_uniform(a, X.shape[0], xp, X.dtype, device_of(X))
     wb = weights_or_uniform(b, Y.shape[0], xp, X.dtype, device_of(X))
     return entropy_shift(wa, wb, eps, xp)
+
+
+# --- exact OT without the cost matrix (lazy=True) ------------------------------------------
+
+
+def _scatter_sum(values, index, size, xp):
+    """``out[index[k]] += values[k]`` into a zero array of ``size`` rows (detached):
+    traceable on JAX, on the host elsewhere (O(n + m) entries, so the copy is cheap)."""
+    shape = (size,) + tuple(values.shape[1:])
+    if is_jax_namespace(xp):
+        return xp.zeros(shape, dtype=values.dtype).at[index].add(values)
+    out = np.zeros(shape)
+    np.add.at(out, to_numpy(index, dtype=np.int64), to_numpy(values))
+    return from_numpy(out, xp, dtype=values.dtype, device=device_of(values))
+
+
+def _coordinates(plan, xp):
+    """(data, rows, cols) of the sparse plan of :func:`otkit.emd2_lazy`, in ``xp``."""
+    if is_numpy_namespace(xp):  # a scipy.sparse.coo_array
+        return plan.data, plan.row, plan.col
+    return stop_gradient(plan.data, xp), plan.rows, plan.cols
+
+
+def _dense_plan(data, rows, cols, shape, xp):
+    if is_jax_namespace(xp):
+        return xp.zeros(shape, dtype=data.dtype).at[rows, cols].add(data)
+    out = np.zeros(shape)
+    np.add.at(out, (to_numpy(rows, dtype=np.int64), to_numpy(cols, dtype=np.int64)),
+              to_numpy(data))  # fmt: skip
+    return from_numpy(out, xp, dtype=data.dtype, device=device_of(data))
+
+
+def _sparse_result_plan(plan, data, rows, cols, shape, xp):
+    """The plan as POT's ``OTResult.sparse_plan``: scipy COO on NumPy, a torch sparse COO
+    tensor of the positive entries on torch, the :class:`otkit.lp.SparsePlan` elsewhere."""
+    if not is_torch_namespace(xp):
+        return plan
+    from ..lp._emd_sparse import torch_sparse_coo
+
+    keep = data > 0
+    return torch_sparse_coo(data[keep], rows[keep], cols[keep], shape, like=data)
+
+
+def _sparse_maps(X, Y, data, rows, cols, xp):
+    """Barycentric displacements of a sparse plan, computed on first call."""
+    X, Y = stop_gradient(X, xp), stop_gradient(Y, xp)
+    cache = {}
+
+    def parts():
+        if not cache:
+            weights = data[:, None]
+            cache["a"] = (_scatter_sum(weights * xp.take(Y, cols, axis=0), rows, X.shape[0], xp),
+                          _scatter_sum(data, rows, X.shape[0], xp))  # fmt: skip
+            cache["b"] = (_scatter_sum(weights * xp.take(X, rows, axis=0), cols, Y.shape[0], xp),
+                          _scatter_sum(data, cols, Y.shape[0], xp))  # fmt: skip
+        return cache
+
+    def a_to_b():
+        return _displacement(*parts()["a"], X, xp)
+
+    def b_to_a():
+        return _displacement(*parts()["b"], Y, xp)
+
+    return a_to_b, b_to_a
+
+
+def solve_lazy_exact(X, Y, a, b, metric, p, max_iter, potentials_init, grad, verbose, xp):
+    r"""Exact OT by :func:`otkit.emd2_lazy` (multiscale network simplex certified on all
+    pairs; no (n, m) cost): value and potentials as the dense exact method, the plan sparse
+    (``sparse_plan``; ``plan`` densifies it on access)."""
+    from ._solve import _EMD_MAX_ITER, _EMD_STATUS
+
+    if not isinstance(metric, str) or metric.lower() not in LAZY_METRICS:
+        raise NotImplementedError(
+            f"lazy exact OT (emd2_lazy) takes metric in {LAZY_METRICS}, got {metric!r}; "
+            "use lazy=False"
+        )
+    budget = _EMD_MAX_ITER if max_iter is None else max_iter
+    with progress(verbose, None, desc="emd_lazy") as report:
+        value, log = emd2_lazy(X, Y, a, b, metric=metric.lower(), numItermax=budget, log=True,
+                               return_matrix=True, potentials_init=potentials_init,
+                               p=p)  # fmt: skip
+        code, n_iter = log["result_code"], log["n_iter"]
+        status = None if is_traced(code) else _EMD_STATUS.get(int(code), f"code {code}")
+        if status is not None:
+            report(int(n_iter))
+        report.close(status)
+    plan = log.pop("G")
+    shape = (int(X.shape[0]), int(Y.shape[0]))
+    data, rows, cols = _coordinates(plan, xp)
+    if is_numpy_namespace(xp):
+        data, rows, cols = (np.asarray(x) for x in (data, rows, cols))
+    if grad == "detach":
+        value = stop_gradient(value, xp)
+    converged = (code == 1) if status is None else status == "optimal"
+    a_to_b, b_to_a = _sparse_maps(X, Y, data, rows, cols, xp)
+    return OTResult(
+        potentials=(log["u"], log["v"]),
+        value=value,
+        value_linear=value,
+        sparse_plan=_sparse_result_plan(plan, data, rows, cols, shape, xp),
+        plan_factory=partial(_dense_plan, data, rows, cols, shape, xp),
+        marginals=(_scatter_sum(data, rows, shape[0], xp), _scatter_sum(data, cols, shape[1], xp)),
+        log=log,
+        status=status,
+        converged=converged,
+        n_iter=n_iter,
+        errors=[],
+        method="emd_lazy",
+        a_to_b=a_to_b,
+        b_to_a=b_to_a,
+        citation=citation_for("emd_lazy"),
+    )

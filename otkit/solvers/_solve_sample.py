@@ -24,9 +24,16 @@ from ._checks import (
     check_reg_type,
     check_unbalanced_type,
     is_regularized,
+    warn_n_threads,
 )
 from ._gaussian import solve_gaussian
-from ._sample_methods import barycentric_maps, solve_1d, solve_online, solve_sliced
+from ._sample_methods import (
+    barycentric_maps,
+    solve_1d,
+    solve_lazy_exact,
+    solve_online,
+    solve_sliced,
+)
 from ._solve import EXACT_METHODS, SINKHORN_METHODS, solve_matrix
 
 __all__ = ["SAMPLE_METHODS", "solve_sample"]
@@ -46,6 +53,7 @@ _ALTERNATIVES = {
     "bsp": "method='exact' (network simplex) or 'sliced'",
 }
 _POT_DEFAULT_RANK = 100
+_EXACT_LAZY = "exact_lazy"  # internal: exact OT by emd2_lazy (lazy=True, no reg)
 _ONLINE_REACH_EXPONENT = {"sqeuclidean": 2.0, "euclidean": 1.0}
 
 
@@ -145,8 +153,13 @@ def solve_sample(
         path.
     lazy : bool, default=False
         Never form the (n, m) cost matrix: entropic OT runs 'online' (memory
-        O((n + m) d + batch_size m)) and the result has a ``lazy_plan`` instead of a plan.
-        Exact OT has no lazy solver here (``NotImplementedError``; POT's ``emd2_lazy``).
+        O((n + m) d + batch_size m)) and the result has a ``lazy_plan`` instead of a plan;
+        balanced exact OT (no ``reg``, ``method`` None, 'exact' or 'emd') runs
+        :func:`otkit.emd2_lazy` (multiscale network simplex certified on all pairs, memory
+        O((n + m) k); metrics 'sqeuclidean', 'euclidean', 'cityblock', 'minkowski'): the
+        value, potentials and gradients of the dense exact method, the plan as
+        ``sparse_plan`` (``scipy.sparse.coo_array`` on NumPy, a torch sparse COO tensor on
+        torch, an :class:`otkit.lp.SparsePlan` elsewhere; ``plan`` densifies it on access).
     batch_size : int, optional
         Rows per cost block ('online', 'geomloss') and per block of the lazy plan.
     method : str, optional
@@ -220,7 +233,10 @@ def solve_sample(
     Differences from POT's ``ot.solve_sample``: 'sliced' and 'max_sliced' values are the
     p-th powers of POT's; lazy entropic OT ('online') returns ``value`` (POT: None) and
     potentials in cost units (POT: log-scalings); a method name never turns on the lazy
-    solver by itself (POT's ``method='sinkhorn'`` runs its lazy solver); 'geomloss' runs
+    solver by itself (POT's ``method='sinkhorn'`` runs its lazy solver); lazy exact OT
+    also takes ``method='exact'`` (POT: None only), its default pivot budget is
+    :func:`otkit.solve`'s (1e6, POT: 1e5), its status is otkit's word ('optimal'; POT:
+    'Converged') and its value differentiable on torch (POT: detached); 'geomloss' runs
     otkit's own point-cloud solver (no GeomLoss needed) and has ``value_linear``; the
     scaler is applied to both clouds.
 
@@ -264,6 +280,14 @@ def solve_sample(
         options = {"n_projections": n_projections, "projections": projections, "seed": seed}
         return solve_sliced(X, Y, a, b, metric, options, grad, xp, verbose,
                             maximize=method == "max_sliced")  # fmt: skip
+    if method == _EXACT_LAZY:
+        if unbalanced is not None or reach is not None:
+            raise NotImplementedError(
+                "lazy exact OT (emd2_lazy) is balanced; unbalanced OT needs lazy=False"
+            )
+        warn_n_threads(n_threads, stacklevel=2)
+        return solve_lazy_exact(X, Y, a, b, metric, p, max_iter, potentials_init, grad,
+                                verbose, xp)  # fmt: skip
     rho = _online_rho(unbalanced, reach, metric)
     if method in _LAZY_METHODS or (debias and method in SINKHORN_METHODS):
         if c is not None:
@@ -373,19 +397,22 @@ def _method_for(method, eps, lazy, debias, unbalanced, reach, potentials_init, r
     check_choice(method, "method", SAMPLE_METHODS + _DENSE_METHODS + _GEOMLOSS)
     if method == "emd":
         method = "exact"
-    if lazy and method in _DENSE_METHODS:
+    if lazy and method == "exact" and not regularized and balanced:
+        method = _EXACT_LAZY
+    elif lazy and method in _DENSE_METHODS:
         if method not in SINKHORN_METHODS:
             raise NotImplementedError(
                 "lazy=True never forms the cost matrix, and otkit has no lazy solver for "
-                f"method={method!r} (POT's emd2_lazy); use lazy=False, reg > 0 (entropic "
-                "OT, method='online'), method='1d' or method='sliced'"
+                f"method={method!r} with these options (lazy exact OT is balanced and "
+                "unregularized); use lazy=False, reg > 0 (entropic OT, method='online'), "
+                "method='1d' or method='sliced'"
             )
         method = "online"
     if method in ("1d", "sliced", "max_sliced") and regularized:
         raise ValueError(f"reg is not used by method={method!r} (unregularized); got reg={eps!r}")
     if method in _LAZY_METHODS and not regularized:
         raise ValueError(f"method={method!r} is entropic OT and needs reg > 0, got reg={eps!r}")
-    dense = method in _DENSE_METHODS and not (debias and regularized)
+    dense = method in _DENSE_METHODS + (_EXACT_LAZY,) and not (debias and regularized)
     if potentials_init is not None and not dense:
         raise ValueError(
             "potentials_init is used by the dense methods ('exact', 'sinkhorn', ...) without "
