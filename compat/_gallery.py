@@ -347,6 +347,7 @@ def cmd_gallery(args, otkit_revision) -> int:
     )
     if missing:
         print(f"in-scope scripts not found in this gallery: {', '.join(missing)}")
+    report = None
     if args.json:
         report = {
             "kind": "gallery",
@@ -362,15 +363,7 @@ def cmd_gallery(args, otkit_revision) -> int:
             "missing_in_scope": missing,
             "excluded": GALLERY_EXCLUDED,
         }
-        Path(args.json).write_text(json.dumps(report, indent=1))
-        print(f"JSON report: {args.json}")
-    if args.keep:
-        print(f"kept: {work}" + (f" and {tmp_src}" if tmp_src else ""))
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-        if tmp_src is not None:
-            shutil.rmtree(tmp_src, ignore_errors=True)
-    return 0
+    return finish_run(args, report, work, tmp_src)
 
 
 def _print_row(row: dict) -> None:
@@ -387,3 +380,18 @@ def _print_row(row: dict) -> None:
         if row["figures_diff"]:
             detail += f" ({row['figures_diff']})"
     print(f"{row['script']:58s} {status:25s} {detail}", flush=True)
+
+
+def finish_run(args, report: dict | None, work, tmp_src) -> int:
+    """Write the JSON report (when ``--json`` was given) and remove the work folders unless
+    ``--keep``; the exit status of a harness run."""
+    if report is not None:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+        print(f"JSON report: {args.json}")
+    if args.keep:
+        print(f"kept: {work}" + (f" and {tmp_src}" if tmp_src else ""))
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        if tmp_src is not None:
+            shutil.rmtree(tmp_src, ignore_errors=True)
+    return 0
