@@ -224,6 +224,7 @@ def test_jax_gradients_under_jit():
         ({"b": [0.2, 0.2]}, ValueError, "same total mass"),
         ({"b": [0.5, 0.25, 0.25]}, ValueError, "b.shape"),
         ({"metric": "cosine"}, ValueError, "metric"),
+        ({"hierarchy": "quadtree"}, ValueError, "hierarchy"),
         ({"metric": "minkowski", "p": 0.5}, ValueError, "p"),
         ({"X_a": None}, TypeError, "X_a"),
         ({"potentials_init": (np.zeros(2), np.zeros(3))}, ValueError, "potentials_init"),

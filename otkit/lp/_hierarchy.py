@@ -1,12 +1,21 @@
 r"""Multiscale partitions of a weighted point cloud (the hierarchy of the multiscale solver).
 
-A balanced kd-tree partition, for any dimension: at depth :math:`\ell + 1` every cell of depth
+Two partitions, both binary: the top :math:`\ell` bits of a point's code name its cell at
+depth :math:`\ell`.
+
+A balanced kd-tree partition (``kd_codes``), for any dimension: at depth :math:`\ell + 1` every cell of depth
 :math:`\ell` is cut in two at the median of its points along its widest coordinate, so depth
 :math:`\ell` has at most :math:`2^\ell` cells, and cells adapt to clustered clouds (a uniform
 grid would leave most cells empty).  Each level of the hierarchy stores, per cell, its mass
 (the sum of its points' weights), its position (their weighted mean) and its parent cell at
 the coarser level.  The cuts are vectorized over all the cells of a depth (one lexicographic
 sort per depth): O(n d log n) time, O(n) memory per level.
+
+A regular grid (``grid_codes``, for d <= 3): the quadtree (octree in 3-D) of a fixed box, cut
+at the midpoints of its sides, one coordinate per depth in turn, so that depth
+:math:`\ell d` is the grid of :math:`2^\ell` cells per side (a Morton / Z-order code).
+Cells do not adapt to the points (clustered clouds leave many empty), but they align with
+pixel grids and are the same for both clouds when they share the box.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Level", "build_levels", "kd_codes"]
+__all__ = ["Level", "build_levels", "grid_codes", "kd_codes"]
 
 
 class Level(NamedTuple):
@@ -52,6 +61,20 @@ def kd_codes(points: np.ndarray, depth: int) -> np.ndarray:
         rank[within] = np.arange(n) - starts[cell[within]]
         upper = rank >= sizes[cell] // 2
         codes[order] = 2 * sorted_codes + (upper & (sizes[cell] > 1))
+    return codes
+
+
+def grid_codes(points: np.ndarray, depth: int, low: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Morton codes of ``depth`` midpoint cuts of the box ``[low, low + span]`` (cut ``t``
+    halves coordinate ``t % d``); points on the upper faces go to the upper cells."""
+    n, d = points.shape
+    bits = max(1, -(-depth // d))  # cuts per coordinate
+    safe_span = np.where(span > 0, span, 1.0)
+    cells = np.floor((points - low) / safe_span * 2.0**bits)
+    cells = np.clip(cells, 0, 2**bits - 1).astype(np.int64)
+    codes = np.zeros(n, dtype=np.int64)
+    for t in range(depth):
+        codes = 2 * codes + ((cells[:, t % d] >> (bits - 1 - t // d)) & 1)
     return codes
 
 

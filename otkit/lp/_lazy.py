@@ -70,7 +70,13 @@ _DOC_PARAMETERS = r"""
     neighbors : int, default=8
         Nearest targets of each source added as candidate arcs at each level.
     max_rounds : int, default=50
-        Rounds of the optimality certificate before giving up (result code 4, a warning)."""
+        Rounds of the optimality certificate before giving up (result code 4, a warning).
+    hierarchy : {'kd', 'grid'}, default='kd'
+        Partition of the clouds into the levels: ``'kd'``, balanced median cuts along the
+        widest coordinate (cells adapt to clustered clouds, any d); ``'grid'``, the quadtree
+        (octree in 3-D) of the common bounding box, cut at midpoints (cells aligned with
+        pixel grids; on uniform 2-D clouds about 40% faster, on clustered clouds slower:
+        many cells stay empty). The result is the same optimum either way."""
 
 _DOC_LOG = """``cost``, ``u``, ``v`` (duals: :math:`c(x_i, y_j) - u_i - v_j \\ge 0` on all pairs,
         with equality on the support; also for zero-weight points), ``warning`` (None when
@@ -79,7 +85,7 @@ _DOC_LOG = """``cost``, ``u``, ``v`` (duals: :math:`c(x_i, y_j) - u_i - v_j \\ge
         sparse solve), ``certificate_rounds``"""
 
 
-def _options(metric, p, power, numItermax, coarse_size, neighbors, max_rounds):
+def _options(metric, p, power, numItermax, coarse_size, neighbors, max_rounds, hierarchy):
     metric = check_choice(metric, "metric", METRICS)
     if metric == "minkowski":
         p = check_real(p, "p", minimum=1, allow_traced=False)
@@ -90,6 +96,7 @@ def _options(metric, p, power, numItermax, coarse_size, neighbors, max_rounds):
         "coarse_size": check_integer(coarse_size, "coarse_size", minimum=1, allow_traced=False),
         "neighbors": check_integer(neighbors, "neighbors", minimum=0, allow_traced=False),
         "max_rounds": check_integer(max_rounds, "max_rounds", minimum=0, allow_traced=False),
+        "hierarchy": check_choice(hierarchy, "hierarchy", ("kd", "grid")),
     }
 
 
@@ -302,8 +309,9 @@ def _lazy(
     coarse_size,
     neighbors,
     max_rounds,
+    hierarchy,
 ):
-    options = _options(metric, p, power, numItermax, coarse_size, neighbors, max_rounds)
+    options = _options(metric, p, power, numItermax, coarse_size, neighbors, max_rounds, hierarchy)
     input_dtype = input_float_dtype(a, b, X_a, X_b)
     xp, dtype, device, X_a, X_b, a, b, pots = _prepare(X_a, X_b, a, b, potentials_init)
     cost, (rows, cols, flows, u, v, info) = _run(
@@ -343,6 +351,7 @@ def emd2_lazy(
     coarse_size=256,
     neighbors=8,
     max_rounds=50,
+    hierarchy="kd",
 ):
     r"""Exact optimal transport cost between two point clouds, without the cost matrix.
 
@@ -409,21 +418,9 @@ def emd2_lazy(
     1.0
     """
     cost, plan, log_dict = _lazy(
-        X_a,
-        X_b,
-        a,
-        b,
-        metric,
-        numItermax,
-        center_dual,
-        check_marginals,
-        potentials_init,
-        p,
-        power,
-        coarse_size,
-        neighbors,
-        max_rounds,
-    )
+        X_a, X_b, a, b, metric, numItermax, center_dual, check_marginals, potentials_init,
+        p, power, coarse_size, neighbors, max_rounds, hierarchy
+    )  # fmt: skip
     if return_matrix:
         log_dict["G"] = plan
     if log or return_matrix:
@@ -448,6 +445,7 @@ def emd_lazy(
     coarse_size=256,
     neighbors=8,
     max_rounds=50,
+    hierarchy="kd",
 ):
     r"""Exact optimal transport plan between two point clouds, as a sparse matrix.
 
@@ -477,21 +475,9 @@ def emd_lazy(
            [0.5, 0. ]])
     """
     _, plan, log_dict = _lazy(
-        X_a,
-        X_b,
-        a,
-        b,
-        metric,
-        numItermax,
-        center_dual,
-        check_marginals,
-        potentials_init,
-        p,
-        power,
-        coarse_size,
-        neighbors,
-        max_rounds,
-    )
+        X_a, X_b, a, b, metric, numItermax, center_dual, check_marginals, potentials_init,
+        p, power, coarse_size, neighbors, max_rounds, hierarchy
+    )  # fmt: skip
     return (plan, log_dict) if log else plan
 
 

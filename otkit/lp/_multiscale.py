@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._hierarchy import build_levels, kd_codes
+from ._hierarchy import build_levels, grid_codes, kd_codes
 from ._lazy_certificate import PointCost, row_c_transform
 from ._lazy_scanner import CertificateScanner
 from ._sparse_simplex import OPTIMAL, SparseNetworkSimplex
@@ -82,12 +82,15 @@ def solve_multiscale(
     center_dual=True,
     certify_levels=True,
     depth_step=2,
+    hierarchy="kd",
 ):
     """Exact OT between weighted clouds (NumPy float64, validated, same total mass up to
     rounding: ``b`` is rescaled to the mass of ``a``).  Returns a :class:`MultiscaleResult`.
 
     ``certify_levels``: run the certificate at every level (else at the finest only);
-    ``depth_step``: kd cuts between levels (2: about 4 times more cells per level).  The log
+    ``depth_step``: cuts between levels (2: about 4 times more cells per level);
+    ``hierarchy``: 'kd' (median cuts, any d) or 'grid' (midpoint cuts of the common bounding
+    box, a quadtree in 2-D).  The log
     holds per level the arcs, pivots and seconds of the first solve, the certificate rounds
     of the coarse levels (``level_rounds``) and of the points, the pivots of each round
     (``round_pivots``), the pairs certified and those the scan evaluated (not pruned)."""
@@ -122,7 +125,13 @@ def solve_multiscale(
         clock = time.perf_counter()
         # points numbered along the kd partition: the potentials that pricing and pivots
         # read for nearby points lie nearby in memory
-        codes_x, codes_y = kd_codes(Xp, depths[-1]), kd_codes(Yp, depths[-1])
+        if hierarchy == "grid":
+            low = np.minimum(Xp.min(axis=0), Yp.min(axis=0))
+            span = np.maximum(Xp.max(axis=0), Yp.max(axis=0)) - low
+            codes_x = grid_codes(Xp, depths[-1], low, span)
+            codes_y = grid_codes(Yp, depths[-1], low, span)
+        else:
+            codes_x, codes_y = kd_codes(Xp, depths[-1]), kd_codes(Yp, depths[-1])
         order_x = np.argsort(codes_x, kind="stable")
         order_y = np.argsort(codes_y, kind="stable")
         rows_pos, cols_pos = rows_pos[order_x], cols_pos[order_y]
