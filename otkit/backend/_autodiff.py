@@ -81,31 +81,55 @@ def call_host(host_fn: Callable, args: Sequence, xp, dtype, device, aux_specs: S
 def _call_torch(host_fn, args, dtype, device):
     import torch
 
+    if not (torch.is_grad_enabled() and any(t.requires_grad for t in args)):
+        # no graph to build: the host call and the conversions only (per-call time)
+        value, _, aux = host_fn(*[to_numpy(t) for t in args])
+        return _torch_outputs(torch, value, aux, dtype, device)
+    value, *aux = _torch_host_function().apply(host_fn, dtype, device, *args)
+    return value, tuple(aux)
+
+
+def _torch_outputs(torch, value, aux, dtype, device):
+    """``(value, aux)`` as tensors: floating outputs in ``dtype``, integer ones in int32."""
+    aux_tensors = tuple(
+        torch.as_tensor(
+            x,
+            dtype=dtype if np.issubdtype(np.asarray(x).dtype, np.floating) else torch.int32,
+            device=device,
+        )
+        for x in aux
+    )
+    return torch.as_tensor(value, dtype=dtype, device=device), aux_tensors
+
+
+_TORCH_HOST_FUNCTION = []
+
+
+def _torch_host_function():
+    """The ``torch.autograd.Function`` of :func:`call_host`, defined once (on first use, so
+    that importing otkit does not import torch)."""
+    if _TORCH_HOST_FUNCTION:
+        return _TORCH_HOST_FUNCTION[0]
+    import torch
+
     class HostFunction(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, *tensors):
+        def forward(ctx, host_fn, dtype, device, *tensors):
             value, grads, aux = host_fn(*[to_numpy(t) for t in tensors])
             ctx.save_for_backward(*[torch.as_tensor(g, dtype=dtype, device=device) for g in grads])
-            aux_tensors = tuple(
-                torch.as_tensor(
-                    x,
-                    dtype=dtype if np.issubdtype(np.asarray(x).dtype, np.floating) else torch.int32,
-                    device=device,
-                )
-                for x in aux
-            )
+            value, aux_tensors = _torch_outputs(torch, value, aux, dtype, device)
             ctx.mark_non_differentiable(*aux_tensors)
-            return (torch.as_tensor(value, dtype=dtype, device=device), *aux_tensors)
+            return (value, *aux_tensors)
 
         @staticmethod
         def backward(ctx, grad_value, *unused_aux_grads):
-            return tuple(
-                grad_value * g if needed else None
-                for g, needed in zip(ctx.saved_tensors, ctx.needs_input_grad)
+            needed = ctx.needs_input_grad[3:]  # after host_fn, dtype, device
+            return (None, None, None) + tuple(
+                grad_value * g if need else None for g, need in zip(ctx.saved_tensors, needed)
             )
 
-    value, *aux = HostFunction.apply(*args)
-    return value, tuple(aux)
+    _TORCH_HOST_FUNCTION.append(HostFunction)
+    return HostFunction
 
 
 def _call_jax(host_fn, args, dtype, aux_specs):
