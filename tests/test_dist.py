@@ -621,3 +621,26 @@ def test_unif_type_as_integer_gives_default_float(xp):
 def test_unif_rejects_sizes_that_are_not_positive_integers(n):
     with pytest.raises(ValueError, match="n must be a positive integer"):
         ot.unif(n)
+
+
+@pytest.mark.parametrize("n", [4, 30, 120])  # direct differences, then the native expansion
+@pytest.mark.parametrize("offset", [0.0, 1e6])  # far from the origin: the shifted path
+def test_torch_sizes_and_paths_agree_with_numpy(n, offset):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, 3)) + offset
+    y = rng.normal(size=(n + 1, 3)) + offset
+    y[: n // 2] = x[: n // 2]  # equal rows: exact zeros on the diagonal
+    expected = ot.dist(x, y)
+    tx = torch.tensor(x, requires_grad=True)
+    M = ot.dist(tx, torch.tensor(y))
+    assert M.dtype == torch.float64
+    # rounding of squared distances of size ~spread^2 (shifted clouds) or ~|x|^2
+    np.testing.assert_allclose(M.detach().numpy(), expected, rtol=1e-12, atol=1e-9)
+    assert np.all(np.diag(M.detach().numpy())[: n // 2] == 0.0)
+    assert np.all(ot.dist(tx, tx).detach().numpy().diagonal() == 0.0)
+    # d/dx_i of sum_j M_ij = sum_j 2 (x_i - y_j), exactly
+    M.sum().backward()
+    np.testing.assert_allclose(
+        tx.grad.numpy(), 2.0 * (y.shape[0] * x - y.sum(axis=0)), rtol=1e-9, atol=1e-6
+    )
