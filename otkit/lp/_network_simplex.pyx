@@ -44,144 +44,26 @@ block pricing):
   of their own magnitude.
 
 The tree, the pivot and the driver (pricing, recentring) live in _simplex_tree.pxd, shared
-with the sparse-arc solver (_sparse_simplex.pyx); this module has the dense pricing.
+with the sparse-arc solver (_sparse_simplex.pyx); the dense pricing and the solver body
+(``dense_solve``) in _dense_simplex.pxd, shared with the batch solver (_simplex_batch.pyx);
+this module is their Python entry point.
 
 Reduced cost convention: rc(s -> t) = cost + pi_s - pi_t; the returned duals are
 u_i = -pi_i and v_j = pi_{n + j}, so rc_ij = C_ij - u_i - v_j >= 0 at optimality.
 """
 import numpy as np
-from libc.math cimport sqrt, fabs, INFINITY
 from libc.stdint cimport int64_t
 
+from ._dense_simplex cimport dense_solve
 from ._simplex_tree cimport (
-    ABS_TOL, REL_TOL, STATUS_INFEASIBLE, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL,
-    STATUS_UNBOUNDED, Tree, block_candidate, exact_candidate, solve_and_recentre, symbolic_w,
-    tree_alloc, tree_artificial_flow, tree_bind, tree_free, tree_init,
+    STATUS_INFEASIBLE, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL, STATUS_UNBOUNDED, Tree,
+    tree_alloc, tree_free,
 )
 
 INFEASIBLE = STATUS_INFEASIBLE
 OPTIMAL = STATUS_OPTIMAL
 UNBOUNDED = STATUS_UNBOUNDED
 MAX_ITER_REACHED = STATUS_MAX_ITER_REACHED
-
-# Numeric M (faster) unless M + 2 max|warm start| exceeds this many times the mean |C|: its
-# rounding, at the scale of M, would then swamp the tolerance of typical arcs.
-cdef double WIDE_RANGE = 1024.0
-
-cdef extern from "_pricing.h" nogil:
-    enum: OTKIT_CHUNK
-    void otkit_segment_min(const double *cost, const double *pi_sink, double pi_source,
-                           const double *big_sink, double big_source, int64_t length,
-                           double *best, int64_t *where)
-    int64_t otkit_segment_argmin(const double *cost, const double *pi_sink, double pi_source,
-                                 const double *big_sink, double big_source, int64_t length)
-    int64_t otkit_row_min_margin(const double *cost, const double *pi_sink, double pi_source,
-                                 const double *big_sink, double big_source,
-                                 const double *err_sink, double err_source, double err_weight,
-                                 int64_t length, double rel_tol, double abs_tol, double *best)
-    void otkit_abs_max_sum(const double *x, int64_t length, double *peak, double *total)
-
-
-
-cdef int64_t _find_entering_arc(Tree *T, int64_t block_size, int64_t *cursor,
-                                double *entering_rc, double *entering_big) noexcept nogil:
-    """Block-search pricing: most negative reduced cost in the first block that has one
-    below the threshold.
-
-    Blocks are scanned segment by segment (a segment stays within one row) by a vectorized
-    minimum that also reports which chunk of the segment holds it.  Returns -2 when the best
-    arc is a tree arc whose reduced cost drifted below the threshold through rounding of
-    the potentials (the caller then recomputes them exactly).  The reduced cost of the
-    entering arc is returned in two parts: real (``entering_rc``) and symbolic
-    (``entering_big``, 0 or +-2W).
-    """
-    cdef int n = T.n, m = T.m, i, j, seg, best_i = -1, best_j = 0, chunk_len
-    cdef int64_t n_arcs = <int64_t> n * m, scanned = 0, in_block = 0, base, arc
-    cdef int64_t where = 0, best_start = 0, found
-    cdef double best = 0.0, previous
-    cdef const double *C = T.cost
-    cdef const double *pi_sink = T.pi + n
-    cdef const double *big_sink = T.big + n if T.symbolic else NULL
-    i = <int> (cursor[0] // m)
-    j = <int> (cursor[0] % m)
-    while scanned < n_arcs:
-        seg = m - j
-        if seg > block_size - in_block:
-            seg = <int> (block_size - in_block)
-        if seg > n_arcs - scanned:
-            seg = <int> (n_arcs - scanned)
-        base = <int64_t> i * m + j
-        previous = best
-        otkit_segment_min(C + base, pi_sink + j, T.pi[i], big_sink + j if T.symbolic else NULL,
-                          T.big[i], seg, &best, &where)
-        if best < previous:
-            best_i = i
-            best_j = j
-            best_start = where
-            chunk_len = seg - <int> where
-            if chunk_len > OTKIT_CHUNK:
-                chunk_len = OTKIT_CHUNK
-        scanned += seg
-        in_block += seg
-        j += seg
-        if j == m:
-            j = 0
-            i += 1
-            if i == n:
-                i = 0
-        if in_block == block_size or scanned == n_arcs:
-            in_block = 0
-            if best_i >= 0:
-                base = <int64_t> best_i * m + best_j + best_start
-                arc = base + otkit_segment_argmin(C + base, pi_sink + best_j + best_start,
-                                                  T.pi[best_i],
-                                                  big_sink + best_j + best_start
-                                                  if T.symbolic else NULL,
-                                                  T.big[best_i], chunk_len)
-                found = block_candidate(T, arc, best, cursor, <int64_t> i * m + j,
-                                        entering_rc, entering_big)
-                if found != -1:
-                    return found
-    return -1
-
-
-cdef int64_t _find_entering_exact(Tree *T, double *entering_rc,
-                                 double *entering_big) noexcept nogil:
-    """Full pricing pass with a per-arc threshold: the arc whose reduced cost is furthest
-    below -(REL_TOL (|C_ij| + |pi_s| + |pi_t|) + ABS_TOL), -1 if none (optimal), -2 if that
-    arc is a tree arc (see exact_candidate)."""
-    cdef int n = T.n, m = T.m, i, best_i = -1
-    cdef int64_t k, best_k = -1
-    cdef double best = 0.0
-    cdef const double *C = T.cost
-    for i in range(n):
-        k = otkit_row_min_margin(C + <int64_t> i * m, T.pi + n, T.pi[i],
-                                 T.big + n if T.symbolic else NULL, T.big[i],
-                                 T.err + n, T.err[i], T.err_weight, m, REL_TOL, ABS_TOL, &best)
-        if k >= 0:
-            best_i = i
-            best_k = k
-    if best_i < 0:
-        return -1
-    return exact_candidate(T, <int64_t> best_i * m + best_k, entering_rc, entering_big)
-
-cdef double _cross_bound(Tree *T) noexcept nogil:
-    """Smallest M keeping C_ij + pi_i - pi_j + 2M >= 0 over the pairs (source under +W,
-    sink under -W); 0 if there is none (one O(nm) pass)."""
-    cdef int n = T.n, m = T.m, i, j
-    cdef double worst = -INFINITY, shift
-    cdef bint any_pair = False
-    cdef const double *Cp = T.cost
-    for i in range(n):
-        if T.big[i] > 0.0:
-            for j in range(m):
-                if T.big[n + j] < 0.0:
-                    any_pair = True
-                    shift = -0.5 * (Cp[<int64_t> i * m + j] + T.pi[i] - T.pi[n + j])
-                    if shift > worst:
-                        worst = shift
-    return worst if any_pair else 0.0
-
 
 
 def network_simplex(const double[::1] a, const double[::1] b, const double[:, ::1] C,
@@ -230,63 +112,30 @@ def network_simplex(const double[::1] a, const double[::1] b, const double[:, ::
     """
     cdef int n = a.shape[0], m = b.shape[0], i, j, x
     cdef int n_nodes = n + m + 1
-    cdef int64_t n_arcs = <int64_t> n * m, n_iter = 0, cursor = 0, block_size
-    cdef double artificial_flow = 0.0, bound = 0.0, warm = 0.0, art = 0.0
+    cdef int64_t n_iter = 0
+    cdef double artificial_flow = 0.0
     cdef int mode = -1 if symbolic is None else (1 if symbolic else 0)
     cdef int status
     cdef bint has_u = u_init is not None, has_v = v_init is not None
+    cdef const double *u_ptr = NULL
+    cdef const double *v_ptr = NULL
     cdef Tree T
-    cdef const double *Cp
     if C.shape[0] != n or C.shape[1] != m:
         raise ValueError("C must have shape (a.size, b.size)")
     if n == 0 or m == 0:
         raise ValueError("empty problem")
     if (has_u and u_init.shape[0] != n) or (has_v and v_init.shape[0] != m):
         raise ValueError("u_init, v_init must have shapes (a.size,), (b.size,)")
-    Cp = &C[0, 0]
-    block_size = <int64_t> (block_factor * sqrt(<double> n_arcs))
-    if block_size < 10:
-        block_size = 10
-    if block_size > n_arcs:
-        block_size = n_arcs
-
+    if has_u:
+        u_ptr = &u_init[0]
+    if has_v:
+        v_ptr = &v_init[0]
     if not tree_alloc(&T, n, m):
         raise MemoryError("network simplex: cannot allocate the tree of %d nodes" % n_nodes)
-    tree_bind(&T, n_arcs, Cp, NULL, NULL, _find_entering_arc, _find_entering_exact,
-              _cross_bound)
-
     with nogil:
-        if peak < 0.0 or total < 0.0:
-            otkit_abs_max_sum(Cp, n_arcs, &peak, &total)
-        bound = peak
-        bound *= n + m + 2
-        if has_u:
-            for i in range(n):
-                if fabs(u_init[i]) > warm:
-                    warm = fabs(u_init[i])
-        if has_v:
-            for j in range(m):
-                if fabs(v_init[j]) > warm:
-                    warm = fabs(v_init[j])
-        if mode == -1:
-            mode = bound / (n + m + 2) + 2.0 * warm > WIDE_RANGE * (total / n_arcs)
-        T.symbolic = mode == 1
-        if T.symbolic:
-            T.W = symbolic_w(bound + warm)
-        else:
-            # Numeric M (the artificial arcs' cost): a unit routed source -> root -> sink
-            # costs 2 art, a direct arc at most max|C - u0 - v0|, so no optimal basis keeps
-            # artificial flow; the potentials carry +-art, rounded at that scale.
-            T.W = 0.0
-            art = bound / (n + m + 2) + 2.0 * warm
-            if art == 0.0:
-                art = 1.0
-        tree_init(&T, &a[0], &b[0], art, &u_init[0] if has_u else NULL,
-                  &v_init[0] if has_v else NULL)
         # Optimal, then M at its smallest feasible value and the duals centred (a.u = b.v).
-        status = solve_and_recentre(&T, block_size, &cursor, max_iter, &n_iter, &a[0], &b[0],
-                                    INFINITY)
-        artificial_flow = tree_artificial_flow(&T)
+        status = dense_solve(&T, &a[0], &b[0], &C[0, 0], max_iter, u_ptr, v_ptr,
+                             block_factor, mode, peak, total, &n_iter, &artificial_flow)
 
     rows = np.empty(n + m, dtype=np.int64)
     cols = np.empty(n + m, dtype=np.int64)

@@ -119,6 +119,18 @@ cdef inline double symbolic_w(double bound) noexcept nogil:
     return ldexp(1.0, ilogb(W_FACTOR * bound + 1.0) + 1)
 
 
+cdef inline void tree_reuse(Tree *T, int n, int m) noexcept nogil:
+    """Size the tree for n sources and m sinks, with a fresh anti-cycling state: after
+    ``tree_alloc`` for at least n + m + 1 nodes, a tree serves problem after problem (its
+    arrays keep their places; ``tree_init`` then sets every node)."""
+    T.n = n
+    T.m = m
+    T.n_nodes = n + m + 1
+    T.root = n + m
+    T.err_weight = 0.0
+    T.tiny_pivots = 0
+
+
 cdef inline bint tree_alloc(Tree *T, int n, int m) noexcept nogil:
     """Allocate the node arrays, in one block (False, with nothing allocated, if that fails)."""
     cdef size_t nodes = n + m + 1
@@ -127,12 +139,7 @@ cdef inline bint tree_alloc(Tree *T, int n, int m) noexcept nogil:
     T.storage = block
     if block == NULL:
         return False
-    T.n = n
-    T.m = m
-    T.n_nodes = n + m + 1
-    T.root = n + m
-    T.err_weight = 0.0
-    T.tiny_pivots = 0
+    tree_reuse(T, n, m)
     # Widest types first: every array stays aligned.
     T.flow = <double *> block
     T.pi = T.flow + nodes

@@ -4,8 +4,8 @@ The work is cut into blocks, one per row ``i`` of the result (its columns ``j``,
 for a symmetric call), whatever ``n_jobs``: a block is the unit of parallel work, of progress
 and of resumption (``out=``), and since its content never depends on ``n_jobs`` or on where
 it runs, the results do not either. Blocks run in the calling thread, on joblib threads (the
-network simplex and BLAS release the GIL; every solver is picklable, so joblib's process
-backends work as well) or on the workers of a Dask cluster (``_pairwise_dask``).
+batch network simplex of 'exact' and BLAS release the GIL; every solver is picklable, so
+joblib's process backends work as well) or on the workers of a Dask cluster (``_pairwise_dask``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import numpy as np
 from ..backend import device_of, from_numpy, result_float_dtype, to_numpy
 from ..bregman import sinkhorn2, sinkhorn_divergence
 from ..lp import emd2, wasserstein_1d
-from ..lp._certificate import certify_solution
+from ..lp._certificate import DUAL_ULPS, PRIMAL_ULPS, certify_solution
 from ..lp._emd import _MAX_COST, _center_duals
 from ..lp._network_simplex import OPTIMAL, network_simplex
+from ..lp._simplex_batch import CERTIFIED, solve_pairs
 from ..sliced import sliced_wasserstein_distance
 from ..sliced._sliced import random_projections
 from ..utils import dist
@@ -186,17 +187,22 @@ def pairwise(
 
     Notes
     -----
-    Speed: the collections are validated once. 'exact' then runs otkit's network simplex
-    on each pair's nonzero weights, with the optimality certificate of :func:`otkit.emd2`
-    (a pair that fails it is solved again by :func:`otkit.emd2`); 'sinkhorn' on histograms
-    solves a whole row in one batched :func:`otkit.sinkhorn2` call (a 2-D ``b``; the row
-    stops when all its problems have converged; on NumPy by matrix products on one kernel
-    when the cost range is at most 100 reg). The simplex releases the GIL, but at n = 64
-    bins about half of each pair's time is Python that holds it, so threads gain little
-    there: processes (``joblib.parallel_config(backend="loky")``) scale better once the
-    workers run. While the blocks run, BLAS/OpenMP pools are limited to one thread
-    (threadpoolctl, when installed; also in each Dask worker process), which keeps the
-    results identical whatever ``n_jobs`` or ``client``.
+    Speed: the collections are validated once. 'exact' between histograms solves a whole
+    block (a row of D) in one compiled call that holds no GIL: for each pair, otkit's
+    network simplex on the nonzero bins of both histograms (the weights of the second
+    rescaled to the mass of the first), then the optimality certificate of
+    :func:`otkit.emd2` (primal feasibility, complementary slackness, dual feasibility on
+    every arc, to the same tolerances) checked in C; a pair that is not certified is
+    solved again by :func:`otkit.emd2` (its retries and warnings), so every value is a
+    certified optimum. Each pair is solved from scratch (no warm start from another
+    pair), so its value does not depend on the block it is in, and ``n_jobs`` threads
+    run blocks in parallel. 'exact' between point clouds solves pair by pair in Python,
+    as does every method on clouds. 'sinkhorn' on histograms solves a whole row in one
+    batched :func:`otkit.sinkhorn2` call (a 2-D ``b``; the row stops when all its
+    problems have converged; on NumPy by matrix products on one kernel when the cost
+    range is at most 100 reg). While the blocks run, BLAS/OpenMP pools are limited to one
+    thread (threadpoolctl, when installed; also in each Dask worker process), which keeps
+    the results identical whatever ``n_jobs`` or ``client``.
 
     Dask: the same call runs on a laptop and on a cluster. A worker computes whole blocks
     with the same code as the serial run, so the result is the serial one bit for bit
@@ -340,29 +346,70 @@ def _exact_pair(a, b, M, num_iter_max):
     return float(emd2(a, b, M, numItermax=num_iter_max, check_marginals=False))
 
 
+# certify_solution's tolerances (per node of the primal; dual: relative, floor)
+_EPS = float(np.finfo(np.float64).eps)
+_CERTIFICATE = (
+    PRIMAL_ULPS * _EPS,
+    DUAL_ULPS * _EPS,
+    DUAL_ULPS * float(np.finfo(np.float64).smallest_subnormal),
+)
+
+
+def _nonzero_bins(H):
+    """The nonzero bins of each row of H (float64), row by row: (starts, bins, weights)."""
+    mask = H > 0
+    starts = np.zeros(H.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.count_nonzero(mask, axis=1), out=starts[1:])
+    return starts, np.nonzero(mask)[1].astype(np.int64), np.ascontiguousarray(H[mask])
+
+
 class _ExactSolver:
-    """'exact' on the host, NumPy arrays only (cheap to send to worker processes)."""
+    """'exact' on the host, NumPy arrays only (cheap to send to worker processes).
+
+    Histograms: a block is solved by one call of the compiled batch solver (GIL released;
+    each pair certified in C as ``emd2`` certifies it), and the pairs it could not certify
+    by ``_exact_pair``. Point clouds: ``_exact_pair`` on each pair's cost."""
 
     def __init__(self, first, second, M, metric, p, options):
-        self.num_iter_max = options.get("numItermax", 100000)
+        self.num_iter_max = int(options.get("numItermax", 100000))
         self.metric, self.p = metric, p
         if first.kind == "histograms":
-            self.weights = (first.host_weights, second.host_weights)
-            self.points, self.M = None, np.ascontiguousarray(to_numpy(M))
+            H = np.ascontiguousarray(first.host_weights, dtype=np.float64)
+            H2 = H if second is first else np.ascontiguousarray(second.host_weights, np.float64)
+            self.weights = (H, H2)
+            self.points, self.M = None, np.ascontiguousarray(to_numpy(M), dtype=np.float64)
+            bins = _nonzero_bins(H)
+            self.bins = (bins, bins if H2 is H else _nonzero_bins(H2))
         else:
             (points_a, weights_a), (points_b, weights_b) = first.host(), second.host()
             self.points, self.weights, self.M = (points_a, points_b), (weights_a, weights_b), None
 
     def __call__(self, block):
         i, _, need = block
+        if self.points is None:
+            return i, need, self._histogram_block(i, need)
         values = np.empty(need.size)
         for k, j in enumerate(need):
-            if self.points is None:
-                M = self.M
-            else:
-                M = dist(self.points[0][i], self.points[1][j], metric=self.metric, p=self.p)
+            M = dist(self.points[0][i], self.points[1][j], metric=self.metric, p=self.p)
             values[k] = _exact_pair(self.weights[0][i], self.weights[1][j], M, self.num_iter_max)
         return i, need, values
+
+    def _histogram_block(self, i, need):
+        columns = np.ascontiguousarray(need, dtype=np.int64)
+        values, status, _ = solve_pairs(
+            *self.bins[0],
+            *self.bins[1],
+            self.M,
+            np.full(columns.size, i, dtype=np.int64),
+            columns,
+            self.num_iter_max,
+            _MAX_COST,
+            *_CERTIFICATE,
+        )
+        for k in np.flatnonzero(status != CERTIFIED):  # emd2's path: its retries, warnings
+            a, b = self.weights[0][i], self.weights[1][columns[k]]
+            values[k] = _exact_pair(a, b, self.M, self.num_iter_max)
+        return values
 
     @staticmethod
     def preliminary(blocks):

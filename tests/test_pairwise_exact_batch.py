@@ -1,0 +1,227 @@
+"""``pairwise(method='exact')`` on histograms: the compiled batch solver (one call per block,
+certified in C) against loops over ``emd2`` and POT, its determinism and its fallback."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import assert_same_backend, to_np, to_xp
+
+import otkit as ot
+from otkit.lp import _simplex_batch
+from otkit.solvers import _pairwise
+
+
+def _histograms(N, n, seed, zero_fraction=0.5):
+    """Rows with many zero bins, one row with a single bin, one row with all bins."""
+    rng = np.random.default_rng(seed)
+    H = rng.random((N, n))
+    H[rng.random((N, n)) < zero_fraction] = 0.0
+    H[0] = 0.0
+    H[0, rng.integers(n)] = 1.0  # a Dirac
+    H[1] = rng.random(n) + 0.1  # no zero bin
+    H[np.flatnonzero(H.sum(axis=1) == 0), 0] = 1.0
+    return H / H.sum(axis=1, keepdims=True)
+
+
+def _grid(side):
+    g = np.arange(float(side))
+    return np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+
+
+RNG = np.random.default_rng(160)
+X = _histograms(9, 12, seed=1)
+Y = _histograms(7, 15, seed=2)  # n' != n: a rectangular cost
+RECTANGULAR = ot.dist(RNG.normal(size=(12, 2)), RNG.normal(size=(15, 2)))
+IMAGES = _histograms(14, 36, seed=3, zero_fraction=0.6)  # 6 x 6 "images"
+GRID_COST = ot.dist(_grid(6))
+
+
+def _emd2_loop(first, second, M, emd2=ot.emd2):
+    return np.array([[float(emd2(a, b, M)) for b in second] for a in first])
+
+
+def _arguments(first, second, M, pairs):
+    bins = _pairwise._nonzero_bins(first), _pairwise._nonzero_bins(second)
+    rows, cols = (np.ascontiguousarray(p, dtype=np.int64) for p in pairs)
+    return (*bins[0], *bins[1], np.ascontiguousarray(M), rows, cols)
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def test_rectangular_matches_an_emd2_loop():
+    # Both solve the LP on the same nonzero bins, certified optimal to a few ulps of each
+    # cost (the duality gap is bounded by the tolerances): the values agree to rounding,
+    # whatever plan each simplex ends on where the optimum is not unique.
+    D = ot.pairwise(X, Y, M=RECTANGULAR)
+    np.testing.assert_allclose(D, _emd2_loop(X, Y, RECTANGULAR), rtol=1e-12, atol=1e-15)
+
+
+def test_symmetric_matches_an_emd2_loop():
+    D = ot.pairwise(IMAGES, M=GRID_COST)
+    expected = _emd2_loop(IMAGES, IMAGES, GRID_COST)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(D, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(D, D.T)
+    assert np.all(np.diag(D) == 0.0)
+
+
+def test_matches_pot_emd2():
+    pot = pytest.importorskip("ot")
+    expected = _emd2_loop(IMAGES, IMAGES[:5], GRID_COST, emd2=pot.emd2)
+    D = ot.pairwise(IMAGES, IMAGES[:5], M=GRID_COST)
+    np.testing.assert_allclose(D, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_digits_match_pot_emd2():
+    pot = pytest.importorskip("ot")
+    datasets = pytest.importorskip("sklearn.datasets")
+    H = datasets.load_digits().data[:12].astype(np.float64)
+    H /= H.sum(axis=1, keepdims=True)
+    M = ot.dist(_grid(8))
+    D = ot.pairwise(H, M=M)
+    expected = _emd2_loop(H, H, M, emd2=pot.emd2)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(D, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_dirac_rows_are_the_cost_against_the_other_dirac():
+    # W(delta_k, delta_l) = M_kl exactly: one arc carries the whole unit mass
+    H = np.eye(5)[[0, 3, 4]]
+    M = ot.dist(RNG.normal(size=(5, 3)))
+    np.testing.assert_array_equal(ot.pairwise(H, M=M), M[np.ix_([0, 3, 4], [0, 3, 4])])
+
+
+def test_on_every_backend(xp):
+    expected = ot.pairwise(X, Y, M=RECTANGULAR)
+    first, second, M = to_xp(xp, X), to_xp(xp, Y), to_xp(xp, RECTANGULAR)
+    D = ot.pairwise(first, second, M=M)
+    assert_same_backend(D, first)
+    np.testing.assert_array_equal(to_np(D), expected)
+
+
+# --- determinism -------------------------------------------------------------------------------
+
+
+def test_n_jobs_gives_bit_identical_values():
+    pytest.importorskip("joblib")
+    D1 = ot.pairwise(IMAGES, M=GRID_COST, n_jobs=1)
+    D2 = ot.pairwise(IMAGES, M=GRID_COST, n_jobs=2)
+    np.testing.assert_array_equal(D1, D2)
+
+
+def test_a_value_does_not_depend_on_its_block():
+    # a resumed job solves other blocks (only the NaN entries of each row): same numbers
+    D = ot.pairwise(IMAGES, M=GRID_COST)
+    out = D.copy()
+    out[np.random.default_rng(0).random(D.shape) < 0.4] = np.nan
+    np.testing.assert_array_equal(ot.pairwise(IMAGES, M=GRID_COST, out=out), D)
+    # and the kernel on the pairs in another order, in blocks of another size
+    i, j = np.triu_indices(len(IMAGES), 1)
+    values, status, _ = _simplex_batch.solve_pairs(
+        *_arguments(IMAGES, IMAGES, GRID_COST, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+    )
+    assert np.all(status == _simplex_batch.CERTIFIED)
+    np.testing.assert_array_equal(values, D[i, j])
+    order = np.random.default_rng(1).permutation(i.size)
+    for chunk in np.array_split(order, 5):
+        part, _, _ = _simplex_batch.solve_pairs(
+            *_arguments(IMAGES, IMAGES, GRID_COST, (i[chunk], j[chunk])),
+            100000,
+            2.0**512,
+            *_pairwise._CERTIFICATE,
+        )
+        np.testing.assert_array_equal(part, D[i[chunk], j[chunk]])
+
+
+def test_the_batch_releases_the_gil():
+    # While one call solves 10,000 pairs in a thread, the main thread keeps running: held,
+    # the GIL would stop it for the whole call (one gap as long as the call).
+    first, second = _histograms(100, 12, seed=4), _histograms(100, 15, seed=5)
+    i, j = (p.ravel() for p in np.meshgrid(np.arange(100), np.arange(100), indexing="ij"))
+    arguments = _arguments(first, second, RECTANGULAR, (i, j))
+    span = []
+
+    def solve():
+        start = time.perf_counter()
+        _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
+        span.extend([start, time.perf_counter()])
+
+    worker = threading.Thread(target=solve)
+    stamps = [time.perf_counter()]
+    worker.start()
+    while worker.is_alive():
+        now = time.perf_counter()
+        if now - stamps[-1] > 1e-3:  # one stamp a millisecond at most
+            stamps.append(now)
+    worker.join()
+    start, stop = span
+    edges = [start, *(t for t in stamps if start < t < stop), stop]
+    assert np.max(np.diff(edges)) < 0.5 * (stop - start)
+
+
+# --- statuses and the fallback -----------------------------------------------------------------
+
+
+def test_uncertified_pairs_are_solved_again_on_the_emd2_path(monkeypatch):
+    real, fallback_calls = _simplex_batch.solve_pairs, []
+    exact_pair = _pairwise._exact_pair
+
+    def failing(*args, **kwargs):  # every other pair "fails its certificate"
+        values, status, pivots = real(*args, **kwargs)
+        values[::2] = -1.0
+        status[::2] = _simplex_batch.NOT_CERTIFIED
+        return values, status, pivots
+
+    def counted(*args):
+        fallback_calls.append(args)
+        return exact_pair(*args)
+
+    monkeypatch.setattr(_pairwise, "solve_pairs", failing)
+    monkeypatch.setattr(_pairwise, "_exact_pair", counted)
+    D = ot.pairwise(X, Y, M=RECTANGULAR)
+    np.testing.assert_allclose(D, _emd2_loop(X, Y, RECTANGULAR), rtol=1e-12, atol=1e-15)
+    assert len(fallback_calls) == sum((len(Y) + 1) // 2 for _ in X)
+
+
+def test_costs_beyond_the_solver_range_go_through_emd2():
+    # max |M| > 2**512: the batch leaves the pairs to emd2, which rescales the costs
+    M = RECTANGULAR * 2.0**600
+    i, j = np.arange(3), np.arange(3)
+    values, status, _ = _simplex_batch.solve_pairs(
+        *_arguments(X, Y, M, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+    )
+    assert np.all(status == _simplex_batch.COST_RANGE) and np.all(np.isnan(values))
+    D = ot.pairwise(X[:3], Y[:4], M=M)
+    np.testing.assert_allclose(D, _emd2_loop(X[:3], Y[:4], M), rtol=1e-12)
+
+
+def test_max_iter_reports_not_optimal():
+    values, status, pivots = _simplex_batch.solve_pairs(
+        *_arguments(X, Y, RECTANGULAR, (np.arange(2, 5), np.arange(2, 5))),
+        2,
+        2.0**512,
+        *_pairwise._CERTIFICATE,
+    )
+    assert np.all(status == _simplex_batch.NOT_OPTIMAL) and np.all(np.isnan(values))
+    assert np.all(pivots == 2)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda a: a.__setitem__(8, np.array([0, 99])), "pair 1: index out of range"),
+        (lambda a: a.__setitem__(1, a[1] + 100), "bin index .* out of range"),
+        (lambda a: a.__setitem__(2, -a[2]), "must be positive"),
+        (lambda a: a.__setitem__(0, a[0][:-1]), "starts must run from 0"),
+    ],
+)
+def test_kernel_rejects_bad_input(change, match):
+    arguments = list(_arguments(X, Y, RECTANGULAR, (np.arange(2), np.arange(2))))
+    change(arguments)
+    with pytest.raises(ValueError, match=match):
+        _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
