@@ -1,15 +1,19 @@
 """Benchmark otkit's exact OT solver against POT's on the same inputs.
 
 Both ``otkit.emd2`` and POT's ``ot.emd2`` are called on identical arrays: 2-D
-Gaussian point clouds (source ``N(0, I)``, target ``N((1, 1), I)``), the squared
-Euclidean cost matrix ``M`` (computed once with NumPy, C-contiguous float64, the
-same array object handed to both libraries) and either uniform or random
-weights (``rng.random(n)`` normalised to sum to one).
+point clouds (``--clouds``: ``gaussian``, source ``N(0, I)`` and target
+``N((1, 1), I)``; ``uniform`` on ``[0, 1]^2``; ``clustered``, a mixture of 10
+Gaussian clusters of standard deviation 0.3 around centres ``3 N(0, I)``, each
+point's cluster drawn uniformly, independently for source and target), the
+squared Euclidean cost matrix ``M`` (computed once with NumPy, C-contiguous
+float64, the same array object handed to both libraries) and either uniform or
+random weights (``rng.random(n)`` normalised to sum to one).
 
-For every size and weight type the script records the median wall-clock time
-of ``emd2`` over a few repeats, the ratio ``otkit_time / pot_time``, the
-``result_code`` returned in each library's log (1 means optimal) and the
-relative difference between the two optimal costs.
+For every size, cloud and weight type the script records the median wall-clock
+time of ``emd2`` over a few repeats, the ratio ``otkit_time / pot_time``, the
+ratio of the median CPU times (``time.process_time``: less sensitive to other
+processes on a shared machine), the ``result_code`` returned in each library's
+log (1 means optimal) and the relative difference between the two optimal costs.
 
 Peak memory is measured separately, one fresh subprocess per library, because
 ``ru_maxrss`` is a process-wide high-water mark that never decreases. The child
@@ -30,6 +34,7 @@ Quick smoke run (writes ``benchmarks/results/emd_quick.md``)::
 Custom run::
 
     python benchmarks/bench_emd.py --sizes 500 1000 --repeats 3 --memory-size 2000
+    python benchmarks/bench_emd.py --sizes 2000 5000 --clouds gaussian uniform clustered
 
 Notes
 -----
@@ -64,6 +69,8 @@ RESULTS_DIR = BENCHMARK_DIR / "results"
 DEFAULT_SIZES = (500, 1000, 2000, 4000, 5000)
 QUICK_SIZES = (500, 1000)
 WEIGHT_KINDS = ("uniform", "random")
+CLOUD_KINDS = ("gaussian", "uniform", "clustered")
+N_CLUSTERS = 10
 LIBRARIES = ("otkit", "pot")
 LIBRARY_LABELS = {"otkit": "otkit", "pot": "POT"}
 DEFAULT_NUM_ITER_MAX = 10**8
@@ -88,6 +95,7 @@ class Problem:
     a: np.ndarray
     b: np.ndarray
     M: np.ndarray
+    cloud: str = "gaussian"
 
 
 def sample_gaussian_clouds(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
@@ -100,6 +108,24 @@ def sample_gaussian_clouds(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, n
     source = rng.standard_normal((n, 2))
     target = rng.standard_normal((n, 2)) + np.array([1.0, 1.0])
     return source, target, rng
+
+
+def sample_clouds(
+    n: int, seed: int, cloud: str
+) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """Source and target clouds of ``n`` 2-D points of the given kind (see the module
+    docstring); the Gaussian clouds are those of :func:`sample_gaussian_clouds`."""
+    if cloud == "gaussian":
+        return sample_gaussian_clouds(n, seed)
+    rng = np.random.default_rng([seed, n, CLOUD_KINDS.index(cloud)])
+    if cloud == "uniform":
+        return rng.random((n, 2)), rng.random((n, 2)), rng
+    if cloud == "clustered":
+        centres = 3.0 * rng.standard_normal((N_CLUSTERS, 2))
+        source = centres[rng.integers(0, N_CLUSTERS, n)] + 0.3 * rng.standard_normal((n, 2))
+        target = centres[rng.integers(0, N_CLUSTERS, n)] + 0.3 * rng.standard_normal((n, 2))
+        return source, target, rng
+    raise ValueError(f"unknown cloud kind {cloud!r}")
 
 
 def squared_euclidean_cost(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -131,13 +157,13 @@ def make_weights(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     raise ValueError(f"unknown weight kind {kind!r}")
 
 
-def build_problem(n: int, weights: str, seed: int) -> Problem:
-    """Build the n x n Gaussian-cloud problem with the requested weight kind."""
-    source, target, rng = sample_gaussian_clouds(n, seed)
+def build_problem(n: int, weights: str, seed: int, cloud: str = "gaussian") -> Problem:
+    """Build the n x n problem between clouds of the given kind with the requested weights."""
+    source, target, rng = sample_clouds(n, seed, cloud)
     M = squared_euclidean_cost(source, target)
     a = make_weights(weights, n, rng)
     b = make_weights(weights, n, rng)
-    return Problem(n=n, weights=weights, a=a, b=b, M=M)
+    return Problem(n=n, weights=weights, a=a, b=b, M=M, cloud=cloud)
 
 
 # ----------------------------------------------------------------------------
@@ -173,12 +199,13 @@ def library_versions() -> dict[str, str]:
 
 @dataclass
 class SolveOutcome:
-    """Cost, result code, solver warning and wall time of one ``emd2`` call."""
+    """Cost, result code, solver warning, wall and CPU time of one ``emd2`` call."""
 
     cost: float
     result_code: int
     log_warning: str | None
     seconds: float
+    cpu_seconds: float
     python_warnings: list[str] = field(default_factory=list)
 
 
@@ -186,14 +213,16 @@ def solve_once(solver, problem: Problem, num_iter_max: int) -> SolveOutcome:
     """Time one ``emd2(a, b, M, numItermax=..., log=True)`` call, capturing warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         cost, log = solver(problem.a, problem.b, problem.M, numItermax=num_iter_max, log=True)
         seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
     return SolveOutcome(
         cost=float(cost),
         result_code=int(log["result_code"]),
         log_warning=log.get("warning"),
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
         python_warnings=[f"{w.category.__name__}: {w.message}" for w in caught],
     )
 
@@ -211,7 +240,7 @@ def warm_up(solver, num_iter_max: int) -> None:
 
 @dataclass
 class CaseResult:
-    """Timings and agreement check of both libraries on one (n, weights) case."""
+    """Timings and agreement check of both libraries on one (n, cloud, weights) case."""
 
     n: int
     weights: str
@@ -220,13 +249,22 @@ class CaseResult:
     costs: dict[str, float]
     result_codes: dict[str, set[int]]
     notes: list[str]
+    cpu_times: dict[str, list[float]] = field(default_factory=dict)
+    cloud: str = "gaussian"
 
     def median(self, library: str) -> float:
         return statistics.median(self.times[library])
 
+    def cpu_median(self, library: str) -> float:
+        return statistics.median(self.cpu_times[library])
+
     @property
     def time_ratio(self) -> float:
         return self.median("otkit") / self.median("pot")
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.cpu_median("otkit") / self.cpu_median("pot")
 
     @property
     def relative_cost_difference(self) -> float:
@@ -245,6 +283,7 @@ def repeats_for_size(n: int, override: int | None) -> int:
 def benchmark_case(solvers: dict, problem: Problem, repeats: int, num_iter_max: int) -> CaseResult:
     """Time both libraries on ``problem``; repeats are interleaved, alternating who goes first."""
     times = {library: [] for library in solvers}
+    cpu_times = {library: [] for library in solvers}
     costs: dict[str, float] = {}
     result_codes = {library: set() for library in solvers}
     notes: list[str] = []
@@ -253,6 +292,7 @@ def benchmark_case(solvers: dict, problem: Problem, repeats: int, num_iter_max: 
         for library in order if repeat % 2 == 0 else order[::-1]:
             outcome = solve_once(solvers[library], problem, num_iter_max)
             times[library].append(outcome.seconds)
+            cpu_times[library].append(outcome.cpu_seconds)
             result_codes[library].add(outcome.result_code)
             messages = [outcome.log_warning, *outcome.python_warnings]
             if library in costs and outcome.cost != costs[library]:
@@ -262,21 +302,31 @@ def benchmark_case(solvers: dict, problem: Problem, repeats: int, num_iter_max: 
                 note = f"{library}: {message}"
                 if message and note not in notes:
                     notes.append(note)
-    return CaseResult(problem.n, problem.weights, repeats, times, costs, result_codes, notes)
+    return CaseResult(
+        problem.n,
+        problem.weights,
+        repeats,
+        times,
+        costs,
+        result_codes,
+        notes,
+        cpu_times=cpu_times,
+        cloud=problem.cloud,
+    )
 
 
 def run_timing_benchmark(
-    sizes, weight_kinds, repeats_override, num_iter_max, seed
+    sizes, weight_kinds, repeats_override, num_iter_max, seed, clouds=("gaussian",)
 ) -> list[CaseResult]:
-    """Run every (size, weight kind) case, printing one table row as each finishes."""
+    """Run every (size, cloud, weight kind) case, printing one table row as each finishes."""
     solvers = {library: load_solver(library) for library in LIBRARIES}
     for solver in solvers.values():
         warm_up(solver, num_iter_max)
     print(format_timing_header())
     results = []
     for n in sizes:
-        for weights in weight_kinds:
-            problem = build_problem(n, weights, seed)
+        for cloud, weights in [(c, w) for c in clouds for w in weight_kinds]:
+            problem = build_problem(n, weights, seed, cloud)
             case = benchmark_case(
                 solvers, problem, repeats_for_size(n, repeats_override), num_iter_max
             )
@@ -293,11 +343,13 @@ def format_result_codes(codes: set[int]) -> str:
 
 TIMING_COLUMNS = (
     "n",
+    "cloud",
     "weights",
     "repeats",
     "otkit median (s)",
     "POT median (s)",
     "otkit / POT",
+    "CPU otkit / POT",
     "otkit code",
     "POT code",
     "rel. cost diff",
@@ -307,11 +359,13 @@ TIMING_COLUMNS = (
 def timing_row_cells(case: CaseResult) -> list[str]:
     return [
         str(case.n),
+        case.cloud,
         case.weights,
         str(case.repeats),
         f"{case.median('otkit'):.4f}",
         f"{case.median('pot'):.4f}",
         f"{case.time_ratio:.3f}",
+        f"{case.cpu_ratio:.3f}",
         format_result_codes(case.result_codes["otkit"]),
         format_result_codes(case.result_codes["pot"]),
         f"{case.relative_cost_difference:.1e}",
@@ -505,15 +559,22 @@ def render_markdown(
         "## Setup",
         "",
         (
-            "Source points ~ N(0, I), target points ~ N((1, 1), I) in 2-D, n = m, drawn with "
-            f"`numpy.random.default_rng([{args.seed}, n])`. `M` is the squared Euclidean cost, "
+            "2-D point clouds, n = m: `gaussian`, source points ~ N(0, I) and target points ~ "
+            f"N((1, 1), I), drawn with `numpy.random.default_rng([{args.seed}, n])`; `uniform`, "
+            "both uniform on [0, 1]^2; `clustered`, a mixture of "
+            f"{N_CLUSTERS} Gaussian clusters (standard deviation 0.3, centres ~ 3 N(0, I), each "
+            "point's cluster drawn uniformly, independently for the two clouds); the last two "
+            f"drawn with `numpy.random.default_rng([{args.seed}, n, k])` (k = 1, 2). "
+            "`M` is the squared Euclidean cost, "
             "computed once with NumPy (C-contiguous float64); the same array is passed to both "
             "libraries. Weights are uniform, or random (`rng.random(n)` normalised to sum 1, drawn "
             "independently for `a` and `b`). Both libraries are called as "
             f"`emd2(a, b, M, numItermax={args.num_iter_max}, log=True)` with all other options at "
             "their defaults, after a warm-up call on a tiny problem. Repeats are interleaved, "
             "alternating which library goes first. Times are wall-clock medians of the `emd2` call "
-            "only (input construction excluded). `code` is `log['result_code']` (1 = optimal). "
+            "only (input construction excluded); `CPU otkit / POT` is the ratio of the medians of "
+            "`time.process_time()` over the same calls (less sensitive to other processes on a "
+            "shared machine). `code` is `log['result_code']` (1 = optimal). "
             "`rel. cost diff` is `|cost_otkit - cost_POT| / |cost_POT|`. The ratio otkit / POT is "
             "below 1 when otkit is faster."
         ),
@@ -523,7 +584,9 @@ def render_markdown(
         markdown_table(TIMING_COLUMNS, [timing_row_cells(case) for case in cases]),
         "",
     ]
-    notes = [f"n={case.n} {case.weights}: {note}" for case in cases for note in case.notes]
+    notes = [
+        f"n={case.n} {case.cloud} {case.weights}: {note}" for case in cases for note in case.notes
+    ]
     if notes:
         parts += ["Warnings / notes during the timed runs:", ""]
         parts += [f"- {note}" for note in notes]
@@ -605,16 +668,17 @@ def render_markdown(
         "## Ratios (otkit time / POT time)",
         "",
         markdown_table(
-            ("n", *(f"{kind}" for kind in args.weights)),
+            ("n", "cloud", *(f"{kind}" for kind in args.weights)),
             [
-                [str(n)]
+                [str(n), cloud]
                 + [
                     f"{case.time_ratio:.3f}"
                     for kind in args.weights
                     for case in cases
-                    if case.n == n and case.weights == kind
+                    if case.n == n and case.weights == kind and case.cloud == cloud
                 ]
                 for n in args.sizes
+                for cloud in args.clouds
             ],
         ),
         "",
@@ -644,6 +708,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         choices=WEIGHT_KINDS,
         default=list(WEIGHT_KINDS),
         help="weight kinds",
+    )
+    parser.add_argument(
+        "--clouds",
+        nargs="+",
+        choices=CLOUD_KINDS,
+        default=["gaussian"],
+        help="point clouds (default: gaussian)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="small smoke run (n = 500, 1000; 2 repeats)"
@@ -708,7 +779,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{safe_ratio(memory['otkit']['increase_mib'], memory['pot']['increase_mib'])}"
         )
     cases = run_timing_benchmark(
-        args.sizes, args.weights, args.repeats, args.num_iter_max, args.seed
+        args.sizes, args.weights, args.repeats, args.num_iter_max, args.seed, args.clouds
     )
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -716,7 +787,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {args.output}")
     summary = [
         entry(
-            f"n={case.n}, {case.weights} weights", case.median("otkit"), "POT", case.median("pot")
+            f"n={case.n}, {case.weights} weights"
+            + ("" if case.cloud == "gaussian" else f", {case.cloud} clouds"),
+            case.median("otkit"),
+            "POT",
+            case.median("pot"),
         )
         for case in cases
     ]

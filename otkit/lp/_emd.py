@@ -28,6 +28,7 @@ from ..backend import (
 from ._certificate import certify_solution
 from ._certificate_kernel import abs_max_sum
 from ._network_simplex import MAX_ITER_REACHED, OPTIMAL, network_simplex
+from ._shortlist import solve_shortlist
 
 __all__ = ["check_result", "emd", "emd2"]
 
@@ -37,6 +38,11 @@ NOT_CERTIFIED = 4
 # Costs above this are divided by a power of two (exact) before the solve: the simplex's
 # symbolic big-M needs the real parts of its potentials (path sums of costs) far below 2**1000.
 _MAX_COST = 2.0**512
+# Dense problems with at least this many arcs and sides (after zero weights are left out)
+# go to the shortlist method (_shortlist.py) first: below, the dense simplex is as fast
+# (measured on 2-D clouds; with ~10 columns every arc is a candidate).
+_SHORTLIST_MIN_ARCS = 2_000_000
+_SHORTLIST_MIN_SIDE = 100
 
 RESULT_MESSAGES = {
     0: "Problem infeasible: check that a and b have the same total mass.",
@@ -88,10 +94,11 @@ def _solve_host(
     """Validate values, solve on the host and certify the result. All arrays are NumPy
     float64.
 
-    The dense plan is only built when ``build_plan`` (the solver itself never stores an
-    n x m float array; an ``emd2`` without gradients needs none).  Every result is checked
-    by :func:`certify_solution`; a failed check is retried without the warm start, and
-    reported as ``NOT_CERTIFIED`` if it still fails."""
+    The dense plan is only built when ``build_plan`` (an ``emd2`` without gradients needs
+    none).  Large problems go to the shortlist method first (_shortlist.py), and to the
+    dense simplex when it gives up or fails the certificate.  Every result is checked by
+    :func:`certify_solution`; a failed check of the dense simplex is retried (symbolic
+    big-M, no warm start), and reported as ``NOT_CERTIFIED`` if it still fails."""
     # max and sum of |M| in one compiled pass: a finite sum also proves M finite
     peak, total = abs_max_sum(M)
     check_transport_values(
@@ -119,6 +126,47 @@ def _solve_host(
             potentials_init[0][rows] * scale, potentials_init[1][cols] * scale, M_sub
         )
     a_sub, b_sub = np.ascontiguousarray(a[rows]), np.ascontiguousarray(b[cols])
+    total_iter = 0
+    solved = False
+    if M_sub.size >= _SHORTLIST_MIN_ARCS and min(M_sub.shape) >= _SHORTLIST_MIN_SIDE:
+        # A sparse candidate set, grown until no arc of M prices out (see _shortlist.py);
+        # the dense solver below if it cannot conclude or its result fails the certificate.
+        found = solve_shortlist(a_sub, b_sub, M_sub, int(num_iter_max), warm)
+        if found is not None:
+            tree_rows, tree_cols, flows, u_sub, v_sub, status, n_iter, _ = found
+            total_iter += n_iter
+            u, v = _complete_duals(M, rows, cols, u_sub, v_sub)
+            if center_dual:
+                u, v = _center_duals(u, v, a, b)
+            solved = status != OPTIMAL or (
+                certify_solution(a, b, M, rows[tree_rows], cols[tree_cols], flows, u, v) is None
+            )
+    if not solved:
+        tree_rows, tree_cols, flows, u, v, status, n_iter = _solve_dense(
+            a, b, M, rows, cols, a_sub, b_sub, M_sub, warm, cost_range, num_iter_max, center_dual
+        )
+        total_iter += n_iter
+    G = None
+    if build_plan:
+        G = np.zeros(M.shape, dtype=np.float64)
+        G[rows[tree_rows], cols[tree_cols]] = flows
+    cost = float(np.dot(flows, M_sub[tree_rows, tree_cols]))
+    if scale != 1.0:
+        cost, u, v = cost / scale, u / scale, v / scale
+        if not (np.isfinite(cost) and np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
+            raise ValueError(
+                f"M has entries up to {np.max(np.abs(M)) / scale:.3g}: the optimal cost or the "
+                "dual potentials overflow float64; rescale M"
+            )
+    return G, u, v, cost, int(status), int(total_iter)
+
+
+def _solve_dense(
+    a, b, M, rows, cols, a_sub, b_sub, M_sub, warm, cost_range, num_iter_max, center_dual
+):
+    """The dense network simplex on (a_sub, b_sub, M_sub), certified on (a, b, M): returns
+    the plan's support (indices into the sub-problem), flows, the completed duals, the
+    status and the pivots of all attempts."""
     total_iter = 0
     # The solver's own choice first (numeric big-M unless the cost range is wide), then the
     # symbolic big-M (exact on any range) if the certificate fails, then without warm start.
@@ -155,21 +203,9 @@ def _solve_host(
         warnings.warn(
             f"{RESULT_MESSAGES[NOT_CERTIFIED]} Optimality certificate failed: {failure}.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-    G = None
-    if build_plan:
-        G = np.zeros(M.shape, dtype=np.float64)
-        G[rows[tree_rows], cols[tree_cols]] = flows
-    cost = float(np.dot(flows, M_sub[tree_rows, tree_cols]))
-    if scale != 1.0:
-        cost, u, v = cost / scale, u / scale, v / scale
-        if not (np.isfinite(cost) and np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
-            raise ValueError(
-                f"M has entries up to {np.max(np.abs(M)) / scale:.3g}: the optimal cost or the "
-                "dual potentials overflow float64; rescale M"
-            )
-    return G, u, v, cost, int(status), int(total_iter)
+    return tree_rows, tree_cols, flows, u, v, status, total_iter
 
 
 def _cost_scale(peak):
