@@ -214,6 +214,34 @@ def test_torch_and_jax_follow_the_same_trajectory():
     np.testing.assert_allclose(histories[0], histories[1], rtol=1e-3)
 
 
+def test_learning_rate_schedules():
+    from otkit.bregman._meta_train import learning_rates
+
+    np.testing.assert_array_equal(learning_rates(0.1, 7, "constant"), np.full(7, 0.1))
+    rates = learning_rates(0.1, 100, "cosine")
+    # a linear warm-up over the first 5 steps to the peak, then a half cosine towards 0
+    np.testing.assert_allclose(rates[:5], 0.1 * np.arange(1, 6) / 5, rtol=1e-15)
+    assert np.all(np.diff(rates[4:]) < 0) and 0 < rates[-1] < 1e-4
+    np.testing.assert_allclose(rates[4 + 48], 0.05, rtol=1e-12)  # half-way down the cosine
+    assert learning_rates(0.1, 1, "cosine").tolist() == [0.1]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_the_schedule_sets_each_steps_learning_rate(framework):
+    needs(framework)
+
+    def history(schedule):
+        init = ot.MetaInitializer(M, REG, hidden_sizes=(16,), framework=framework, seed=0)
+        return init.fit(*TRAIN, n_iter=5, batch_size=32, lr=1e-2, lr_schedule=schedule)
+
+    cosine, constant = history("cosine").loss_history_, history("constant").loss_history_
+    # 5 steps: a one-step warm-up at the peak rate, then the decay; losses are computed
+    # before each update, so the first two agree and the third sees the decayed step
+    assert cosine[:2] == constant[:2] and cosine[2] != constant[2]
+    with pytest.raises(ValueError, match="lr_schedule"):
+        history("linear")
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_sampler_and_partial_fit(framework):
     needs(framework)
@@ -287,8 +315,10 @@ def test_predict_batches_and_the_c_transform(trained):
     A, B = HELD_OUT
     f, g = trained.predict(A, B)
     assert f.shape == (16, N_GRID) and g.shape == (16, N_GRID)
-    # the same problem alone (BLAS may round a 1-row product differently: 1 ulp)
-    np.testing.assert_allclose(trained.predict(A[3], B[3])[0], f[3], rtol=1e-14, atol=1e-16)
+    # the same problem alone: the network runs in float32 and BLAS may round a 1-row product
+    # differently (a few float32 ulps of the hidden activations, times the cost range)
+    atol = 1e-5 * trained.cost_scale
+    np.testing.assert_allclose(trained.predict(A[3], B[3])[0], f[3], rtol=0, atol=atol)
     np.testing.assert_allclose(g, c_transform(f, A, M, REG), rtol=1e-12, atol=1e-15)
     # zero-weight bins of a: finite, the c-transform of g (not read by Sinkhorn)
     assert np.any(A == 0) and np.all(np.isfinite(f))

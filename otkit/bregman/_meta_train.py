@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 
 import numpy as np
 
@@ -28,10 +29,12 @@ from .._validation import check_choice
 
 __all__ = [
     "FRAMEWORKS",
+    "LR_SCHEDULES",
     "JaxTrainer",
     "TorchTrainer",
     "dual_objective_jax",
     "dual_objective_torch",
+    "learning_rates",
     "make_trainer",
     "resolve_framework",
 ]
@@ -40,6 +43,29 @@ FRAMEWORKS = ("torch", "jax")
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 CLIP_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_
+LR_SCHEDULES = ("cosine", "constant")
+WARMUP_FRACTION = 0.05
+
+
+def learning_rates(lr: float, n_iter: int, schedule: str) -> np.ndarray:
+    r"""The learning rate of each of ``n_iter`` steps (float64, shape (n_iter,)).
+
+    'constant': ``lr`` throughout. 'cosine': a linear warm-up from ``lr / w`` to ``lr`` over
+    the first :math:`w = \lceil 0.05\, n \rceil` steps, then a half cosine from ``lr`` that
+    would reach 0 one step after the last,
+    :math:`\eta_t = \tfrac{\eta}{2}(1 + \cos(\pi (t - w + 1) / (n - w + 1)))` for
+    :math:`t \ge w` (Loshchilov & Hutter, SGDR, ICLR 2017). The decay
+    averages out the noise of the last steps: the dual objective is nearly flat along the
+    slowly converging (smooth) directions of the potentials, where a constant-rate Adam
+    keeps wandering by several :math:`\varepsilon` from step to step.
+    """
+    if schedule == "constant" or n_iter == 0:
+        return np.full(n_iter, float(lr))
+    warm = math.ceil(WARMUP_FRACTION * n_iter)
+    steps = np.arange(n_iter, dtype=np.float64)
+    rates = lr * 0.5 * (1.0 + np.cos(np.pi * (steps - warm + 1) / (n_iter - warm + 1)))
+    rates[:warm] = lr * (steps[:warm] + 1) / warm
+    return rates
 
 
 def _installed(name: str) -> bool:
