@@ -10,6 +10,13 @@ blur = 0.05, and its gradient with respect to x, from the same float32 (``--dtyp
 * otkit ``sinkhorn_divergence(x, y, a, b, blur=0.05, diameter=1, stopThr=...)`` on NumPy
   (no autodiff: the value only, but the solve computes the envelope gradient anyway),
   torch (``torch.autograd.grad``) and JAX (``jax.jit(jax.value_and_grad(...))``);
+* otkit ``SamplesLoss("sinkhorn", p=2, blur=0.05, diameter=1, scaling=0.5, stopThr=...)``
+  (GeomLoss's object and units: cost |x - y|^2 / 2, eps = blur^2) on torch and JAX, called
+  as GeomLoss's is, ``loss(a, x, b, y)``; its value and gradient are multiplied by 2 for
+  the errors, as GeomLoss's. Equal accuracy with GeomLoss: GeomLoss at ``scaling=s`` has
+  relative errors (e_value, e_grad) against the converged reference; the SamplesLoss row
+  compared with it is the fastest one with errors <= both (``stopThr`` 1e-2, 1e-3 or the
+  default);
 * GeomLoss ``SamplesLoss("sinkhorn", p=2, blur=0.05, diameter=1, scaling=s,
   backend="tensorized")``: its cost is |x - y|^2 / 2 and its eps = blur^2, the same plans
   as otkit's cost |x - y|^2 with eps = 2 blur^2 = 0.005, so its value and gradient are
@@ -26,7 +33,10 @@ value and gradient; at n <= ``--dense-check`` it is checked against a dense floa
 XLA run 3 to 10 times slower than one thread). JAX programs are compiled ahead of time
 (``jit(...).lower(...).compile()``; the compile time is reported apart); the others are
 warmed up on a tiny problem. Times are the best of 3 runs (2 at n = 5000, 1 above; the
-median is shown too), as the machine's load only ever adds time. Peak memory: ``ru_maxrss``
+median is shown too), as the machine's load only ever adds time; they are the process's CPU
+time (``--clock cpu``, the default: on a shared machine the wall time measures the other
+users' load; with one thread per library the CPU time is the time of an idle machine, up to
+cache sharing) or the wall time (``--clock wall``). Peak memory: ``ru_maxrss``
 increase of one call in a fresh subprocess, with the iterations capped (the peak does not
 depend on their number).
 
@@ -72,6 +82,10 @@ VARIANTS = {
     "otkit torch stopThr=1e-4": ("otkit-torch", {"stopThr": 1e-4}),
     "otkit jax stopThr=1e-4": ("otkit-jax", {"stopThr": 1e-4}),
     "otkit jax stopThr=1e-3": ("otkit-jax", {"stopThr": 1e-3}),
+    "otkit SamplesLoss torch stopThr=1e-2": ("otkit-samplesloss-torch", {"stopThr": 1e-2}),
+    "otkit SamplesLoss torch stopThr=1e-3": ("otkit-samplesloss-torch", {"stopThr": 1e-3}),
+    "otkit SamplesLoss torch default": ("otkit-samplesloss-torch", {}),
+    "otkit SamplesLoss jax stopThr=1e-3": ("otkit-samplesloss-jax", {"stopThr": 1e-3}),
     "GeomLoss s=0.5": ("geomloss", {"scaling": 0.5}),
     "GeomLoss s=0.9": ("geomloss", {"scaling": 0.9}),
     "OTT-JAX thr=1e-3": ("ott", {"threshold": 1e-3}),
@@ -112,6 +126,8 @@ def make_call(library, options, n, seed, dtype, memory=False):
     ``memory=True`` caps the iterations (for the peak-memory children only).
     """
     a, x, b, y = sphere_data(n, seed, dtype)
+    if library.startswith("otkit-samplesloss"):
+        return _samples_loss_call(library, options, (a, x, b, y), memory)
     if library.startswith("otkit"):
         import otkit
 
@@ -183,6 +199,37 @@ def make_call(library, options, n, seed, dtype, memory=False):
     raise ValueError(f"unknown library {library!r}")
 
 
+def _samples_loss_call(library, options, arrays, memory):
+    """otkit's ``SamplesLoss`` in GeomLoss's units, called as GeomLoss's; twice its value
+    and gradient are otkit's units (as for GeomLoss)."""
+    import otkit
+
+    kwargs = {"p": 2, "blur": BLUR, "diameter": DIAMETER, "scaling": 0.5}
+    kwargs.update((k, v) for k, v in options.items() if k in ("stopThr", "scaling"))
+    if memory:
+        kwargs.update(numItermax=1, scaling=None)
+    loss = otkit.SamplesLoss("sinkhorn", **kwargs)
+    a, x, b, y = arrays
+    if library == "otkit-samplesloss-torch":
+        import torch
+
+        ta, tx, tb, ty = (torch.from_numpy(v) for v in (a, x, b, y))
+        tx.requires_grad_(True)
+
+        def call():
+            value = loss(ta, tx, tb, ty)
+            (grad,) = torch.autograd.grad(value, [tx])
+            return 2.0 * float(value), 2.0 * grad.numpy(), {}
+
+        return call
+    import jax
+
+    def value(x, y, a, b):
+        return 2.0 * loss(a, x, b, y), -1  # (no iteration count)
+
+    return _jax_call(jax.value_and_grad(value, has_aux=True), (x, y, a, b))
+
+
 def _jax_call(function, arrays):
     """Compile ``function`` ahead of time for ``arrays``; the call runs the compiled program."""
     import jax
@@ -196,14 +243,17 @@ def _jax_call(function, arrays):
     def call():
         (value, n_iter), grad = compiled(*inputs)
         grad = np.asarray(grad.block_until_ready())
-        return float(value), grad, {"n_iter": int(n_iter), "compile_seconds": compile_seconds}
+        info = {"compile_seconds": compile_seconds}
+        if int(n_iter) >= 0:
+            info["n_iter"] = int(n_iter)
+        return float(value), grad, info
 
     return call
 
 
 def warm_up(library, options, seed, dtype):
     """Imports and first-call costs on a tiny problem (JAX compiles per shape: not there)."""
-    if library in ("otkit-numpy", "otkit-torch", "geomloss"):
+    if library in ("otkit-numpy", "otkit-torch", "otkit-samplesloss-torch", "geomloss"):
         make_call(library, options, 50, seed, dtype)()
 
 
@@ -211,14 +261,16 @@ def child_time(name, n, args, grad_file):
     library, options = VARIANTS[name]
     warm_up(library, options, args.seed, args.dtype)
     call = make_call(library, options, n, args.seed, args.dtype)
-    seconds, value, grad, info = [], None, None, {}
+    seconds, wall, value, grad, info = [], [], None, None, {}
     for _ in range(args.repeats_for(n)):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         value, grad, info = call()
-        seconds.append(time.perf_counter() - start)
+        wall.append(time.perf_counter() - start)
+        seconds.append(time.process_time() - start_cpu if args.clock == "cpu" else wall[-1])
     if grad is not None:
         np.save(grad_file, np.asarray(grad, dtype=np.float64))
-    return {"seconds": seconds, "value": value, "has_grad": grad is not None, **info}
+    out = {"seconds": seconds, "wall": wall, "value": value, "has_grad": grad is not None}
+    return {**out, **info}
 
 
 def child_reference(n, args, grad_file):
@@ -281,6 +333,8 @@ def available(library):
         "otkit-numpy": (),
         "otkit-torch": ("torch",),
         "otkit-jax": ("jax",),
+        "otkit-samplesloss-torch": ("torch",),
+        "otkit-samplesloss-jax": ("jax",),
         "geomloss": ("torch", "geomloss"),
         "ott": ("jax", "ott"),
     }[library]
@@ -321,11 +375,11 @@ def run_child(argv, args, timeout):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def skip_reason(name, n, memory=False):
+def skip_reason(name, n, memory=False, geomloss_max=TENSORIZED_MAX):
     library, _ = VARIANTS[name]
     if not available(library):
         return "not installed"
-    if library == "geomloss" and n > TENSORIZED_MAX:
+    if library == "geomloss" and n > geomloss_max:
         return (
             "skipped: 'online' needs pykeops (not installed); 'tensorized' holds four "
             f"n x n matrices ({4 * n * n * 4 / 2**30:.1f} GiB in float32)"
@@ -362,7 +416,7 @@ def run_timings(args, workdir):
         )
         rows[n] = {"reference": reference, "results": {}}
         for name in args.variants:
-            reason = skip_reason(name, n)
+            reason = skip_reason(name, n, geomloss_max=args.geomloss_max)
             if reason is None:
                 file = workdir / f"grad_{n}_{len(rows[n]['results'])}.npy"
                 result = run_child(["--child", "time", name, str(n), str(file)], args, args.timeout)
@@ -429,6 +483,42 @@ def comparisons(rows):
                 continue
             out.append((n, mine, results[mine], best[1], best[0]))
     return out
+
+
+def samples_loss_comparisons(rows):
+    """Per n, GeomLoss variant and SamplesLoss backend: the fastest SamplesLoss row whose
+    value and gradient errors are both at most GeomLoss's (equal accuracy)."""
+    out = []
+    for n, row in rows.items():
+        results = row["results"]
+        for peer in (k for k in results if k.startswith("GeomLoss") and "time" in results[k]):
+            bounds = results[peer]["error_value"], results[peer].get("error_grad", 1.0)
+            for backend in ("torch", "jax"):
+                mine = [
+                    k
+                    for k in results
+                    if k.startswith(f"otkit SamplesLoss {backend}")
+                    and "time" in results[k]
+                    and results[k]["error_value"] <= bounds[0]
+                    and results[k].get("error_grad", 1.0) <= bounds[1]
+                ]
+                best = fastest(results, mine)
+                if best is not None:
+                    out.append((n, best[1], results[best[1]], peer, results[peer]["time"]))
+    return out
+
+
+def samples_loss_rows(ratios, rows):
+    table = []
+    for n, mine, result, peer, seconds in ratios:
+        peer_result = rows[n]["results"][peer]
+        errors = (
+            f"{result['error_value']:.1e} / {result['error_grad']:.1e} vs "
+            f"{peer_result['error_value']:.1e} / {peer_result['error_grad']:.1e}"
+        )
+        cells = [str(n), mine, f"{result['time']:.3f}", peer, f"{seconds:.3f}", errors]
+        table.append([*cells, f"{result['time'] / seconds:.2f}"])
+    return table
 
 
 def time_rows(rows):
@@ -502,6 +592,15 @@ MEMORY_NOTE = (
 )
 
 
+SAMPLES_HEADER = (
+    "n", "otkit", "otkit (s)", "GeomLoss", "GeomLoss (s)", "errors value / grad", "ratio",
+)  # fmt: skip
+
+
+def _load(averages):
+    return "/".join(f"{v:.1f}" for v in averages)
+
+
 def write_outputs(args, argv, rows, memory):
     import otkit
 
@@ -515,6 +614,11 @@ def write_outputs(args, argv, rows, memory):
     lines = environment_lines(title, "bench_divergence.py", argv)
     lines += [
         f"- Also: {', '.join(versions)}; {args.threads or 'default'} thread(s) per library",
+        (
+            f"- Clock: {'CPU' if args.clock == 'cpu' else 'wall'} time; load average (1, 5, "
+            f"15 min) {_load(args.load_start)} at the start, {_load(os.getloadavg())} at the "
+            "end (the machine is shared: other jobs ran during the run)"
+        ),
         "",
         "## Setup",
         "",
@@ -540,6 +644,18 @@ def write_outputs(args, argv, rows, memory):
         ),
         "",
     ]
+    samples = samples_loss_comparisons(rows)
+    lines += [
+        "## otkit SamplesLoss vs GeomLoss at equal accuracy",
+        "",
+        (
+            "Per GeomLoss row, the fastest SamplesLoss row (same units, same call) whose "
+            "relative errors of the value and of the gradient are both at most GeomLoss's."
+        ),
+        "",
+        markdown_table(SAMPLES_HEADER, samples_loss_rows(samples, rows)),
+        "",
+    ]
     if memory:
         lines += ["## Peak memory of one call (fresh subprocess, `ru_maxrss`)", "", MEMORY_NOTE]
         header = ("n", "library", "increase (MiB)", "over RSS (MiB)", "baseline peak (MiB)")
@@ -550,6 +666,10 @@ def write_outputs(args, argv, rows, memory):
     summary = [
         entry(f"n={n}, value+grad, rel. error <= {ACCURACY:g}", res["time"], peer, seconds, mine)
         for n, mine, res, peer, seconds in ratios
+    ]
+    summary += [
+        entry(f"n={n}, value+grad, errors <= {peer}'s", res["time"], peer, seconds, mine)
+        for n, mine, res, peer, seconds in samples
     ]
     write_summary(args.output, "divergence", "bench_divergence.py", argv, summary)
 
@@ -564,6 +684,10 @@ def parse_arguments(argv):
     parser.add_argument("--threads", type=int, default=1, help="0: the libraries' defaults")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
+    parser.add_argument(
+        "--geomloss-max", type=int, default=TENSORIZED_MAX, help="largest n for 'tensorized'"
+    )
     parser.add_argument(
         "--reference-stopthr", type=float, default=None, help="default: 1e-10, 1e-6 above 5000"
     )
@@ -588,7 +712,7 @@ def parse_arguments(argv):
 
     args.repeats_for = repeats_for
     args.child_options = [
-        "--dtype", args.dtype, "--seed", str(args.seed),
+        "--dtype", args.dtype, "--seed", str(args.seed), "--clock", args.clock,
         "--dense-check", str(args.dense_check),
     ] + ([] if repeats is None else ["--repeats", str(repeats)])  # fmt: skip
     if args.reference_stopthr is not None:
@@ -599,6 +723,7 @@ def parse_arguments(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_arguments(argv)
+    args.load_start = os.getloadavg()
     if args.child:
         import warnings
 
