@@ -201,8 +201,15 @@ def sinkhorn_divergence(
     largest float of the dtype is a ValueError naming the points. With D the range of the
     costs (the bounding box diagonal to the power p) and u the unit roundoff of the working dtype:
 
-    - :math:`\varepsilon < 2^{10} u D` is a ValueError naming ``reg`` or ``blur``: the
-      potentials are rounded to more than :math:`\varepsilon` there, and the plan
+    - float32 input is solved in float64 (on its device; results, potentials and
+      gradients returned in float32, differentiable through the cast) where float32
+      cannot resolve :math:`\varepsilon`: below :math:`2^{10} u_{32} D` (the plan's
+      entries would be off by more than 1e-3), or where its rounding would keep the
+      marginal error above ``stopThr`` (``max(||a||, ||b||) u_32 D / eps > stopThr / 2``).
+      Not under ``jax.jit`` (values unknown), nor on JAX without ``jax_enable_x64``.
+    - :math:`\varepsilon < 2^{10} u D` with u of float64 (of the input's dtype where
+      there is no float64) is a ValueError naming ``reg`` or ``blur``: the potentials are
+      rounded to more than :math:`\varepsilon` there, and the plan
       :math:`\exp((f + g - C)/\varepsilon)` would be noise (``blur=1e-10`` used to return
       -4.7e283). For the :math:`\varepsilon \to 0` limit :math:`W_p^p`, use
       :func:`otkit.emd2`.

@@ -33,7 +33,8 @@ WARMUP, WINDOW, OMEGA_MAX, GUARD = 3, 20, 1.9, 10.0
 
 def relax(previous, exact, w, eps, xp):
     """``exact + (w - 1) (exact - previous)``, the overshoot clipped to [-eps, eps]."""
-    return exact + xp.clip((w - 1.0) * (exact - previous), min=-eps, max=eps)
+    # (minimum/maximum, not clip: array-api-compat's NumPy clip costs ~40 us on small arrays)
+    return exact + xp.minimum(xp.maximum((w - 1.0) * (exact - previous), -eps), eps)
 
 
 def schedule_start(err, omega, xp):
@@ -76,5 +77,5 @@ def optimal_omega(w, rate, xp):
     reduces to ``mu^2 = rate``, the plain Sinkhorn rate.
     """
     mu = (rate + w - 1.0) / (xp.sqrt(rate) * w)
-    mu2 = xp.clip(mu * mu, max=0.9999)
-    return xp.clip(2.0 / (1.0 + xp.sqrt(1.0 - mu2)), min=1.0, max=OMEGA_MAX)
+    mu2 = xp.minimum(mu * mu, 0.9999)
+    return xp.minimum(xp.maximum(2.0 / (1.0 + xp.sqrt(1.0 - mu2)), 1.0), OMEGA_MAX)

@@ -48,6 +48,7 @@ from ..backend import (
 from ._relaxation import relax, schedule_start, schedule_step
 
 __all__ = [
+    "best_translation",
     "dense_geometry",
     "iterate",
     "log_weights",
@@ -103,7 +104,7 @@ _dense_rows, _dense_cols = softmin_rows, softmin_cols
 def _squared_residual(weights, p, p_next, eps, xp):
     """Squared L2 norm of ``weights (exp((p - p_next) / eps) - 1)``: the marginal error of a
     state whose exact update of this potential is ``p_next``."""
-    ratio = xp.exp(xp.clip((p - p_next) / eps, max=700.0)) - 1.0
+    ratio = xp.exp(xp.minimum((p - p_next) / eps, 700.0)) - 1.0
     residual = xp.where(weights > 0, weights * ratio, xp.zeros_like(ratio))
     return xp.sum(residual * residual)
 
@@ -150,6 +151,7 @@ def sinkhorn_log_loop(
     damping=1.0,
     omega=1.0,
     return_next=False,
+    translate=None,
 ):
     """Solve the k problems (a, b[:, l], C) from the row potential ``f0``.
 
@@ -183,6 +185,17 @@ def sinkhorn_log_loop(
         to 1 for good if the error grows tenfold over its minimum (:mod:`otkit._relaxation`).
     return_next : bool
         Also return ``f_next``, the (damped) row update computed from the returned ``g``.
+    translate : float or 0-d array, optional
+        Unbalanced problems (``damping = rho / (rho + eps)``) only: the marginal penalty
+        rho, shared by both marginals. Each iteration then starts by moving the pair
+        (f, g) to the best translation (f + t, g - t) of the dual objective, in closed
+        form (:func:`best_translation`). The plain unbalanced iteration shrinks the error
+        along that direction only by ``damping**2`` per iteration (0.998 at eps / rho =
+        1e-3: thousands of iterations); the extra step, exact block ascent of the dual as
+        the two updates are, removes it, and the fixed point is unchanged (T. Sejourne,
+        F.-X. Vialard, G. Peyre, Faster unbalanced optimal transport: translation
+        invariant Sinkhorn and 1-D Frank-Wolfe, AISTATS 2022). Combines with
+        over-relaxation (the pair is translated before the relaxed updates).
 
     Returns
     -------
@@ -213,7 +226,9 @@ def sinkhorn_log_loop(
     if omega == 1.0:
 
         def advance(state):
-            _, _, f_next = state
+            _, g, f_next = state
+            if translate is not None:
+                f_next = f_next + best_translation(a_col, b, f_next, g, translate, xp)
             g = update_cols(f_next)
             f_after = update_rows(g)
             return (f_next, g, f_after), row_error(a_col, f_next, f_after, eps, xp)
@@ -221,7 +236,7 @@ def sinkhorn_log_loop(
         state = (f0, g, f_next)
     else:
         advance, state = _overrelaxed(
-            update_cols, update_rows, a_col, b, eps, omega, xp, (f0, g, f_next, err)
+            update_cols, update_rows, a_col, b, eps, omega, xp, (f0, g, f_next, err), translate
         )
     geometry = C if isinstance(C, tuple) else (C,)  # a point cloud is an (x, y, ...) tuple
     traced = is_traced(a, b, f0, eps, *geometry)
@@ -243,7 +258,23 @@ def sinkhorn_log_loop(
     return f, g, n_iter, err, trace
 
 
-def _overrelaxed(update_cols, update_rows, a_col, b, eps, omega, xp, start):
+def best_translation(a, b, f, g, rho, xp):
+    """The t that maximizes the dual objective at (f + t, g - t), per problem (1, k).
+
+    Only the marginal terms rho <a, 1 - exp(-f / rho)> + rho <b, 1 - exp(-g / rho)> move
+    with t (the entropic term depends on f + g); they are largest where
+    exp(-t / rho) <a, exp(-f / rho)> = exp(t / rho) <b, exp(-g / rho)>, i.e.
+    t = rho / 2 (log <a, exp(-f / rho)> - log <b, exp(-g / rho)>). ``a`` is (n, 1), ``b``
+    (m, k), ``f`` (n, k), ``g`` (m, k).
+    """
+    log_a = log_weights(a, xp)
+    log_b = log_weights(b, xp)
+    left = logsumexp(log_a - f / rho, axis=0, xp=xp)
+    right = logsumexp(log_b - g / rho, axis=0, xp=xp)
+    return (0.5 * rho) * (left - right)[None, :]
+
+
+def _overrelaxed(update_cols, update_rows, a_col, b, eps, omega, xp, start, translate=None):
     """``(advance, state)`` for ``iterate``: Sinkhorn over-relaxed by ``omega`` (None: adaptive;
     see :mod:`otkit._relaxation`) from ``start = (f0, T(f0), T(T(f0)), error of f0)``.
 
@@ -255,6 +286,9 @@ def _overrelaxed(update_cols, update_rows, a_col, b, eps, omega, xp, start):
     def advance(state):
         _, g_prev, f, *schedule = state
         w = schedule[0]
+        if translate is not None:
+            shift = best_translation(a_col, b, f, g_prev, translate, xp)
+            f, g_prev = f + shift, g_prev - shift
         g_exact = update_cols(f)
         g = relax(g_prev, g_exact, w, eps, xp)
         f_exact = update_rows(g)

@@ -27,8 +27,13 @@ import math
 import warnings
 
 from .._validation import check_equal_mass, check_finite, check_nonnegative_weights
-from ..backend import is_numpy_namespace, stop_gradient, to_numpy
-from ..bregman._divergence_core import SMALL_EPS, large_eps_threshold
+from ..backend import is_numpy_namespace, logsumexp, stop_gradient, to_numpy
+from ..bregman._divergence_core import (
+    SMALL_EPS,
+    has_float64,
+    large_eps_threshold,
+    promote_float32,
+)
 from ..bregman._relaxation import relax, schedule_start, schedule_step
 from ._batched_geometry import BatchedPair, cost_range, log_weights, store_costs
 
@@ -110,10 +115,7 @@ def _solve(x, y, a, b, eps, rho, stages, debias, num_iter_max, tol, store, block
     g = update_cols(f)
     f_next = update_rows(g)
     err = _residual(a, f, f_next, eps, xp)
-    if rho is None:
-        step, state = _overrelaxed(update_cols, update_rows, a, b, eps, xp, (f, g, f_next, err))
-    else:
-        step, state = _plain(update_cols, update_rows, a, eps, xp), (f, g, f_next)
+    step, state = _overrelaxed(update_cols, update_rows, a, b, eps, rho, xp, (f, g, f_next, err))
     state, err, n_iter = _iterate(step, state, err, num_iter_max, tol, xp)
     # End on the exact pair (f, T(f)) and its row update, as the per-problem loop does.
     f = state[0]
@@ -144,25 +146,29 @@ def _solve(x, y, a, b, eps, rho, stages, debias, num_iter_max, tol, store, block
     return out, (pair, cols, selves)
 
 
-def _plain(update_cols, update_rows, a, eps, xp):
-    def step(state):
-        _, _, f_next = state
-        g = update_cols(f_next)
-        f_after = update_rows(g)
-        return (f_next, g, f_after), _residual(a, f_next, f_after, eps, xp)
-
-    return step
+def _best_translation(log_a, log_b, f, g, rho, xp):
+    """Per problem (B, 1), the t that maximizes the unbalanced dual at (f + t, g - t), as
+    :func:`otkit.bregman._sinkhorn_loop.best_translation`."""
+    left = logsumexp(log_a - f / rho, axis=1, xp=xp)
+    right = logsumexp(log_b - g / rho, axis=1, xp=xp)
+    return ((0.5 * rho) * (left - right))[:, None]
 
 
-def _overrelaxed(update_cols, update_rows, a, b, eps, xp, start):
-    """The balanced (x, y) iteration over-relaxed with the adaptive factor of
+def _overrelaxed(update_cols, update_rows, a, b, eps, rho, xp, start):
+    """The (x, y) iteration over-relaxed with the adaptive factor of
     :mod:`otkit.bregman._relaxation`, one factor and schedule per problem (the error is
-    that of the measured pair (f, g): rows and columns stacked)."""
+    that of the measured pair (f, g): rows and columns stacked). Unbalanced (``rho``), each
+    step starts from the best translation (f + t, g - t) of the dual: without it the error
+    along that direction shrinks only by (rho / (rho + eps))^2 per iteration."""
     f0, g, f_exact, err = start
     schedule = schedule_start(err, None, xp)
+    log_a, log_b = log_weights(a, xp), log_weights(b, xp)
 
     def step(state):
         _, g_prev, f_relaxed, *schedule = state
+        if rho is not None:
+            shift = _best_translation(log_a, log_b, f_relaxed, g_prev, rho, xp)
+            f_relaxed, g_prev = f_relaxed + shift, g_prev - shift
         w = schedule[0][:, None]
         g_exact = update_cols(f_relaxed)
         g = relax(g_prev, g_exact, w, eps, xp)
@@ -275,10 +281,19 @@ def batched_sinkhorn_loss(a, x, b, y, *, p, blur, reach, debias, scaling, diamet
     except (OverflowError, TypeError, ValueError):
         return None
     ranges = cost_range(xs, ys, p, xp)
-    if not _in_range(ranges, eps, rho, work, xp):
-        return None
     tol = options.get("stopThr")
     tol = (1e-6 if work == xp.float64 else 1e-4) if tol is None else float(tol)
+    if work == xp.float32 and has_float64(xp):
+        # float32 that cannot resolve eps to the tolerance: solved in float64 (the rule
+        # of the per-problem engine, otkit.bregman._divergence_core.promote_float32)
+        weight_norm = float(xp.max(xp.sqrt(xp.maximum(xp.sum(ws_a * ws_a, axis=1),
+                                                      xp.sum(ws_b * ws_b, axis=1)))))  # fmt: skip
+        high = float(xp.max(ranges))
+        if promote_float32(eps, high, weight_norm, tol):
+            work = xp.float64
+            xs, ys, ws_a, ws_b, ranges = (xp.astype(v, work) for v in (xs, ys, ws_a, ws_b, ranges))
+    if not _in_range(ranges, eps, rho, work, xp):
+        return None
     num_iter_max = int(options.get("numItermax", 1000))
     stages = []
     if scaling is not None:
