@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_real
-from ..backend import from_numpy, is_numpy_namespace, is_traced, stop_gradient, to_numpy
+from ..backend import from_numpy, is_traced, to_numpy
 from ..bregman._clouds import (
     _same_clouds,
     _working_copies,
@@ -57,7 +57,7 @@ from ._clusters import (
     planned_transport,
     point_blocks,
 )
-from ._sinkhorn_loss import _shift_weight_gradients, sinkhorn_loss
+from ._sinkhorn_loss import geomloss_output, sinkhorn_loss
 
 __all__ = ["check_multiscale_options", "multiscale_loss"]
 
@@ -424,35 +424,6 @@ def multiscale_loss(a, x, b, y, *, p, blur, reach, debias, scaling, diameter, po
             import warnings
 
             warnings.warn(f"did not converge: {message}", UserWarning, stacklevel=4)
-    return _geomloss_output(total, (f, g, f_aa, g_bb), a, b, p, blur, balanced, debias,
-                            potentials, xp)  # fmt: skip
-
-
-def _geomloss_output(value, fields, a, b, p, blur, balanced, debias, potentials, xp):
-    """Value or potentials in GeomLoss's units (cost / p), as :func:`sinkhorn_loss` gives."""
-    f, g, f_aa, g_bb = fields
-    f, g = f / p, g / p
     if debias:
-        f, g = f - f_aa / p, g - g_bb / p
-    weights_a = xp.ones(f.shape, dtype=f.dtype) / f.shape[0] if a is None else a
-    weights_b = xp.ones(g.shape, dtype=g.dtype) / g.shape[0] if b is None else b
-    shift = None
-    if balanced:  # the symmetric choice <a, F> = <b, G> of the free constant
-        sa, sb = stop_gradient(weights_a, xp), stop_gradient(weights_b, xp)
-        ff, gg = stop_gradient(f, xp), stop_gradient(g, xp)
-        shift = (xp.sum(sb * gg) - xp.sum(sa * ff)) / (xp.sum(sa) + xp.sum(sb))
-        f, g = f + shift, g - shift
-    if potentials:
-        return f, g
-    value = value / p
-    if not debias:
-        eps = float(blur) ** p
-        mass_a = xp.sum(a) if a is not None else 1.0
-        mass_b = xp.sum(b) if b is not None else 1.0
-        term = eps * ((mass_a + mass_b) / 2 - mass_a * mass_b)
-        if balanced and not isinstance(term, float):
-            term = stop_gradient(term, xp)
-        value = value + term
-    if shift is not None and not is_numpy_namespace(xp):
-        value = _shift_weight_gradients(value, shift, a, b, xp)
-    return value
+        f, g = f - f_aa, g - g_bb
+    return geomloss_output(total, f, g, a, b, p, blur, balanced, debias, potentials, xp)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..backend import is_numpy_namespace, stop_gradient, to_numpy
 from ..bregman._divergence import sinkhorn_divergence
 
-__all__ = ["sinkhorn_loss"]
+__all__ = ["geomloss_output", "sinkhorn_loss"]
 
 
 def _mass(w, xp):
@@ -49,9 +49,18 @@ def sinkhorn_loss(a, x, b, y, *, p, blur, reach, debias, scaling, diameter, pote
             )
         f = g = None
     else:
-        f, g = log["f"] / p, log["g"] / p
+        f, g = log["f"], log["g"]
         if debias:
-            f, g = f - log["f_aa"] / p, g - log["g_bb"] / p
+            f, g = f - log["f_aa"], g - log["g_bb"]
+    return geomloss_output(value, f, g, a, b, p, blur, balanced, debias, potentials, xp)
+
+
+def geomloss_output(value, f, g, a, b, p, blur, balanced, debias, potentials, xp):
+    """The value (0-d) or the potentials of a Sinkhorn loss in GeomLoss's units, from otkit's
+    ``value`` and debiased potentials ``f``, ``g`` (None without potentials), all in otkit's
+    units (cost |x - y|^p: divided by p here)."""
+    if f is not None:
+        f, g = f / p, g / p
     weights_a = xp.ones(f.shape, dtype=f.dtype) / f.shape[0] if a is None and f is not None else a
     weights_b = xp.ones(g.shape, dtype=g.dtype) / g.shape[0] if b is None and g is not None else b
     shift = None
