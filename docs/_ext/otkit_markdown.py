@@ -135,7 +135,11 @@ def table_rst(
     widths: list[int] | None = None,
     caption: str = "",
 ) -> list[str]:
-    """A ``list-table`` directive (header row first) from cells of Markdown inline text."""
+    """A ``list-table`` directive (header row first) from cells of Markdown inline text; a
+    table without rows (a report whose run filled none) becomes a sentence saying so."""
+    rows = list(rows)
+    if not rows:
+        return ["*(No rows in this run.)*", ""]
     lines = [f".. list-table:: {caption}".rstrip(), "   :header-rows: 1"]
     lines.append(f"   :widths: {' '.join(map(str, widths))}" if widths else "   :widths: auto")
     if css_class:
