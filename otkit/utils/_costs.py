@@ -336,7 +336,7 @@ def _small_torch_sqeuclidean(x1, x2):
     if x1.numel() == 0 or x2.numel() == 0:
         return None
     both = x1 if x2 is x1 else torch.cat((x1, x2))
-    low, high = torch.aminmax(both, dim=0)
+    low, high = both.amin(dim=0), both.amax(dim=0)  # (torch.aminmax: 8 ms on (200, 2))
     if not bool((both.mean(dim=0).abs() <= high - low).all()):
         return None
     norms1 = (x1 * x1).sum(dim=1)
