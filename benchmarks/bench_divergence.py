@@ -170,16 +170,7 @@ def make_call(library, options, n, seed, dtype, memory=False):
             "sinkhorn", p=2, blur=BLUR, diameter=DIAMETER, scaling=options["scaling"],
             backend="tensorized",
         )  # fmt: skip
-        ta, tx, tb, ty = (torch.from_numpy(v) for v in (a, x, b, y))
-        tx.requires_grad_(True)
-
-        def call():
-            value = loss(ta, tx, tb, ty)
-            (grad,) = torch.autograd.grad(value, [tx])
-            # GeomLoss's cost is |x - y|^2 / 2: twice its value is otkit's
-            return 2.0 * float(value), 2.0 * grad.numpy(), {}
-
-        return call
+        return _torch_geomloss_call(loss, (a, x, b, y))
     if library == "ott":
         import jax
         from ott.geometry import pointcloud
@@ -199,6 +190,22 @@ def make_call(library, options, n, seed, dtype, memory=False):
     raise ValueError(f"unknown library {library!r}")
 
 
+def _torch_geomloss_call(loss, arrays):
+    """Value and x-gradient of a GeomLoss-units ``loss(a, x, b, y)`` on torch, in otkit's
+    units (GeomLoss's cost is |x - y|^2 / 2: twice its value and gradient are otkit's)."""
+    import torch
+
+    ta, tx, tb, ty = (torch.from_numpy(v) for v in arrays)
+    tx.requires_grad_(True)
+
+    def call():
+        value = loss(ta, tx, tb, ty)
+        (grad,) = torch.autograd.grad(value, [tx])
+        return 2.0 * float(value), 2.0 * grad.numpy(), {}
+
+    return call
+
+
 def _samples_loss_call(library, options, arrays, memory):
     """otkit's ``SamplesLoss`` in GeomLoss's units, called as GeomLoss's; twice its value
     and gradient are otkit's units (as for GeomLoss)."""
@@ -211,17 +218,7 @@ def _samples_loss_call(library, options, arrays, memory):
     loss = otkit.SamplesLoss("sinkhorn", **kwargs)
     a, x, b, y = arrays
     if library == "otkit-samplesloss-torch":
-        import torch
-
-        ta, tx, tb, ty = (torch.from_numpy(v) for v in (a, x, b, y))
-        tx.requires_grad_(True)
-
-        def call():
-            value = loss(ta, tx, tb, ty)
-            (grad,) = torch.autograd.grad(value, [tx])
-            return 2.0 * float(value), 2.0 * grad.numpy(), {}
-
-        return call
+        return _torch_geomloss_call(loss, arrays)
     import jax
 
     def value(x, y, a, b):

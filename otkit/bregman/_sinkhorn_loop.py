@@ -267,11 +267,16 @@ def best_translation(a, b, f, g, rho, xp):
     t = rho / 2 (log <a, exp(-f / rho)> - log <b, exp(-g / rho)>). ``a`` is (n, 1), ``b``
     (m, k), ``f`` (n, k), ``g`` (m, k).
     """
-    log_a = log_weights(a, xp)
-    log_b = log_weights(b, xp)
-    left = logsumexp(log_a - f / rho, axis=0, xp=xp)
-    right = logsumexp(log_b - g / rho, axis=0, xp=xp)
-    return (0.5 * rho) * (left - right)[None, :]
+    shift = translation(log_weights(a, xp), log_weights(b, xp), f, g, rho, 0, xp)
+    return shift[None, :]
+
+
+def translation(log_a, log_b, f, g, rho, axis, xp):
+    """:func:`best_translation` from log-weights, the points along ``axis`` (the batched
+    engine's problems are rows, this module's columns); the problems' axis is dropped."""
+    left = logsumexp(log_a - f / rho, axis=axis, xp=xp)
+    right = logsumexp(log_b - g / rho, axis=axis, xp=xp)
+    return (0.5 * rho) * (left - right)
 
 
 def _overrelaxed(update_cols, update_rows, a_col, b, eps, omega, xp, start, translate=None):

@@ -27,7 +27,7 @@ import math
 import warnings
 
 from .._validation import check_equal_mass, check_finite, check_nonnegative_weights
-from ..backend import is_numpy_namespace, logsumexp, stop_gradient, to_numpy
+from ..backend import is_numpy_namespace, stop_gradient, to_numpy
 from ..bregman._divergence_core import (
     SMALL_EPS,
     has_float64,
@@ -35,6 +35,7 @@ from ..bregman._divergence_core import (
     promote_float32,
 )
 from ..bregman._relaxation import relax, schedule_start, schedule_step
+from ..bregman._sinkhorn_loop import _finite_error, translation
 from ._batched_geometry import BatchedPair, cost_range, log_weights, store_costs
 
 __all__ = ["batched_sinkhorn_loss"]
@@ -51,13 +52,8 @@ def _squared_residual(w, f, f_next, eps, xp):
     return xp.sum(residual * residual, axis=1)
 
 
-def _finite_sqrt(squared, xp):
-    err = xp.sqrt(squared)  # a NaN would freeze the problem as converged: read it as inf
-    return xp.where(xp.isnan(err), xp.full_like(err, math.inf), err)
-
-
 def _residual(w, f, f_next, eps, xp):
-    return _finite_sqrt(_squared_residual(w, f, f_next, eps, xp), xp)
+    return _finite_error(_squared_residual(w, f, f_next, eps, xp), xp)
 
 
 def _iterate(advance, state, err, num_iter_max, tol, xp):
@@ -146,14 +142,6 @@ def _solve(x, y, a, b, eps, rho, stages, debias, num_iter_max, tol, store, block
     return out, (pair, cols, selves)
 
 
-def _best_translation(log_a, log_b, f, g, rho, xp):
-    """Per problem (B, 1), the t that maximizes the unbalanced dual at (f + t, g - t), as
-    :func:`otkit.bregman._sinkhorn_loop.best_translation`."""
-    left = logsumexp(log_a - f / rho, axis=1, xp=xp)
-    right = logsumexp(log_b - g / rho, axis=1, xp=xp)
-    return ((0.5 * rho) * (left - right))[:, None]
-
-
 def _overrelaxed(update_cols, update_rows, a, b, eps, rho, xp, start):
     """The (x, y) iteration over-relaxed with the adaptive factor of
     :mod:`otkit.bregman._relaxation`, one factor and schedule per problem (the error is
@@ -167,13 +155,13 @@ def _overrelaxed(update_cols, update_rows, a, b, eps, rho, xp, start):
     def step(state):
         _, g_prev, f_relaxed, *schedule = state
         if rho is not None:
-            shift = _best_translation(log_a, log_b, f_relaxed, g_prev, rho, xp)
+            shift = translation(log_a, log_b, f_relaxed, g_prev, rho, 1, xp)[:, None]
             f_relaxed, g_prev = f_relaxed + shift, g_prev - shift
         w = schedule[0][:, None]
         g_exact = update_cols(f_relaxed)
         g = relax(g_prev, g_exact, w, eps, xp)
         f_exact = update_rows(g)
-        err = _finite_sqrt(
+        err = _finite_error(
             _squared_residual(a, f_relaxed, f_exact, eps, xp)
             + _squared_residual(b, g, g_exact, eps, xp),
             xp,
