@@ -537,7 +537,29 @@ def safe_ratio(numerator: float, denominator: float) -> str:
 
 
 def reproduce_command(argv: list[str]) -> str:
-    return shlex.join(["python", "benchmarks/bench_emd.py", *argv])
+    """The command line that reproduces the report (the ``--note`` text left out)."""
+    kept, skip = [], False
+    for argument in argv:
+        if skip:
+            skip = False
+        elif argument == "--note":
+            skip = True
+        elif not argument.startswith("--note="):
+            kept.append(argument)
+    return shlex.join(["python", "benchmarks/bench_emd.py", *kept])
+
+
+def format_load(load: tuple[float, float, float] | None) -> str:
+    """The load averages as ``a, b, c`` (``unknown`` where the platform has none)."""
+    return "unknown" if load is None else ", ".join(f"{value:.1f}" for value in load)
+
+
+def load_average() -> tuple[float, float, float] | None:
+    """``os.getloadavg()``, or None where it is not available."""
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):
+        return None
 
 
 def render_markdown(
@@ -555,7 +577,12 @@ def render_markdown(
         f"- Python: {platform.python_version()}",
         "- Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
         f"- Reproduce: `{reproduce_command(argv)}`",
+        (
+            f"- Load average (1, 5, 15 min) at start / end: {format_load(args.load_start)} / "
+            f"{format_load(args.load_end)} on {os.cpu_count()} logical CPUs"
+        ),
         "",
+        *([args.note, ""] if args.note else []),
         "## Setup",
         "",
         (
@@ -730,6 +757,9 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--memory-weights", choices=WEIGHT_KINDS, default="uniform")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument(
+        "--note", default="", help="a paragraph for the report, after the environment list"
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=None,
@@ -766,6 +796,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(report))
         return
 
+    args.load_start = load_average()
     # The memory children run first, while this process has imported neither library
     # and is still small: on Linux a child's ru_maxrss starts from (at least) the
     # parent's resident size, so spawning them after the timed solves would mask them.
@@ -782,6 +813,7 @@ def main(argv: list[str] | None = None) -> None:
         args.sizes, args.weights, args.repeats, args.num_iter_max, args.seed, args.clouds
     )
 
+    args.load_end = load_average()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render_markdown(cases, memory, args, argv))
     print(f"wrote {args.output}")

@@ -14,8 +14,15 @@ import numpy as np
 import pytest
 from conftest import assert_same_backend, to_np, to_xp
 from oracles import linprog_ot
-from otkit.lp._shortlist_kernel import col_ctransform, feasible_arcs, price, row_ctransform, select
-from otkit.lp._sparse_simplex import OPTIMAL, network_simplex_sparse
+from otkit.lp._shortlist_kernel import (
+    col_ctransform,
+    corner_arcs,
+    gather,
+    kd_order,
+    price,
+    select,
+)
+from otkit.lp._sparse_simplex import OPTIMAL
 
 import otkit as ot
 from otkit.lp import _emd, _shortlist
@@ -235,6 +242,23 @@ def test_a_shortlist_that_gives_up_leaves_the_dense_solver_to_answer(shortlist, 
     _assert_optimal_pair(a, b, M, G, log, log["cost"])
 
 
+def test_giving_up_on_the_coarse_problem_gives_up_at_once(shortlist, monkeypatch):
+    # The coarse problem of the guess gives up (here: no pivot budget, and arcs price out
+    # after its first round, as with small integer costs); the full problem is then left
+    # to the dense solver without a selection or a solve of its own.
+    monkeypatch.setattr(_shortlist, "_PIVOT_BUDGET", 0)
+    rng = np.random.default_rng(18)
+    M = rng.integers(0, 3, size=(60, 50)).astype(float)
+    a, b = _weights("random", 60, rng), _weights("random", 50, rng)
+    timings = {}
+    assert _shortlist.solve_shortlist(a, b, M, 10**6, timings=timings) is None
+    assert timings["pivots"] == 0 and "select" not in timings
+    G, log = ot.emd(a, b, M, log=True)
+    assert shortlist[-2:] == [None, "dense"] and log["result_code"] == 1
+    np.testing.assert_allclose(log["cost"], linprog_ot(a, b, M)[1], rtol=1e-9, atol=1e-12)
+    _assert_optimal_pair(a, b, M, G, log, log["cost"])
+
+
 def test_shortlist_on_every_backend(shortlist, xp):
     rng = np.random.default_rng(6)
     x, y = _clouds("clustered", 30, 24, rng)
@@ -249,19 +273,75 @@ def test_shortlist_on_every_backend(shortlist, xp):
 # ----- kernels ------------------------------------------------------------------------
 
 
+def _k_smallest(values, k):
+    return set(np.argsort(values, kind="stable")[:k].tolist())
+
+
+def _lists(rows, cols, n, m, k, col_part_start):
+    """Per-row and per-column candidate sets of a select output."""
+    row_sets = [set(cols[:col_part_start][rows[:col_part_start] == i].tolist()) for i in range(n)]
+    col_sets = [set(rows[col_part_start:][cols[col_part_start:] == j].tolist()) for j in range(m)]
+    return row_sets, col_sets
+
+
 def test_select_picks_the_k_smallest_reduced_costs_of_rows_and_columns():
     rng = np.random.default_rng(8)
     n, m, k = 37, 150, 5
     M, u, v = rng.random((n, m)), rng.random(n), rng.random(m)
-    rows, cols = select(M, u, v, k, k)
-    reduced = M - u[:, None] - v[None, :]
-    row_part, col_part = slice(0, n * k), slice(n * k, None)
-    for i in range(n):
-        picked = np.sort(cols[row_part][rows[row_part] == i])
-        np.testing.assert_array_equal(picked, np.sort(np.argsort(reduced[i])[:k]))
+    rows, cols, u_out = select(M, u, v, k, k)
+    np.testing.assert_array_equal(u_out, u)
+    reduced = (M - v[None, :]) - u[:, None]
+    row_sets, col_sets = _lists(rows, cols, n, m, k, n * k)
+    assert row_sets == [_k_smallest(reduced[i], k) for i in range(n)]
+    assert col_sets == [_k_smallest(reduced[:, j], k) for j in range(m)]
+
+
+def test_select_computes_the_rows_c_transform_in_its_pass():
+    rng = np.random.default_rng(13)
+    n, m, k = 40, 90, 4
+    M, v = rng.random((n, m)), rng.random(m)
+    rows, cols, u = select(M, None, v, k, k)
+    np.testing.assert_array_equal(u, np.min(M - v[None, :], axis=1))
+    # the same candidates as with that u given
+    given_rows, given_cols, _ = select(M, u, v, k, k)
+    np.testing.assert_array_equal(rows, given_rows)
+    np.testing.assert_array_equal(cols, given_cols)
+
+
+@pytest.mark.parametrize("row_factor", [0.01, 1.0, 3.0, 100.0])
+def test_select_row_start_keeps_the_row_lists_exact(row_factor):
+    # A start limit from the running mean of the rows' limits: rows where it is too low are
+    # scanned again, so the row lists are those of a scan from infinity (clouds of varying
+    # density: the limit fits some rows and not others; a tiny factor fails on every row).
+    rng = np.random.default_rng(14)
+    x = np.concatenate([rng.normal(size=(60, 2)), 5 + 0.05 * rng.normal(size=(40, 2))])
+    y = np.concatenate([rng.normal(size=(70, 2)), 5 + 0.05 * rng.normal(size=(50, 2))])
+    M = ot.dist(x, y)
+    v = rng.random(120) * 0.1
+    k = 6
+    rows, cols, u = select(M, None, v, k, 0)
+    fast_rows, fast_cols, fast_u = select(M, None, v, k, 0, row_factor)
+    np.testing.assert_array_equal(fast_u, u)
+    assert (
+        _lists(fast_rows, fast_cols, 100, 120, k, 100 * k)[0]
+        == _lists(rows, cols, 100, 120, k, 100 * k)[0]
+    )
+
+
+def test_select_column_start_keeps_the_smallest_entries_below_it():
+    rng = np.random.default_rng(15)
+    n, m, k = 80, 30, 6
+    M, u, v = rng.random((n, m)), rng.random(n), rng.random(m)
+    reduced = (M - v[None, :]) - u[:, None]
+    # bounds around each column's 3rd and 10th smallest: some columns get fewer than k
+    ranked = np.sort(reduced, axis=0)
+    bound = np.where(np.arange(m) % 2 == 0, ranked[2], ranked[9])
+    rows, cols, _ = select(M, u, v, 0, k, 0.0, bound)
     for j in range(m):
-        picked = np.sort(rows[col_part][cols[col_part] == j])
-        np.testing.assert_array_equal(picked, np.sort(np.argsort(reduced[:, j])[:k]))
+        below = np.flatnonzero(reduced[:, j] < bound[j])
+        expected = set(below[np.argsort(reduced[below, j], kind="stable")][:k].tolist())
+        assert set(rows[cols == j].tolist()) == expected
+        assert len(expected) == (2 if j % 2 == 0 else k)
 
 
 def test_price_finds_the_most_negative_margins_of_each_row():
@@ -278,34 +358,61 @@ def test_price_finds_the_most_negative_margins_of_each_row():
         np.testing.assert_allclose(margin[i, cols[rows == i]], margins[rows == i], rtol=1e-15)
 
 
-def test_feasible_arcs_carry_the_marginals():
-    rng = np.random.default_rng(10)
-    n, m = 30, 45
-    a, b = _weights("random", n, rng), _weights("random", m, rng)
-    # candidates that cannot carry the marginals alone (a few arcs of two rows)
-    rows = np.array([0, 0, 1, 1], dtype=np.int64)
-    cols = np.array([0, 1, 2, 3], dtype=np.int64)
-    arc_rows, arc_cols = feasible_arcs(rows, cols, rng.random(4), a, b)
-    assert arc_rows.size <= rows.size + n + m
-    status = network_simplex_sparse(a, b, arc_rows, arc_cols, np.ones(arc_rows.size), 10**5)[5]
-    assert status == OPTIMAL
-
-
-def test_c_transforms():
+def test_column_c_transform_and_its_smallest_values():
     rng = np.random.default_rng(11)
-    M, u, v = rng.random((12, 9)), rng.random(5), rng.random(9)
-    sampled = np.array([0, 3, 4, 7, 11], dtype=np.int64)
-    np.testing.assert_array_equal(row_ctransform(M, v), np.min(M - v, axis=1))
-    np.testing.assert_array_equal(
-        col_ctransform(M, sampled, u), np.min(M[sampled] - u[:, None], axis=0)
-    )
+    M, u = rng.random((12, 9)), rng.random(6)
+    sampled = np.array([0, 3, 4, 7, 8, 11], dtype=np.int64)
+    values = M[sampled] - u[:, None]
+    np.testing.assert_array_equal(col_ctransform(M, sampled, u), np.min(values, axis=0))
+    v, smallest = col_ctransform(M, sampled, u, 2, 2)  # over sampled rows 0, 2, 4
+    np.testing.assert_array_equal(v, np.min(values, axis=0))
+    np.testing.assert_array_equal(smallest, np.sort(values[::2], axis=0)[:2])
+    # more levels than rows: the missing ones stay infinite
+    _, smallest = col_ctransform(M, sampled, u, 4, 3)
+    np.testing.assert_array_equal(smallest[:2], np.sort(values[::3], axis=0))
+    assert np.all(np.isinf(smallest[2:]))
+
+
+def test_gather_is_the_submatrix():
+    rng = np.random.default_rng(16)
+    M = rng.random((20, 33))
+    rows = rng.permutation(20)[:7].astype(np.int64)
+    cols = rng.permutation(33)[:11].astype(np.int64)
+    np.testing.assert_array_equal(gather(M, rows, cols), M[np.ix_(rows, cols)])
+    assert gather(M, rows, cols[:0]).shape == (7, 0)
+
+
+def test_kd_order_is_a_locality_order():
+    rng = np.random.default_rng(17)
+    # 1-D points: median cuts down to single points sort them
+    points = rng.random((50, 1))
+    order = kd_order(points, 6)
+    np.testing.assert_array_equal(points[order, 0], np.sort(points[:, 0]))
+    # 2-D, with duplicated points: a permutation whose first cut is at the median of the
+    # widest coordinate (the lower half first)
+    points = np.concatenate([rng.random((40, 2)) * [4.0, 1.0]] * 2)
+    order = kd_order(points, 7)
+    np.testing.assert_array_equal(np.sort(order), np.arange(80))
+    assert points[order[:40], 0].max() <= points[order[40:], 0].min()
+    # depth 0: no cut
+    np.testing.assert_array_equal(kd_order(points, 0), np.arange(80))
 
 
 def test_kernels_reject_mismatched_shapes():
     M = np.zeros((3, 4))
     with pytest.raises(ValueError, match="u.shape"):
         select(M, np.zeros(2), np.zeros(4), 1, 1)
+    with pytest.raises(ValueError, match="col_start.shape"):
+        select(M, None, np.zeros(4), 1, 1, 0.0, np.zeros(3))
     with pytest.raises(ValueError, match="per_row"):
         price(M, np.zeros(3), np.zeros(4), 0.0, 0.0, 0)
     with pytest.raises(ValueError, match="rows must lie"):
         col_ctransform(M, np.array([5], dtype=np.int64), np.zeros(1))
+    with pytest.raises(ValueError, match="stride"):
+        col_ctransform(M, np.array([0], dtype=np.int64), np.zeros(1), 1, 0)
+    with pytest.raises(ValueError, match="cols must lie"):
+        gather(M, np.array([0], dtype=np.int64), np.array([4], dtype=np.int64))
+    with pytest.raises(ValueError, match="order must lie"):
+        corner_arcs(
+            np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([1]), np.ones(3), np.ones(4)
+        )

@@ -27,7 +27,8 @@ _TINY = float(np.finfo(np.float64).smallest_subnormal)
 
 # Dual tolerance: tau_ij = DUAL_ULPS * eps * (|M_ij| + |u_i| + |v_j|), each arc at its own
 # scale.  The simplex lets an arc stay out of the basis when its reduced cost, computed from
-# the exact tree potentials, is above -8 ulps of that scale (REL_TOL in _network_simplex.pyx).
+# the tree potentials (each the double nearest to its exact path sum: compensated sums), is
+# above -8 ulps of that scale (REL_TOL in _simplex_tree.pxd), the returned duals' scale.
 # The returned duals then go through at most three more roundings per term (the big-M shift,
 # the centring a.u = b.v, the subtraction M - u - v here), each half an ulp of |u_i| or |v_j|;
 # the shift can also leave |u_i| below the scale it was priced at by cancellation, which the

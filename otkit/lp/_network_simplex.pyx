@@ -30,18 +30,23 @@ block pricing):
 - block-search pricing over the row-major arc order with a rotating start, vectorized (tree
   arcs are not masked: their reduced cost is zero up to rounding, above the threshold);
 - potentials are shifted on the moved subtree only; when the block search (threshold
-  ~450 ulps, for potentials that drift) finds no arc, they are recomputed exactly from the
-  tree and one full pass prices every arc against its own threshold (8 ulps of
-  |C_ij| + |pi_s| + |pi_t|): the simplex stops only when that pass finds nothing, so the
-  returned duals are exactly the ones checked.  Pivots of that pass on reduced costs within
-  the potentials' own rounding bound are counted, and after MAX_TINY of them the threshold
-  includes that bound (otherwise ties can make two arcs enter in turn forever);
+  ~450 ulps, for potentials that drift) finds no arc, they are recomputed from the tree
+  by compensated sums (TwoSum: each potential the double nearest to its exact path sum,
+  however deep the tree) and one full pass prices every arc against its own threshold
+  (8 ulps of |C_ij| + |pi_s| + |pi_t|): the simplex stops only when that pass finds
+  nothing, so the returned duals are exactly the ones checked, and an arc below the
+  threshold truly improves (so ties cannot make two arcs enter in turn forever; pivots
+  within the potentials' remaining rounding bound are still counted, and after MAX_TINY
+  of them the threshold includes that bound).  Once that pass has found an arc, the
+  block search goes on with the same thresholds on potentials recomputed after every
+  pivot, a block at a time (grids have many arcs a few ulps below it);
 - at the end, M gets the smallest value that keeps the reduced costs between the two
   kinds of subtrees non-negative (one O(nm) pass), which gives finite duals, and the duals
   are centred (a.u = b.v); both are shifts of the real parts of the artificial costs (free
   once no flow is left on them), after which the potentials are recomputed at their final
   size and every arc is priced again, so that the returned duals are feasible to a few ulps
-  of their own magnitude.
+  of their own magnitude (numeric M centres the potentials before each full pass, so its
+  last one prices them at that scale too).
 
 The tree, the pivot and the driver (pricing, recentring) live in _simplex_tree.pxd, shared
 with the sparse-arc solver (_sparse_simplex.pyx); the dense pricing and the solver body

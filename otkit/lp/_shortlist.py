@@ -6,21 +6,29 @@ plan sends each point to a few of its cheapest partners.  The shortlist method (
 checks the dense problem's optimality conditions against the restricted duals (Schmitzer
 2016, the certificate view):
 
-1. approximate duals :math:`(u^0, v^0)`: the warm start if given, else the optimal duals
-   of the problem between every other source and target (each carrying the mass of its
-   neighbour too; solved the same way, recursively, dense below 250,000 arcs), extended to
-   all nodes by c-transforms.  The candidates of a plain "k cheapest arcs" shortlist miss
-   the arcs of clouds transported far (shifted or clustered clouds exchange mass between
-   distant regions); those of the reduced costs :math:`C_{ij} - u^0_i - v^0_j` do not;
+1. approximate duals :math:`(u^0, v^0)`: the warm start if given, else :math:`v^0` is the
+   c-transform :math:`v^0_j = \min_i C_{ij} - u_i` over the sampled rows of the optimal
+   row duals of the problem between every other source and target (each carrying the
+   mass of its neighbour too; solved the same way, recursively, dense below 250,000
+   arcs), and :math:`u^0` the c-transform of :math:`v^0` (computed by the pass of step 2).
+   The candidates of a plain "k cheapest arcs" shortlist miss the arcs of clouds
+   transported far (shifted or clustered clouds exchange mass between distant regions);
+   those of the reduced costs :math:`C_{ij} - u^0_i - v^0_j` do not;
 2. candidates: the ``k`` smallest reduced costs of every row and of every column, picked
-   in one compiled pass over C, plus the arcs of a feasible flow (greedy by increasing
-   reduced cost on the candidates, then the north-west corner rule for the mass left), so
-   that the restricted problem is feasible; it is solved by otkit's resumable sparse
-   network simplex (:class:`otkit.lp._sparse_simplex.SparseNetworkSimplex`), with the
-   nodes numbered so that nearby points have nearby numbers (a kd partition of the rows
-   by their costs to a few landmark columns, and of the columns alike): the tree walks
-   and the gathers of potentials then stay in cache, which halves the time of the pivots
-   (and the sample of step 1, taken in that order, is well spread);
+   in one compiled pass over C (each list starts from an estimate of its final limit: a
+   running mean of the rows' for a row, the coarse problem's rows for a column, so that
+   few entries are pushed and dropped), plus the arcs of the north-west corner rule over
+   the mass that the greedy flow on the candidates (by increasing reduced cost, the
+   "matrix minimum" rule) leaves, so that the restricted problem is feasible.  It is
+   solved by otkit's resumable sparse network simplex
+   (:class:`otkit.lp._sparse_simplex.SparseNetworkSimplex`) from a crash basis: the
+   forest of that greedy flow, the mass it leaves on artificial arcs (a quarter to a
+   third fewer pivots than from the artificial basis on 2-D clouds with random weights,
+   the same with uniform weights).  The nodes are numbered so that nearby points have
+   nearby numbers (a kd partition of the rows by their costs to a few landmark columns,
+   and of the columns alike): the tree walks and the gathers of potentials then stay in
+   cache, which halves the time of the pivots (and the sample of step 1, taken in that
+   order, is well spread);
 3. every arc of C is priced against its duals :math:`(u, v)` with the exact pass's per-arc
    test of the dense simplex,
 
@@ -33,7 +41,7 @@ checks the dense problem's optimality conditions against the restricted duals (S
    problem and complementary to the plan, so the plan is optimal for the full problem
    (and the dense solver's certificate, run by the caller, checks it once more).
 
-On 2-D clouds at n = 5000 this takes 0 to 3 pricing rounds and 3 to 5 pivots per node
+On 2-D clouds at n = 5000 this takes 1 to 3 pricing rounds and 2 to 3 pivots per node
 (the dense simplex: ~20).  Costs with massive ties (small integers) can need many rounds:
 past _PIVOT_BUDGET pivots per node the method gives up and the caller runs the dense
 solver.  Memory: the subsampled cost matrix of step 1 (a quarter of C, then a sixteenth
@@ -55,9 +63,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._hierarchy import kd_codes
 from ._network_simplex import network_simplex
-from ._shortlist_kernel import col_ctransform, feasible_arcs, price, row_ctransform, select
+from ._shortlist_kernel import col_ctransform, corner_arcs, gather, kd_order, price, select
 from ._sparse_simplex import MAX_ITER_REACHED, OPTIMAL, SparseNetworkSimplex
 
 __all__ = ["ShortlistResult", "solve_shortlist"]
@@ -82,6 +89,15 @@ _PIVOT_BUDGET = 8
 # problem large enough for the guess to be informed (small ones are quick anyway).
 _HOPELESS = 0.2
 _HOPELESS_MIN_ARCS = 1_000_000
+# Start the sparse solve from the greedy flow's basis (SparseNetworkSimplex.crash).
+_CRASH = True
+# Where the selection's lists start (see select): a row's from _ROW_FACTOR times the
+# typical k-th smallest reduced cost of the rows before it; a column's from _COL_FACTOR
+# times its _COL_SAMPLE-th smallest over the coarse problem's rows (_guess_column_duals).
+_ROW_FACTOR = 3.0
+_COL_SAMPLE = 3
+_COL_STRIDE = 4
+_COL_FACTOR = 2.0
 # Landmarks of the cost embedding that orders the nodes (_locality_order).
 _LANDMARKS = 4
 
@@ -111,6 +127,7 @@ def solve_shortlist(
     max_rounds=50,
     order=None,
     timings=None,
+    crash=None,
 ):
     """Solve the balanced problem (a, b, M) by the shortlist method.
 
@@ -126,8 +143,8 @@ def solve_shortlist(
         Pivots allowed over all rounds.
     warm : tuple of (n,) and (m,) float64 arrays, optional
         Warm-start potentials: they choose the candidates (smallest reduced costs) and
-        price the sparse solver's initial basis.  Without them, they are guessed from a
-        subsampled problem (see _guess_duals).
+        the crash basis, and price the sparse solver's initial basis.  Without them, they
+        are guessed from a subsampled problem (see _guess_column_duals).
     k : int, default=_K
         Candidates per row and per column.
     per_row : int, default=_PER_ROW
@@ -141,6 +158,8 @@ def solve_shortlist(
     timings : dict, optional
         If given, CPU seconds of each phase are added to it (keys ``guess``, ``select``,
         ``solve``, ``price``) with the rounds, pivots and arcs of the last call.
+    crash : bool, default=_CRASH
+        Start the sparse solve from the greedy flow's basis (else from the artificial one).
 
     Returns
     -------
@@ -148,8 +167,9 @@ def solve_shortlist(
         ``status`` OPTIMAL (no arc of M prices out against ``u, v``) or MAX_ITER_REACHED
         (``num_iter_max`` pivots made: the plan is not optimal); None when the method
         cannot conclude (the restricted problem infeasible, no progress, ``max_rounds``
-        rounds, more than _PIVOT_BUDGET (n + m) pivots with arcs still pricing out, or
-        more than a fraction _HOPELESS of all arcs pricing out):
+        rounds, more than _PIVOT_BUDGET (n + m) pivots with arcs still pricing out, more
+        than a fraction _HOPELESS of all arcs pricing out, or any of these on the coarse
+        problem of the guess):
         the caller then solves the dense problem.  ``n_iter`` counts the pivots
         on this problem, not those of the guess.
 
@@ -164,25 +184,48 @@ def solve_shortlist(
     clock = _Clock(timings)
     k = _K if k is None else k
     per_row = _PER_ROW if per_row is None else per_row
+    crash = _CRASH if crash is None else crash
     n, m = M.shape
     # The solver numbers the nodes in the order of `order` (solver node i is row
     # row_order[i]): nearby points get nearby numbers, which the pivots' tree walks and the
     # pricing's gathers of potentials read far faster than a random numbering.
     row_order, col_order = _locality_order(M) if order is None else order
     row_rank, col_rank = _inverse(row_order), _inverse(col_order)
+    col_start = None
     if warm is None:
-        warm = _guess_duals(a, b, M, num_iter_max, row_order, col_order, k=k, per_row=per_row)
+        guess = _guess_column_duals(
+            a, b, M, num_iter_max, row_order, col_order, k=k, per_row=per_row, crash=crash
+        )
         clock.lap("guess")
-    u0, v0 = warm
-    rows, cols = select(M, u0, v0, k, k)
-    reduced = M[rows, cols] - u0[rows] - v0[cols]
-    flow_rows, flow_cols = feasible_arcs(rows, cols, reduced, a, b)
-    rows, cols = np.concatenate([rows, flow_rows]), np.concatenate([cols, flow_cols])
+        if guess is None:
+            # the method gave up on the coarse problem: it would here too (costs with
+            # massive ties), so the dense solver gets this one at once
+            clock.done(rounds=0, pivots=0, arcs=0)
+            return None
+        v0, col_start = guess
+        u0 = None  # its c-transform, computed by the selection pass
+    else:
+        u0, v0 = warm
+    rows, cols, u0 = select(M, u0, v0, k, k, _ROW_FACTOR, col_start)
     # distinct arcs, by source then sink in the solver's numbering (the pricing's order)
-    keys = np.unique(row_rank[rows] * m + col_rank[cols])
+    keys = np.sort(row_rank[rows] * m + col_rank[cols])
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
     rows, cols = np.divmod(keys, m)
-    solver = SparseNetworkSimplex(a[row_order], b[col_order], (u0[row_order], v0[col_order]))
-    solver.add_arcs(rows, cols, M[row_order[rows], col_order[cols]])
+    a_solver, b_solver = a[row_order], b[col_order]
+    u0, v0 = u0[row_order], v0[col_order]
+    costs = M[row_order[rows], col_order[cols]]
+    # The greedy flow by increasing reduced cost (the "matrix minimum" rule), and the arcs
+    # of the north-west corner rule over the mass it leaves (nearby nodes in this
+    # numbering): with them the restricted problem is feasible.
+    greedy_order = np.argsort(costs - u0[rows] - v0[cols])
+    corner_rows, corner_cols = corner_arcs(rows, cols, greedy_order, a_solver, b_solver)
+    solver = SparseNetworkSimplex(a_solver, b_solver, (u0, v0))
+    solver.add_arcs(rows, cols, costs)
+    solver.add_arcs(corner_rows, corner_cols, M[row_order[corner_rows], col_order[corner_cols]])
+    if crash:
+        # The crash basis: the greedy flow's forest, the mass it leaves on artificial arcs
+        # (not the corner's arcs: the pivots place that mass far better).
+        solver.crash(greedy_order)
     clock.lap("select")
 
     def duals():
@@ -251,17 +294,22 @@ class _Clock:
             self.timings.update(counts)
 
 
-def _guess_duals(a, b, M, num_iter_max, row_order, col_order, **options):
-    """Approximate optimal duals: those of the problem between every _STEP-th source and
-    target in the locality order (a well spread sample, each carrying the mass of its
-    group; solved the same way, recursively, dense once it has _COARSE_ARCS arcs or
-    fewer), extended to all nodes by c-transforms
-    (v_j = min over the sampled i of C_ij - u_i, then u_i = min_j C_ij - v_j).  Zeros
-    (candidates by cost) when M itself is that small.  A heuristic: the duals only choose
-    the candidates."""
+def _guess_column_duals(a, b, M, num_iter_max, row_order, col_order, **options):
+    """Approximate optimal column duals and where each column's candidates end.
+
+    The duals are the c-transform v_j = min_i (C_ij - u_i) over the sampled rows i of the
+    optimal row duals u of the problem between every _STEP-th source and target in the
+    locality order (a well spread sample, each carrying the mass of its group; solved the
+    same way, recursively, dense once it has _COARSE_ARCS arcs or fewer).  The same pass
+    finds the _COL_SAMPLE-th smallest C_ij - u_i of each column over the sampled rows: the
+    column's candidates are looked for below _COL_FACTOR times that gap above v_j (with
+    twice as many rows, about 2 _COL_SAMPLE reduced costs lie below the gap itself).
+    Zeros and no bound when M itself is that small; None when the shortlist gave up on the
+    coarse problem.  A heuristic: both only choose the candidates and steer the first
+    pivots."""
     n, m = M.shape
     if n * m <= _COARSE_ARCS:
-        return np.zeros(n), np.zeros(m)
+        return np.zeros(m), None
     rows, cols = row_order[::_STEP].copy(), col_order[::_STEP].copy()
     # each sampled node carries the mass of its group of _STEP consecutive nodes (nearby
     # points): the sample keeps the mass of every region, so the flows between regions
@@ -269,7 +317,7 @@ def _guess_duals(a, b, M, num_iter_max, row_order, col_order, **options):
     a_sub = np.add.reduceat(a[row_order], np.arange(0, n, _STEP))
     b_sub = np.add.reduceat(b[col_order], np.arange(0, m, _STEP))
     b_sub *= a_sub.sum() / b_sub.sum()
-    M_sub = np.ascontiguousarray(M[np.ix_(rows, cols)])
+    M_sub = gather(M, rows, cols)
     if M_sub.size <= _COARSE_ARCS:
         u_sub = network_simplex(a_sub, b_sub, M_sub, num_iter_max)[3]
     else:
@@ -277,10 +325,12 @@ def _guess_duals(a, b, M, num_iter_max, row_order, col_order, **options):
         order = (np.arange(rows.size), np.arange(cols.size))
         result = solve_shortlist(a_sub, b_sub, M_sub, num_iter_max, order=order, **options)
         if result is None:
-            return np.zeros(n), np.zeros(m)
+            return None
         u_sub = result.u
-    v = col_ctransform(M, rows, u_sub)
-    return row_ctransform(M, v), v
+    v, smallest = col_ctransform(M, rows, u_sub, min(_COL_SAMPLE, rows.size), _COL_STRIDE)
+    # the next double up: a column whose gap is 0 (ties) still takes its zeros
+    bound = np.nextafter(_COL_FACTOR * np.maximum(smallest[-1] - v, 0.0), np.inf)
+    return v, bound
 
 
 def _locality_order(M):
@@ -293,9 +343,9 @@ def _locality_order(M):
     n, m = M.shape
     landmark_cols = np.unique(np.linspace(0, m - 1, _LANDMARKS).astype(np.int64))
     landmark_rows = np.unique(np.linspace(0, n - 1, _LANDMARKS).astype(np.int64))
-    row_codes = kd_codes(np.ascontiguousarray(M[:, landmark_cols]), _depth(n))
-    col_codes = kd_codes(np.ascontiguousarray(M[landmark_rows].T), _depth(m))
-    return np.argsort(row_codes, kind="stable"), np.argsort(col_codes, kind="stable")
+    row_points = gather(M, np.arange(n, dtype=np.int64), landmark_cols)
+    col_points = np.ascontiguousarray(M[landmark_rows].T)
+    return kd_order(row_points, _depth(n)), kd_order(col_points, _depth(m))
 
 
 def _depth(size):

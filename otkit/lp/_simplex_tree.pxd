@@ -24,15 +24,17 @@ cdef enum:
     STATUS_MAX_ITER_REACHED = 3
 
 cdef enum:
-    MAX_TINY = 50       # exact-pass pivots within rounding before its threshold widens
+    MAX_TINY = 50       # exact-threshold pivots within rounding before the threshold widens
     MAX_RECENTRE = 8    # rounds of recentring the duals and pricing again
 
 # Tolerances (C constants, so that both modules read the same values):
 # - REL_TOL: the exact pass enters an arc when its reduced cost is below -REL_TOL (|C_ij| +
 #   |pi_s| + |pi_t|) (plus ABS_TOL, and the potentials' rounding bounds after MAX_TINY): the
-#   sum C + pi_s - pi_t is rounded three times and the tree potentials once more on
-#   recomputation, so a tie (true reduced cost 0) is below 4 ulps of that scale; 8 ulps
-#   leaves a factor 2.
+#   sum C + pi_s - pi_t is rounded twice and the tree potentials once each on recomputation
+#   (compensated sums: each pi the double nearest the exact path sum, see
+#   recompute_potentials), so a tie (true reduced cost 0) is within 2 ulps of that scale;
+#   8 ulps leaves a factor 4, and the certificate (32 ulps of the returned duals' scale,
+#   _certificate.py) accepts what this pass leaves.
 # - ABS_TOL: below the normal range rounding is absolute: 8 subnormal ulps.
 # - BLOCK_TOL: threshold of the block search on stale potentials (the pivots shift them,
 #   adding rounding): ~450 ulps, so that it neither chases rounding nor stops on tree arcs
@@ -91,9 +93,13 @@ ctypedef struct Tree:
     uint8_t *up           # 1 if the arc points from the node to its parent
     double *flow          # flow on the arc to the parent
     double *pi            # node potentials, real part
-    double *err           # rounding bound of pi, in units of eps: sum of |pi| along the path
+    double *lo            # pi + lo: the path sum carried to twice the precision (recompute)
+    double *err           # REL_TOL err bounds the rounding left in pi + lo (see recompute)
     double err_weight     # 0: thresholds at the arcs' own scale; 1: with err (anti-cycling)
     int64_t tiny_pivots   # pivots on a reduced cost within the rounding bound of the pi
+    bint fine             # end game: block search on fresh potentials, exact thresholds
+    const double *supply  # a and b while solve_and_recentre runs (numeric M centres the
+    const double *demand  # potentials before each exact pass), else NULL
     double *big           # node potentials, symbolic part: sigma * W, sigma = +-1
     double W              # the value standing for M (0 in numeric mode: big stays 0)
     bint symbolic         # big-M symbolic (W > 0) or numeric (in art_cost, faster pricing)
@@ -129,12 +135,15 @@ cdef inline void tree_reuse(Tree *T, int n, int m) noexcept nogil:
     T.root = n + m
     T.err_weight = 0.0
     T.tiny_pivots = 0
+    T.fine = False
+    T.supply = NULL
+    T.demand = NULL
 
 
 cdef inline bint tree_alloc(Tree *T, int n, int m) noexcept nogil:
     """Allocate the node arrays, in one block (False, with nothing allocated, if that fails)."""
     cdef size_t nodes = n + m + 1
-    cdef char *block = <char *> malloc(nodes * (5 * sizeof(double) + sizeof(int64_t)
+    cdef char *block = <char *> malloc(nodes * (6 * sizeof(double) + sizeof(int64_t)
                                                 + 5 * sizeof(int) + sizeof(uint8_t)))
     T.storage = block
     if block == NULL:
@@ -143,7 +152,8 @@ cdef inline bint tree_alloc(Tree *T, int n, int m) noexcept nogil:
     # Widest types first: every array stays aligned.
     T.flow = <double *> block
     T.pi = T.flow + nodes
-    T.err = T.pi + nodes
+    T.lo = T.pi + nodes
+    T.err = T.lo + nodes
     T.big = T.err + nodes
     T.art_cost = T.big + nodes
     T.arc = <int64_t *> (T.art_cost + nodes)
@@ -202,6 +212,7 @@ cdef inline void tree_init(Tree *T, const double *a, const double *b, double art
     T.parent[T.root] = -1
     T.depth[T.root] = 0
     T.pi[T.root] = 0.0
+    T.lo[T.root] = 0.0
     T.err[T.root] = 0.0
     T.big[T.root] = 0.0
     T.arc[T.root] = -1
@@ -230,7 +241,8 @@ cdef inline void tree_init(Tree *T, const double *a, const double *b, double art
             T.art_cost[x] = art + (v_init[x - n] if v_init != NULL else 0.0)
             T.pi[x] = T.art_cost[x]
             T.big[x] = T.W
-        T.err[x] = fabs(T.pi[x])
+        T.lo[x] = 0.0
+        T.err[x] = 0.0  # -+ the stored artificial cost: exact
 
 
 cdef inline double tree_arc_cost(Tree *T, int x) noexcept nogil:
@@ -248,14 +260,26 @@ cdef inline int64_t block_candidate(Tree *T, int64_t arc, double best, int64_t *
                                     double *entering_big) noexcept nogil:
     """The block search's verdict on the best arc of the blocks so far (reduced cost
     ``best``): the arc, to enter (the cursor moves to ``resume_at``); -1 if it is above the
-    loose threshold (scan on); -2 if it is a tree arc (stale potentials).
+    loose threshold (scan on); -2 if it is a tree arc (stale potentials); in the end game,
+    -3 instead of -1 (the cursor moves to ``resume_at``, where the caller searches again:
+    this arc's ``best`` hides no later one).
 
     The threshold is loose (BLOCK_TOL of |C| + |pi_s| + |pi_t|), for potentials that drift
     by many ulps over the pivots: arcs within it are left to the exact pass that decides
-    the end."""
+    the end.  In the end game (``T.fine``: potentials recomputed before every search) it
+    is that pass's own (REL_TOL, and err when counted): arcs that only that pass would
+    see are found a block at a time.  (A block's lowest arc may hide one below its own,
+    smaller threshold: the exact pass that ends the search finds that one.)"""
     cdef int s = arc_source(T, arc), t = arc_sink(T, arc)
-    cdef double tol = BLOCK_TOL * (fabs(T.cost[arc]) + fabs(T.pi[s]) + fabs(T.pi[t])) + ABS_TOL
+    cdef double scale = fabs(T.cost[arc]) + fabs(T.pi[s]) + fabs(T.pi[t]), tol
+    if T.fine:
+        tol = REL_TOL * (scale + T.err_weight * (T.err[s] + T.err[t])) + ABS_TOL
+    else:
+        tol = BLOCK_TOL * scale + ABS_TOL
     if not best < -tol:
+        if T.fine:
+            cursor[0] = resume_at
+            return -3
         return -1
     if is_tree_arc(T, arc, s, t):
         return -2
@@ -290,17 +314,38 @@ cdef inline double tree_artificial_flow(Tree *T) noexcept nogil:
 
 
 cdef inline void recompute_potentials(Tree *T) noexcept nogil:
-    """Exact potentials from the tree: pi_root = 0 and rc = 0 on every tree arc.
+    """Potentials from the tree: pi_root = 0 and rc = 0 on every tree arc, each pi the
+    double nearest to the exact path sum of the tree's costs.
 
-    Only the children of the root hang from artificial arcs (cost M + art_cost): their
-    symbolic part is -W (arc to the root) or +W (from the root); the others inherit it."""
+    A plain recurrence pi_x = pi_parent -+ c rounds at every step and the roundings add up
+    along the path, to thousands of ulps of an arc's scale |C| + |pi_s| + |pi_t| on deep
+    trees (grids): the exact pass could then neither enter the arcs below that nor tell
+    ties from improvements.  Compensated: TwoSum gives h + e = pi_parent -+ c exactly,
+    t = e + lo_parent is the one rounding (at most eps/2 |t|, |t| ~ eps |pi|), and TwoSum
+    splits h + t into pi_x, the nearest double, and its remainder lo_x; so pi_x + lo_x
+    is the path sum up to E_x <= eps/2 sum |t| along the path.  Pricing with pi then errs
+    by at most 3/2 eps of the scale (the sum's two roundings, pi_s and pi_t's half ulps)
+    plus E_s + E_t: below REL_TOL = 8 eps of the scale, an arc truly improves while E_s +
+    E_t stays under the 6.5 eps spare.  err_x = sum |t| makes REL_TOL err_x 16 times that
+    bound of E_x (added to the thresholds when err_weight is 1).  Only the children of the
+    root hang from artificial arcs (cost M + art_cost): their symbolic part is -W (arc to
+    the root) or +W (from the root); the others inherit it."""
     cdef int root = T.root, x = T.thread[root], par
-    cdef double c
+    cdef double c, p, h, z, e, t, s
+    T.lo[root] = 0.0
     while x != root:
         par = T.parent[x]
-        c = tree_arc_cost(T, x)
-        T.pi[x] = T.pi[par] - c if T.up[x] else T.pi[par] + c
-        T.err[x] = T.err[par] + fabs(T.pi[x])
+        c = -tree_arc_cost(T, x) if T.up[x] else tree_arc_cost(T, x)
+        p = T.pi[par]
+        h = p + c  # TwoSum (Knuth): h + e == p + c exactly, no branch on magnitudes
+        z = h - p
+        e = (p - (h - z)) + (c - z)
+        t = e + T.lo[par]
+        s = h + t  # TwoSum: s + lo == h + t exactly
+        z = s - h
+        T.lo[x] = (h - (s - z)) + (t - z)
+        T.pi[x] = s
+        T.err[x] = T.err[par] + fabs(t)
         if par == root:
             T.big[x] = -T.W if T.up[x] else T.W
         else:
@@ -459,25 +504,50 @@ cdef inline int run_simplex(Tree *T, int64_t block_size, int64_t *cursor, int64_
     Block search picks the arcs; when it finds none (-1) the potentials are recomputed
     from the tree and one exact pass (per-arc thresholds) decides: an arc to enter, or
     optimal.  A tree arc that drifted below its threshold (-2) only asks for a recompute.
+    Once that pass has entered an arc, the end game (``T.fine``) goes on to the end: the
+    potentials are recomputed after every pivot (O(n + m)) and the block search uses the
+    exact thresholds, a block at a time (-3), until it has been once around all arcs
+    without a find and the exact pass decides again (on grids many arcs are a few ulps
+    below them only: one exact pass over all arcs per pivot was quadratic).  Numeric M
+    centres the potentials before each exact pass (see solve_and_recentre).
     fresh: the potentials are exact now.  start_exact: begin with that pass (after a
     recentring; never on the initial tree, where block search picks a better path)."""
-    cdef int64_t e_in, max_tiny = MAX_TINY
-    cdef double rc_in = 0.0, big_in = 0.0, err_in
-    cdef bint exact = start_exact, from_exact = False
+    cdef int64_t e_in, max_tiny = MAX_TINY, travelled = 0, start
+    cdef double rc_in = 0.0, big_in = 0.0, scale
+    cdef bint exact = start_exact, checked
     cdef int s, t
+    T.fine = False
     while True:
         if exact:
+            if not T.symbolic and T.supply != NULL and recentre(T, T.supply, T.demand):
+                # numeric M: the potentials carry +-M until centred, at the scale of M
+                recompute_potentials(T)
             e_in = T.exact_pricing(T, &rc_in, &big_in)
             exact = False
-            from_exact = True
+            checked = True
             if e_in < 0:
                 # No arc below its threshold with exact potentials: optimal.  (A tree arc
                 # below its threshold, -2, cannot happen with exact potentials: its reduced
                 # cost is one rounding; if it did, the certificate says so.)
+                T.fine = False
                 return STATUS_OPTIMAL
         else:
-            from_exact = False
+            if T.fine and not fresh:
+                recompute_potentials(T)
+                fresh = True
+            checked = T.fine
+            start = cursor[0]
             e_in = T.block_pricing(T, block_size, cursor, &rc_in, &big_in)
+            if e_in == -3:
+                # End game: a block without an arc below its threshold; the next blocks,
+                # until the search has been once around all arcs since the last pivot.
+                travelled += cursor[0] - start
+                if cursor[0] <= start:
+                    travelled += T.n_arcs
+                if travelled < T.n_arcs:
+                    continue
+                e_in = -1
+            travelled = 0
             if e_in == -1 or (e_in == -2 and fresh):
                 # Nothing found, or a tree arc below threshold with exact potentials: let
                 # an exact pass with exact potentials decide.
@@ -492,21 +562,22 @@ cdef inline int run_simplex(Tree *T, int64_t block_size, int64_t *cursor, int64_
                 continue
         if n_iter[0] >= max_iter:
             recompute_potentials(T)
+            T.fine = False
             return STATUS_MAX_ITER_REACHED
-        # Rounding bound of rc_in, in eps units.  Thresholds at each arc's own scale
-        # (|C| + |pi_s| + |pi_t|) are what the certificate asks for, but potentials summed
-        # along tree paths can carry more rounding than that where they cancel: an arc whose
-        # reduced cost is 0 up to that rounding may then enter, and its reverse next, forever
-        # (seen on integer costs with ties).  After MAX_TINY such pivots from the exact pass
-        # its thresholds also count the potentials' rounding bounds, so that only truly
-        # improving arcs enter (the block search's loose threshold is far above them).
-        s = arc_source(T, e_in)
-        t = arc_sink(T, e_in)
-        err_in = fabs(T.cost[e_in]) + fabs(T.pi[s]) + fabs(T.pi[t]) + T.err[s] + T.err[t]
-        if from_exact and big_in == 0.0 and fabs(rc_in) <= REL_TOL * err_in:
-            T.tiny_pivots += 1
-            if T.tiny_pivots > max_tiny:
-                T.err_weight = 1.0
+        if checked:
+            # Fresh potentials, exact thresholds: they prove an improvement while the
+            # potentials' remaining error (REL_TOL err, see recompute_potentials) is below
+            # their spare, i.e. unless the |pi| summed along the paths reach ~1e16 times
+            # the arc's scale.  Else a tie could enter and its reverse next, forever: after
+            # MAX_TINY pivots within that error the thresholds also count it (err_weight).
+            s = arc_source(T, e_in)
+            t = arc_sink(T, e_in)
+            scale = fabs(T.cost[e_in]) + fabs(T.pi[s]) + fabs(T.pi[t])
+            if big_in == 0.0 and fabs(rc_in) <= REL_TOL * (scale + T.err[s] + T.err[t]):
+                T.tiny_pivots += 1
+                if T.tiny_pivots > max_tiny:
+                    T.err_weight = 1.0
+            T.fine = True
         pivot(T, e_in, rc_in, big_in)
         n_iter[0] += 1
         fresh = False
@@ -554,16 +625,20 @@ cdef inline int solve_and_recentre(Tree *T, int64_t block_size, int64_t *cursor,
     returned duals, not of the larger intermediate potentials (1e15 with "forbidden" arcs
     in the tree, which centring can cancel).  A round that pivots can move the centre
     again, so rounds go on until one makes no pivot (usually the second); they are capped,
-    and the caller's certificate judges what comes out.  Numeric M: centre only (all
-    potentials move alike, nothing to price again).  An optimum that leaves more than
-    ``infeasible_flow`` on the artificial arcs (symbolic M) is INFEASIBLE, left as it is."""
+    and the caller's certificate judges what comes out.  Numeric M: all potentials move
+    alike (a shift that changes no pivot, even before the optimum: the root's inflow is
+    its outflow), so run_simplex centres them before each exact pass, the last of which
+    prices the returned duals at their own scale (with the +-M they carry until centred,
+    arcs within 8 ulps of M passed as ties: on grids many are below the duals' threshold,
+    and the certificate failed).  An optimum that leaves more than ``infeasible_flow`` on
+    the artificial arcs (symbolic M) is INFEASIBLE, left as it is."""
     cdef int status
     cdef int64_t pivots
+    T.supply = a
+    T.demand = b
     status = run_simplex(T, block_size, cursor, max_iter, n_iter, True, False)
     if status == STATUS_OPTIMAL and tree_artificial_flow(T) > infeasible_flow:
-        return STATUS_INFEASIBLE
-    if not T.symbolic and status == STATUS_OPTIMAL and recentre(T, a, b):
-        recompute_potentials(T)
+        status = STATUS_INFEASIBLE
     for _ in range(MAX_RECENTRE if T.symbolic else 0):
         if status != STATUS_OPTIMAL or not recentre(T, a, b):
             break
@@ -572,4 +647,6 @@ cdef inline int solve_and_recentre(Tree *T, int64_t block_size, int64_t *cursor,
         status = run_simplex(T, block_size, cursor, max_iter, n_iter, True, True)
         if n_iter[0] == pivots:
             break  # the recentred potentials priced every arc: final
+    T.supply = NULL
+    T.demand = NULL
     return status

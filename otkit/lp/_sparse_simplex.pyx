@@ -30,14 +30,19 @@ What differs from the dense solver:
   mass there (beyond the rounding of the flows) means that the arcs cannot carry the
   marginals: the status is INFEASIBLE, never a plan that silently misses mass;
 - W, the power of two standing for M, is raised (all symbolic parts rescaled, exactly) when
-  added arcs widen the cost range.
+  added arcs widen the cost range;
+- the first ``solve`` may start from a crash basis instead of the artificial one
+  (``crash``): the forest of a greedy flow on given arcs (each arc carries the least of the
+  supply and demand left at its ends, so each exhausts one of them and the arcs form a
+  forest), each tree hung from the root by an artificial arc that carries the mass the
+  greedy flow left there, or none (_shortlist_crash.h).
 
 Reduced cost convention: rc(i -> j) = C_ij + pi_i - pi_{n + j}; duals u_i = -pi_i,
 v_j = pi_{n + j}.
 """
 import numpy as np
 from libc.math cimport sqrt, fabs, INFINITY
-from libc.stdint cimport int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport free, realloc
 
 from ._simplex_tree cimport (
@@ -67,6 +72,15 @@ cdef double MAX_WARM = 2.0 ** 900
 # infeasible.
 cdef double PRIMAL_ULPS = 64.0
 cdef double EPS = 2.220446049250313e-16
+
+
+cdef extern from "_shortlist_crash.h" nogil:
+    int otkit_crash_forest(int n, int m, const int32_t *tail, const int32_t *head,
+                           const int64_t *order, int64_t n_order, const double *a,
+                           const double *b, int *parent, int64_t *arc, uint8_t *up,
+                           double *flow, int *thread, int *rev_thread, int *last,
+                           double *residual, int64_t *basic, double *basic_flow,
+                           int64_t *offset, int64_t *incident, int *stack, int *preorder)
 
 
 cdef extern from "_sparse_pricing.h" nogil:
@@ -395,6 +409,65 @@ cdef class SparseNetworkSimplex:
             T.W = W
         recompute_potentials(T)
 
+    def crash(self, order):
+        """Start from the basis of a greedy flow instead of the artificial one.
+
+        The arcs are taken in the given order, each carrying the least of the supply and
+        the demand left at its ends (the "matrix minimum" rule when the order is by
+        increasing reduced cost); the forest of the arcs that carried flow is hung from the
+        root (see _shortlist_crash.h), so that the first ``solve`` only corrects the greedy
+        plan.  Mass that the arcs could not place stays on artificial arcs (driven out by
+        the symbolic big-M, as from the artificial start).  The artificial arcs keep the
+        costs that give the hanging nodes the real potentials of the warm start.
+
+        Parameters
+        ----------
+        order : (k,) integer array
+            Indices into the arcs added so far (any subset, in the order to take them).
+
+        Returns
+        -------
+        crashed : bool
+            False if the greedy flow did not give a strongly feasible basis (only possible
+            if rounding broke the residuals' exactness): the artificial start is kept.
+        """
+        if self.started:
+            raise ValueError("crash must come before the first solve")
+        cdef Tree *T = &self.T
+        order = _indices(order, "order", T.n_arcs, "the arcs added so far")
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        cdef int64_t nodes = T.n + T.m, n_order = order.shape[0]
+        cdef int x
+        # tree_init's real potentials: -u0 (sources) and v0 (sinks), whichever way a
+        # node's artificial arc points
+        pi_start = np.array(<double[:nodes]> T.pi)
+        residual, basic_flow = np.empty(nodes), np.empty(nodes)
+        basic, incident = np.empty(nodes, dtype=np.int64), np.empty(2 * nodes, dtype=np.int64)
+        offset = np.empty(nodes + 1, dtype=np.int64)
+        stack, preorder = np.empty(nodes + 1, dtype=np.intc), np.empty(nodes + 1, dtype=np.intc)
+        cdef const int64_t[::1] o = order
+        cdef int64_t[::1] basic_v = basic, offset_v = offset, incident_v = incident
+        cdef double[::1] residual_v = residual, flow_v = basic_flow, pi_v = pi_start
+        cdef int[::1] stack_v = stack, preorder_v = preorder
+        cdef double[::1] a_view = self.a_array, b_view = self.b_array, u_view, v_view
+        cdef int crashed
+        with nogil:
+            crashed = otkit_crash_forest(
+                T.n, T.m, T.tail, T.head, &o[0] if n_order else NULL, n_order, &a_view[0],
+                &b_view[0], T.parent, T.arc, T.up, T.flow, T.thread, T.rev_thread, T.last,
+                &residual_v[0], &basic_v[0], &flow_v[0], &offset_v[0], &incident_v[0],
+                &stack_v[0], &preorder_v[0])
+            if crashed:
+                for x in range(nodes):
+                    if T.parent[x] == T.root:
+                        T.art_cost[x] = -pi_v[x] if T.up[x] else pi_v[x]
+        if not crashed:
+            # back to the artificial start with the same warm start
+            u_view = np.ascontiguousarray(-pi_start[: T.n])
+            v_view = np.ascontiguousarray(pi_start[T.n :])
+            tree_init(T, &a_view[0], &b_view[0], 0.0, &u_view[0], &v_view[0])
+        return bool(crashed)
+
     def solve(self, max_iter):
         """Pivot from the current basis until optimal on the current arcs.
 
@@ -504,4 +577,3 @@ def network_simplex_sparse(a, b, rows, cols, costs, max_iter, potentials_init=No
     solver.add_arcs(rows, cols, costs)
     status = solver.solve(max_iter)
     return (*solver.plan(), *solver.duals(), status, solver.n_iter)
-
