@@ -4,8 +4,11 @@ An initializer is any object with a method ``init_potentials(a, b, M, reg)`` ret
 potentials ``(f, g)`` in cost units (the plan :math:`P = a_i b_j e^{(f_i + g_j - M_{ij}) /
 \varepsilon}`) of the problem it is given, (n,) and (m,), or (n, k) and (m, k) for a 2-D
 ``b``. :func:`otkit.sinkhorn`, :func:`otkit.sinkhorn2` and :func:`otkit.solve` start from
-them (as ``warmstart=(f, g), warmstart_type='potentials'``). A start changes the number of
-iterations, never the solution: Sinkhorn's fixed point is unique up to the constant shift.
+them (as ``warmstart=(f, g), warmstart_type='potentials'``). Sinkhorn reads ``f`` alone: an
+initializer may also define ``init_row_potentials(a, b, M, reg)`` returning ``f`` alone,
+which ``sinkhorn`` and ``sinkhorn2`` then call instead (when ``g`` costs extra work). A
+start changes the number of iterations, never the solution: Sinkhorn's fixed point is
+unique up to the constant shift.
 :class:`otkit.MetaInitializer` (a learned start) has the same method.
 """
 
@@ -15,6 +18,7 @@ import numpy as np
 
 from .._validation import check_integer
 from ..backend import (
+    device_of,
     get_namespace,
     is_traced,
     to_numpy,
@@ -32,8 +36,20 @@ __all__ = [
 ]
 
 
-def initial_potentials(init, a, b, M, reg):
-    """``(f, g)`` from ``init.init_potentials(a, b, M, reg)``, or a TypeError naming ``init``."""
+def initial_potentials(init, a, b, M, reg, rows_only=False):
+    """``(f, g)`` from ``init.init_potentials(a, b, M, reg)``, or a TypeError naming ``init``.
+
+    ``rows_only=True``: the caller reads ``f`` alone (Sinkhorn's first half step computes
+    ``g`` from it); an initializer with the optional method ``init_row_potentials(a, b, M,
+    reg)`` (``f`` alone, e.g. :class:`otkit.MetaInitializer`, which saves a c-transform
+    there) is then asked for ``f`` only, and ``g`` is returned as zeros.
+    """
+    row_method = getattr(init, "init_row_potentials", None) if rows_only else None
+    if callable(row_method):
+        f = row_method(a, b, M, reg)
+        xp = get_namespace(f=f)
+        shape = (np.shape(M)[1], *tuple(f.shape)[1:])
+        return f, xp.zeros(shape, dtype=f.dtype, device=device_of(f))
     method = getattr(init, "init_potentials", None)
     if not callable(method):
         raise TypeError(

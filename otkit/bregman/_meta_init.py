@@ -2,7 +2,8 @@ r"""Learned Sinkhorn initializer (Meta OT): an MLP from the histograms to the po
 
 :class:`MetaInitializer` holds the cost matrix, the MLP's weights (NumPy arrays), the NumPy
 forward pass used by :meth:`~MetaInitializer.predict`, the c-transform completion and the
-``.npz`` file format; the training loops (PyTorch or JAX) are in ``_meta_train``.
+``.npz`` file format; the training loops (PyTorch or JAX) and the checks of the histograms
+are in ``_meta_train``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._boundary import input_float_dtype
 from .._validation import (
     check_choice,
     check_finite,
@@ -21,7 +21,6 @@ from .._validation import (
     check_ndim,
     check_not_empty,
     check_real,
-    mass_tolerance,
 )
 from ..backend import (
     device_of,
@@ -33,6 +32,7 @@ from ..backend import (
 )
 from ._entropic_dual import c_transform, dual_objective
 from ._initializers import _host_weights
+from ._meta_train import histogram_pair
 
 __all__ = ["MetaInitializer"]
 
@@ -68,51 +68,6 @@ def _hidden_sizes(hidden_sizes):
     if isinstance(hidden_sizes, (str, bytes)) or not isinstance(hidden_sizes, Sequence):
         raise TypeError(f"hidden_sizes must be a sequence of integers, got {hidden_sizes!r}")
     return tuple(check_integer(h, "hidden_sizes", minimum=1) for h in hidden_sizes)
-
-
-def _histograms(X, name, size):
-    """``X`` as a float64 (N, size) NumPy array of histograms, and whether it was 1-D."""
-    if X is None:
-        raise ValueError(f"{name} is required (a ({size},) histogram or an (N, {size}) batch)")
-    if isinstance(X, (list, tuple)):
-        X = np.asarray(X, dtype=np.float64)
-    check_ndim(X, name, (1, 2))
-    single = X.ndim == 1
-    host = to_numpy(X)
-    host = host[None] if single else host
-    if host.shape[1] != size:
-        expected = f"({size},)" if single else f"(N, {size})"
-        raise ValueError(
-            f"{name}.shape == {tuple(X.shape)}, expected {expected} to match the cost matrix"
-        )
-    check_not_empty(host, name)
-    check_finite(host, name)
-    if np.any(host < 0):
-        raise ValueError(f"{name} has negative entries (min {host.min():.3g}); must be >= 0")
-    sums = host.sum(axis=1)
-    tol = mass_tolerance(input_float_dtype(X), size)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > tol)
-    if bad.size:
-        where = "" if single else f" (row {bad[0]})"
-        raise ValueError(
-            f"{name} must be histograms summing to 1, got a sum of {sums[bad[0]]!r}{where}"
-        )
-    return host, single
-
-
-def _pair(a, b, n, m):
-    A, single_a = _histograms(a, "a", n)
-    B, single_b = _histograms(b, "b", m)
-    if A.shape[0] != B.shape[0]:
-        if A.shape[0] == 1 and single_a:
-            A = np.repeat(A, B.shape[0], axis=0)
-        elif B.shape[0] == 1 and single_b:
-            B = np.repeat(B, A.shape[0], axis=0)
-        else:
-            raise ValueError(
-                f"a and b hold {A.shape[0]} and {B.shape[0]} histograms; expected as many"
-            )
-    return A, B, single_a and single_b
 
 
 class MetaInitializer:
@@ -340,7 +295,7 @@ class MetaInitializer:
             out = sampler(self._sampler_rng, batch_size)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError("the sampler must return a pair (A, B) of (N, n) and (N, m) batches")
-        A, B, _ = _pair(out[0], out[1], *self.M.shape)
+        A, B, _ = histogram_pair(out[0], out[1], *self.M.shape)
         return A, B
 
     def fit(
@@ -401,7 +356,7 @@ class MetaInitializer:
         else:
             if B is None:
                 raise ValueError("B is required with an array A (or pass a sampler as A)")
-            A_all, B_all, _ = _pair(A, B, *self.M.shape)
+            A_all, B_all, _ = histogram_pair(A, B, *self.M.shape)
             batches = self._batches(A_all, B_all, batch_size)
         for step, rate in enumerate(learning_rates(lr, n_iter, lr_schedule)):
             A_batch, B_batch = next(batches)
@@ -433,15 +388,16 @@ class MetaInitializer:
         """
         lr = check_real(lr, "lr", minimum=0.0, inclusive=(False, True))
         clip_norm = check_real(clip_norm, "clip_norm", minimum=0.0, inclusive=(False, True))
-        A, B, _ = _pair(a, b, *self.M.shape)
+        A, B, _ = histogram_pair(a, b, *self.M.shape)
         self._update(A, B, lr, clip_norm)
         return self
 
     # -- prediction -----------------------------------------------------------------------
 
-    def _predict_host(self, A, B, complete_rows=True):
+    def _predict_host(self, A, B, complete_rows=True, columns=True):
         """(f, g) on the host; ``complete_rows=False`` leaves f at 0 on the bins of zero
-        weight (Sinkhorn does not read them) instead of a second c-transform."""
+        weight (Sinkhorn does not read them) instead of a second c-transform;
+        ``columns=False`` (which implies it) gives g = None, without its c-transform."""
         n, m = self.M.shape
         if self._model is None:
             if self._predict_weights is None:
@@ -453,6 +409,8 @@ class MetaInitializer:
         else:
             f = self._get_trainer().predict_f(A, B)
         f = np.where(A > 0, f, 0.0)
+        if not columns:
+            return f, None
         g = self._column_potentials(f, A)
         if complete_rows and np.any(A == 0):
             row_values = c_transform(g, B, self.M.T, self.reg)
@@ -494,25 +452,45 @@ class MetaInitializer:
         """
         return self._predict(a, b, complete_rows=True)
 
-    def _predict(self, a, b, complete_rows):
+    def _predict(self, a, b, complete_rows, columns=True):
         self._check_fitted()
         xp = get_namespace(a=a, b=b)
         if is_traced(a, b):
             raise TypeError("MetaInitializer.predict runs on the host: call it outside jax.jit")
-        A, B, single = _pair(a, b, *self.M.shape)
-        f, g = self._predict_host(A, B, complete_rows)
+        A, B, single = histogram_pair(a, b, *self.M.shape)
+        f, g = self._predict_host(A, B, complete_rows, columns)
+        potentials = (f, g) if columns else (f,)
         if single:
-            f, g = f[0], g[0]
+            potentials = tuple(x[0] for x in potentials)
         like = [x for x in (a, b) if hasattr(x, "shape")]
         device = next((device_of(x) for x in like if device_of(x) is not None), None)
         dtype = result_float_dtype(xp, *like, device=device)
-        return tuple(from_numpy(x, xp, dtype=dtype, device=device) for x in (f, g))
+        return tuple(from_numpy(x, xp, dtype=dtype, device=device) for x in potentials)
 
     def init_potentials(self, a, b, M, reg):
         """The initializer interface of :func:`otkit.sinkhorn` (``init=``): :meth:`predict`
         for the problem ``(a, b, M, reg)``, which must be the one the model was trained for
         (``M`` and ``reg`` equal to the model's, else a ValueError); a 2-D ``b`` holds
         histograms in columns (potentials (n, k), (m, k))."""
+        return self._start(a, b, M, reg, columns=True)
+
+    def init_row_potentials(self, a, b, M, reg):
+        """``f`` of :meth:`init_potentials` alone, without the c-transform that gives ``g``:
+        :func:`otkit.sinkhorn` calls it (its first half step computes ``g`` from ``f``).
+
+        Examples
+        --------
+        >>> import numpy as np, otkit as ot
+        >>> x = np.linspace(0, 1, 5)[:, None]; M = ot.dist(x, x)
+        >>> A = np.random.default_rng(0).dirichlet(np.ones(5), size=8)
+        >>> init = ot.MetaInitializer(M, 0.1, hidden_sizes=(16,)).fit(A, A, n_iter=2)
+        >>> f = init.init_row_potentials(A[0], A[1], M, 0.1)
+        >>> bool(np.array_equal(f, init.init_potentials(A[0], A[1], M, 0.1)[0]))
+        True
+        """
+        return self._start(a, b, M, reg, columns=False)[0]
+
+    def _start(self, a, b, M, reg, columns):
         if M is not self._checked_cost:  # (the same M object: checked already)
             cost = np.asarray(to_numpy(M), dtype=np.float64)
             if cost.shape != self.M.shape or not np.allclose(cost, self.M, rtol=1e-6, atol=0):
@@ -522,22 +500,21 @@ class MetaInitializer:
                     "on it"
                 )
             self._checked_cost = M
-        if not np.isclose(float(to_numpy(reg)), self.reg, rtol=1e-6):
+        # numpy.isclose's test (rtol 1e-6, atol 1e-8) without its array machinery
+        if not abs(float(to_numpy(reg)) - self.reg) <= 1e-8 + 1e-6 * abs(self.reg):
             raise ValueError(f"reg={reg!r} differs from the model's reg={self.reg!r}")
         n, m = self.M.shape
         # on the host (the solver moves the start to its library): weights of two libraries
         a, b = _host_weights(a, n, "a"), _host_weights(b, m, "b")
-        if b.ndim == 2:
-            f, g = self._predict(a, b.T, complete_rows=False)
-            return f.T, g.T
         # Sinkhorn does not read f on zero-weight rows: no second c-transform for them
-        return self._predict(a, b, complete_rows=False)
+        potentials = self._predict(a, b.T if b.ndim == 2 else b, False, columns)
+        return tuple(x.T for x in potentials) if b.ndim == 2 else potentials
 
     def score(self, a, b) -> float:
         """Mean entropic dual objective :math:`J` of the predicted potentials over the
         problems (float64); at most the mean regularized OT cost, equal at the optimum."""
         self._check_fitted()
-        A, B, _ = _pair(a, b, *self.M.shape)
+        A, B, _ = histogram_pair(a, b, *self.M.shape)
         f, _ = self._predict_host(A, B)
         return float(np.mean(dual_objective(f, A, B, self.M, self.reg)))
 

@@ -1,4 +1,5 @@
-"""Training loops of :class:`~otkit.MetaInitializer`: PyTorch and JAX.
+"""Training loops of :class:`~otkit.MetaInitializer`: PyTorch and JAX (and the checks of the
+histogram batches, shared with prediction).
 
 Both frameworks minimise the same loss, the negative entropic dual objective of the predicted
 potentials averaged over a batch of problems (see :mod:`otkit.bregman._meta_init`), with Adam
@@ -25,7 +26,15 @@ import math
 
 import numpy as np
 
-from .._validation import check_choice
+from .._boundary import input_float_dtype
+from .._validation import (
+    check_choice,
+    check_finite,
+    check_ndim,
+    check_not_empty,
+    mass_tolerance,
+)
+from ..backend import to_numpy
 
 __all__ = [
     "FRAMEWORKS",
@@ -34,6 +43,7 @@ __all__ = [
     "TorchTrainer",
     "dual_objective_jax",
     "dual_objective_torch",
+    "histogram_pair",
     "learning_rates",
     "make_trainer",
     "resolve_framework",
@@ -121,6 +131,58 @@ def resolve_framework(framework, model=None) -> str:
             "(or choose the other framework)"
         )
     return framework
+
+
+def _histograms(X, name, size):
+    """``X`` as a float64 (N, size) NumPy array of histograms, and whether it was 1-D."""
+    if X is None:
+        raise ValueError(f"{name} is required (a ({size},) histogram or an (N, {size}) batch)")
+    if isinstance(X, (list, tuple)):
+        X = np.asarray(X, dtype=np.float64)
+    check_ndim(X, name, (1, 2))
+    single = X.ndim == 1
+    host = to_numpy(X)
+    host = host[None] if single else host
+    if host.shape[1] != size:
+        expected = f"({size},)" if single else f"(N, {size})"
+        raise ValueError(
+            f"{name}.shape == {tuple(X.shape)}, expected {expected} to match the cost matrix"
+        )
+    check_not_empty(host, name)
+    # one min and the sums prove the entries finite and >= 0 (NaN fails the min, +inf the
+    # sums); otherwise the full checks run, in the order finite, then non-negative (finite
+    # entries whose sum overflows pass both and fail the test of the sums below)
+    with np.errstate(over="ignore"):
+        sums = host.sum(axis=1)
+    if not (np.minimum.reduce(host, axis=None) >= 0 and np.all(np.isfinite(sums))):
+        check_finite(host, name)
+        if np.any(host < 0):
+            raise ValueError(f"{name} has negative entries (min {host.min():.3g}); must be >= 0")
+    tol = mass_tolerance(input_float_dtype(X), size)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > tol)
+    if bad.size:
+        where = "" if single else f" (row {bad[0]})"
+        raise ValueError(
+            f"{name} must be histograms summing to 1, got a sum of {sums[bad[0]]!r}{where}"
+        )
+    return host, single
+
+
+def histogram_pair(a, b, n, m):
+    """(A, B, single): the histograms ``a``, ``b`` as (N, n), (N, m) float64 host arrays
+    (checked; a single one repeated to the other's batch) and whether both were 1-D."""
+    A, single_a = _histograms(a, "a", n)
+    B, single_b = _histograms(b, "b", m)
+    if A.shape[0] != B.shape[0]:
+        if A.shape[0] == 1 and single_a:
+            A = np.repeat(A, B.shape[0], axis=0)
+        elif B.shape[0] == 1 and single_b:
+            B = np.repeat(B, A.shape[0], axis=0)
+        else:
+            raise ValueError(
+                f"a and b hold {A.shape[0]} and {B.shape[0]} histograms; expected as many"
+            )
+    return A, B, single_a and single_b
 
 
 def dual_objective_torch(f, A, B, M, reg, kernel=None):

@@ -20,7 +20,7 @@ from .._validation import (
     traced_validity,
     upcast_low_precision,
 )
-from ..backend import is_traced, stop_gradient, to_numpy
+from ..backend import is_numpy_namespace, is_traced, stop_gradient, to_numpy
 from ._initializers import initial_potentials
 from ._sinkhorn_loop import log_weights
 from ._sinkhorn_solve import METHODS, build_outputs, solve_potentials
@@ -125,11 +125,25 @@ def _start_from(init, warmstart, a, b, M, reg, kwargs):
         raise ValueError("pass init (an initializer) or warmstart (a pair of arrays), not both")
     if kwargs.get("warmstart_type") not in (None, "potentials"):
         raise ValueError("init gives potentials: warmstart_type must be left out with init")
-    return initial_potentials(init, a, b, M, reg), {**kwargs, "warmstart_type": "potentials"}
+    start = initial_potentials(init, a, b, M, reg, rows_only=True)  # g is not read
+    return start, {**kwargs, "warmstart_type": "potentials"}
 
 
 def _validate_values(a, b, M, input_dtype, check_marginals):
-    check_transport_values(to_numpy(a), to_numpy(b), to_numpy(M), input_dtype, check_marginals)
+    M = to_numpy(M)
+    check_transport_values(
+        to_numpy(a), to_numpy(b), M, input_dtype, check_marginals, _finite_by_product(M)
+    )
+
+
+def _finite_by_product(M):
+    """True when the row sums of ``M`` (one BLAS product: one read of ``M``, no temporary)
+    are finite, which proves every entry finite (NaN and inf propagate through the sums);
+    False leaves the proof to the full check (NaN, inf, or finite sums that overflow)."""
+    if M.ndim != 2 or M.dtype not in (np.float64, np.float32):
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(M @ np.ones(M.shape[1], dtype=M.dtype)).all())
 
 
 def _nan_if_invalid(a, b, M, eps, check_marginals, xp):
@@ -195,9 +209,13 @@ def _solve(
         args = (a, b2, M)
     else:
         args = tuple(stop_gradient(x, xp) for x in (a, b2, M))
+    # NumPy reads the potentials only for the log: without it, the host engines skip their
+    # values on bins of zero weight (c-transforms over the support)
+    complete = need_log or not is_numpy_namespace(xp)
     engine, out = solve_potentials(
-        *args, eps, f0, method, int(numItermax), float(stopThr), xp, unrolled, verbose, kw, omega
-    )
+        *args, eps, f0, method, int(numItermax), float(stopThr), xp, unrolled, verbose, kw, omega,
+        complete=complete,
+    )  # fmt: skip
     if unrolled and engine != "generic":
         raise ValueError(
             f"grad='autodiff' needs a differentiable solver: method={method!r} on this input "
@@ -348,6 +366,8 @@ _DOC_PROBLEM_AND_PARAMETERS = r"""
         :class:`~otkit.bregman.SortingInitializer`,
         :class:`~otkit.bregman.SubsampleInitializer` or a trained
         :class:`~otkit.MetaInitializer`. It changes the iterations, not the solution.
+        Only ``f`` is read: an initializer that also has ``init_row_potentials(a, b, M,
+        reg)`` (``f`` alone, as :class:`~otkit.MetaInitializer`) is called through it.
     grad : {'implicit', 'envelope', 'autodiff', 'detach'}, default='implicit'
         Gradients on torch and JAX (first order; also under ``jax.jit``).
 

@@ -24,7 +24,16 @@ import numpy as np
 from ..backend import inplace_ops
 from ._relaxation import relax, schedule_start, schedule_step
 
-__all__ = ["batched_scaling", "greenkhorn_host", "log_c_transform", "stabilized_sinkhorn"]
+__all__ = [
+    "batched_scaling",
+    "complete_potentials",
+    "greenkhorn_host",
+    "log_c_transform",
+    "scaling_on_support",
+    "scattered_plan",
+    "stabilized_sinkhorn",
+    "support_kernel",
+]
 
 
 def _limits(dtype, xp):
@@ -49,15 +58,21 @@ def _limits(dtype, xp):
 _NUMPY_LIMITS: dict = {}  # _limits by NumPy dtype (finfo costs microseconds per call)
 
 
-def log_c_transform(C, potential, log_weights, eps, axis):
-    """Exact log-domain c-transform along ``axis`` (1: rows from g, 0: columns from f)."""
+def log_c_transform(C, potential, log_weights, eps, axis, overwrite=False):
+    """Exact log-domain c-transform along ``axis`` (1: rows from g, 0: columns from f);
+    ``overwrite=True``: ``C`` (then a temporary of the caller) is the work buffer."""
     if axis == 1:
-        scores = (potential[None, :] - C) / eps + log_weights[None, :]
+        potential, log_weights = potential[None, :], log_weights[None, :]
     else:
-        scores = (potential[:, None] - C) / eps + log_weights[:, None]
+        potential, log_weights = potential[:, None], log_weights[:, None]
+    overwrite = overwrite and np.result_type(potential, C) == C.dtype
+    scores = np.subtract(potential, C, out=C if overwrite else None)
+    np.divide(scores, eps, out=scores)
+    np.add(scores, log_weights, out=scores)
     top = scores.max(axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
-    sums = np.exp(scores - top).sum(axis=axis, keepdims=True)
+    np.subtract(scores, top, out=scores)
+    sums = np.exp(scores, out=scores).sum(axis=axis, keepdims=True)
     return np.squeeze(-eps * (np.log(sums) + top), axis=axis)
 
 
@@ -79,6 +94,182 @@ def _normalized_kernel(C, potential, weights, other_log_weights, eps, axis, floo
     ratio = weights / sums
     kernel = ops.multiply(kernel, ratio[:, None] if axis == 1 else ratio[None, :])
     return kernel, -eps * (top + xp.log(sums))
+
+
+# Entries of C per block of rows in the builds below: 2**16 (512 KiB in float64) keep a block
+# in the core's cache through the several passes made on it (each pass over the whole kernel
+# costs a trip to memory; by blocks, one trip per sweep), in few enough NumPy calls.
+_BLOCK_ENTRIES = 1 << 16
+
+
+def _row_blocks(n_rows, width):
+    step = max(1, _BLOCK_ENTRIES // max(width, 1))
+    return [(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
+
+def _restricted(C, rows, cols, start, stop, out):
+    """``C[rows[start:stop]][:, cols]`` (None: every row, or column), in ``out`` when the
+    columns are taken (``C`` itself is never written)."""
+    block = C[start:stop] if rows is None else C.take(rows[start:stop], axis=0)
+    if cols is None:
+        return block
+    # mode='clip' (the indices are valid): 'raise' would copy through a buffer
+    return np.take(block, cols, axis=1, out=out, mode="clip")
+
+
+def support_kernel(C, rows, cols, potential, weights, other_log_weights, eps, axis, floor, fold):
+    """:func:`_normalized_kernel` of ``C`` restricted to ``rows`` x ``cols`` (index arrays,
+    or None for all), built from ``C`` by blocks of rows without a restricted copy of ``C``.
+
+    The same operations on every entry (the slice sums are accumulated block by block:
+    equal up to rounding). ``axis=1`` (rows) takes one sweep over the blocks; ``axis=0``
+    (columns) two, the column maxima being complete only after the first. ``fold=True``
+    (``axis=0``) skips the pass that scales the columns to their weights when the ratios
+    ``weights / sums`` lie within the square root of the scaling bound of
+    :func:`_limits` ([1e-25, 1e25] in float64): they are returned as the initial column
+    scaling instead (the plan ``diag(u) kernel diag(v)`` is unchanged); else None.
+
+    Returns ``(kernel, other_potential, column_scaling)``.
+    """
+    r = C.shape[0] if rows is None else rows.size
+    s = C.shape[1] if cols is None else cols.size
+    kernel = np.empty((r, s), dtype=C.dtype)
+    scale = -1.0 / eps
+    shift = potential / eps + other_log_weights
+    blocks = _row_blocks(r, C.shape[1])
+    if axis == 1:
+        top, sums = np.empty(r, dtype=C.dtype), np.empty(r, dtype=C.dtype)
+        for start, stop in blocks:
+            block = kernel[start:stop]
+            np.multiply(_restricted(C, rows, cols, start, stop, block), scale, out=block)
+            np.add(block, shift, out=block)
+            top[start:stop] = np.maximum.reduce(block, axis=1)
+            np.subtract(block, top[start:stop, None], out=block)
+            np.maximum(block, floor, out=block)
+            np.exp(block, out=block)
+            sums[start:stop] = np.add.reduce(block, axis=1)
+            np.multiply(block, (weights[start:stop] / sums[start:stop])[:, None], out=block)
+        return kernel, -eps * (top + np.log(sums)), None
+    top = None
+    for start, stop in blocks:
+        block = kernel[start:stop]
+        np.multiply(_restricted(C, rows, cols, start, stop, block), scale, out=block)
+        np.add(block, shift[start:stop, None], out=block)
+        block_top = np.maximum.reduce(block, axis=0)
+        top = block_top if top is None else np.maximum(top, block_top, out=top)
+    sums = None
+    for start, stop in blocks:
+        block = kernel[start:stop]
+        np.subtract(block, top, out=block)
+        np.maximum(block, floor, out=block)
+        np.exp(block, out=block)
+        block_sums = np.add.reduce(block, axis=0)
+        sums = block_sums if sums is None else np.add(sums, block_sums, out=sums)
+    ratio = weights / sums
+    limit = math.sqrt(_limits(C.dtype, np)[0])  # far from where the loop rebuilds
+    if fold and np.minimum.reduce(ratio) > 1.0 / limit and np.maximum.reduce(ratio) < limit:
+        # kernel_ij = a_i b_j exp((f_i + g_j - C_ij) / eps) with g = -eps (top + log b); the
+        # scaling v = ratio moves g to -eps (top + log sums), the value of the scaled kernel
+        return kernel, -eps * (top + np.log(weights)), ratio
+    return np.multiply(kernel, ratio, out=kernel), -eps * (top + np.log(sums)), None
+
+
+def scattered_plan(kernel, u, v, rows, cols, shape):
+    """The (n, m) plan ``diag(u) kernel diag(v)`` on ``rows`` x ``cols`` (None: all), zero
+    elsewhere, written by blocks of its rows (the kernel may be overwritten): each entry is
+    ``kernel_ij * u_i * v_j`` in that order, as in the loop."""
+    if rows is None and cols is None:
+        plan = np.multiply(kernel, u[:, None], out=kernel)
+        return np.multiply(plan, v, out=plan)
+    n, m = shape
+    # Rows and columns of zero weight read row or column 0 of the kernel (finite), times 0.
+    u_full, v_full = u, v
+    if rows is not None:
+        u_full = np.zeros(n, dtype=u.dtype)
+        u_full[rows] = u
+        row_index = np.zeros(n, dtype=np.intp)
+        row_index[rows] = np.arange(rows.size)
+    if cols is not None:
+        v_full = np.zeros(m, dtype=v.dtype)
+        v_full[cols] = v
+        col_index = np.zeros(m, dtype=np.intp)
+        col_index[cols] = np.arange(cols.size)
+    plan = np.empty(shape, dtype=kernel.dtype)
+    for start, stop in _row_blocks(n, m):
+        block = plan[start:stop]
+        if rows is None:
+            source = kernel[start:stop]
+        else:
+            source = kernel.take(row_index[start:stop], axis=0, mode="clip")
+        if cols is None:
+            np.multiply(source, u_full[start:stop, None], out=block)
+        else:  # the row scaling on the narrower block, before the columns are spread
+            np.multiply(source, u_full[start:stop, None], out=source)
+            np.take(source, col_index, axis=1, out=block, mode="clip")
+        np.multiply(block, v_full, out=block)
+    return plan
+
+
+def scaling_on_support(a, b, C, eps, f0, num_iter_max, tol, complete=True):
+    """:func:`stabilized_sinkhorn` (NumPy, no relaxation or reports) on the rows and columns
+    of positive weight of ``(a, b, C)``, without copying ``C`` to them: the kernel is built
+    from ``C`` by :func:`support_kernel` (also at rebuilds) and the (n, m) plan written by
+    :func:`scattered_plan`, each in one or two sweeps over blocks of rows.
+
+    The potentials on bins of zero weight are the c-transforms of the other potential
+    (:func:`log_c_transform`) with ``complete=True``, NaN otherwise (for callers that read
+    only the plan; the solve never reads them).
+
+    Returns ``(plan, f, g, n_iter, trace)``.
+    """
+    rows = None if np.minimum.reduce(a) > 0 else np.flatnonzero(a > 0)
+    cols = None if np.minimum.reduce(b) > 0 else np.flatnonzero(b > 0)
+    a_s = a if rows is None else a[rows]
+    b_s = b if cols is None else b[cols]
+    f0_s = f0 if rows is None else f0[rows]
+    bound, floor = _limits(C.dtype, np)
+
+    def rebuild(potential, weights, other_log_weights, axis):
+        return support_kernel(
+            C, rows, cols, potential, weights, other_log_weights, eps, axis, floor, False
+        )[:2]
+
+    kernel, g, ratio = support_kernel(C, rows, cols, f0_s, b_s, np.log(a_s), eps, 0, floor, True)
+    v = np.ones_like(b_s) if ratio is None else ratio
+    kernel, u, v, f, g, n_iter, trace, _ = _plain_numpy_loop(
+        a_s, b_s, eps, kernel, f0_s, g, v, num_iter_max, tol, bound, rebuild
+    )
+    plan = scattered_plan(kernel, u, v, rows, cols, C.shape)
+    f_s, g_s = f + eps * np.log(u), g + eps * np.log(v)
+    if rows is None and cols is None:
+        return plan, f_s, g_s, n_iter, trace
+    f_full, g_full = _on_all_bins(f_s, rows, a.size), _on_all_bins(g_s, cols, b.size)
+    if complete:
+        complete_potentials(C, a, b, eps, f_full, g_full, rows, cols)
+    return plan, f_full, g_full, n_iter, trace
+
+
+def _on_all_bins(values, index, size):
+    if index is None:
+        return values
+    out = np.full(size, np.nan, dtype=values.dtype)
+    out[index] = values
+    return out
+
+
+def complete_potentials(C, a, b, eps, f, g, rows, cols):
+    """Fill ``f`` and ``g`` in place on the bins of zero weight (``rows``, ``cols``: those of
+    positive weight, None for all) with the c-transform of the other potential over the
+    support, which the solve leaves out."""
+    rows = np.arange(a.size) if rows is None else rows
+    cols = np.arange(b.size) if cols is None else cols
+    zero_rows, zero_cols = np.flatnonzero(~(a > 0)), np.flatnonzero(~(b > 0))
+    if zero_cols.size:
+        block = C.take(zero_cols, axis=1).take(rows, axis=0)  # the few columns first
+        g[zero_cols] = log_c_transform(block, f[rows], np.log(a[rows]), eps, 0, overwrite=True)
+    if zero_rows.size:
+        block = C.take(zero_rows, axis=0).take(cols, axis=1)
+        f[zero_rows] = log_c_transform(block, g[cols], np.log(b[cols]), eps, 1, overwrite=True)
 
 
 def _report(verbose, n_iter, err):
@@ -146,9 +337,18 @@ def stabilized_sinkhorn(a, b, C, eps, f0, num_iter_max, tol, verbose=False, omeg
     kernel, g = _normalized_kernel(C, f0, b, log_a, eps, 0, floor, xp)
     f = f0
     if xp is np and omega == 1.0 and not verbose and not callable(verbose):
-        return _plain_numpy_loop(
-            a, b, C, eps, kernel, f, g, num_iter_max, tol, bound, floor, log_a, log_b
+
+        def rebuild(potential, weights, other_log_weights, axis):
+            return _normalized_kernel(
+                C, potential, weights, other_log_weights, eps, axis, floor, np
+            )
+
+        kernel, u, v, f, g, n_iter, trace, n_rebuilds = _plain_numpy_loop(
+            a, b, eps, kernel, f, g, np.ones_like(b), num_iter_max, tol, bound, rebuild
         )
+        plan = np.multiply(kernel, u[:, None], out=kernel)
+        plan = np.multiply(plan, v[None, :], out=plan)
+        return plan, f + eps * np.log(u), g + eps * np.log(v), n_iter, trace, n_rebuilds
     n_rebuilds = 1
     u, v = xp.ones_like(a), xp.ones_like(b)
     trace = []
@@ -204,15 +404,24 @@ def stabilized_sinkhorn(a, b, C, eps, f0, num_iter_max, tol, verbose=False, omeg
     return plan, f + eps * xp.log(u), g + eps * xp.log(v), n_iter, trace, n_rebuilds
 
 
-def _plain_numpy_loop(a, b, C, eps, kernel, f, g, num_iter_max, tol, bound, floor, log_a, log_b):
+def _plain_numpy_loop(a, b, eps, kernel, f, g, v, num_iter_max, tol, bound, rebuild):
     """The loop of :func:`stabilized_sinkhorn` for NumPy without relaxation or reports: the
     same operations in the same order (the same values, bit for bit), with fewer calls per
     iteration, which dominate on small problems: the norm and range tests call the ufuncs
     directly (``min > 1 / bound`` holds exactly when every entry does, NaN included), and
     one ``errstate`` covers the whole loop (only the scaling updates can divide by zero or
-    overflow; a rebuild starts from scalings in range)."""
+    overflow; a rebuild starts from scalings in range).
+
+    ``v`` is the initial column scaling (ones after :func:`_normalized_kernel`; the column
+    ratios when :func:`support_kernel` left them out of the kernel) and
+    ``rebuild(potential, weights, other_log_weights, axis)`` the normalized kernel and the
+    other potential (:func:`_normalized_kernel`'s arguments after ``C``). Returns
+    ``(kernel, u, v, f, g, n_iter, trace, n_rebuilds)``: the plan is
+    ``diag(u) kernel diag(v)``, the potentials ``f + eps log u``, ``g + eps log v``.
+    """
+    log_a, log_b = np.log(a), np.log(b)
     low, smallest, largest, total = 1.0 / bound, np.minimum.reduce, np.maximum.reduce, np.add.reduce
-    u, v = np.ones_like(a), np.ones_like(b)
+    u = np.ones_like(a)
     trace = []
     n_iter = 0
     n_rebuilds = 1
@@ -231,19 +440,17 @@ def _plain_numpy_loop(a, b, C, eps, kernel, f, g, num_iter_max, tol, bound, floo
             u = a / row_sums
             if not (smallest(u) > low and largest(u) < bound):
                 g = g + eps * np.log(v)
-                kernel, f = _normalized_kernel(C, g, a, log_b, eps, 1, floor, np)
+                kernel, f = rebuild(g, a, log_b, 1)
                 n_rebuilds += 1
                 u, v = np.ones_like(a), np.ones_like(b)
             v = b / (u @ kernel)
             if not (smallest(v) > low and largest(v) < bound):
                 f = f + eps * np.log(u)
-                kernel, g = _normalized_kernel(C, f, b, log_a, eps, 0, floor, np)
+                kernel, g = rebuild(f, b, log_a, 0)
                 n_rebuilds += 1
                 u, v = np.ones_like(a), np.ones_like(b)
             n_iter += 1
-    plan = np.multiply(kernel, u[:, None], out=kernel)
-    plan = np.multiply(plan, v[None, :], out=plan)
-    return plan, f + eps * np.log(u), g + eps * np.log(v), n_iter, trace, n_rebuilds
+    return kernel, u, v, f, g, n_iter, trace, n_rebuilds
 
 
 def _divergence(target, current):

@@ -32,8 +32,10 @@ from ._implicit import implicit_plan
 from ._sinkhorn_loop import log_weights, sinkhorn_log_loop
 from ._sinkhorn_numpy import (
     batched_scaling,
+    complete_potentials,
     greenkhorn_host,
-    log_c_transform,
+    scaling_on_support,
+    scattered_plan,
     stabilized_sinkhorn,
 )
 
@@ -48,40 +50,38 @@ METHODS = (
 )
 
 
-def _host_on_support(engine, a, b, C, eps, f0, num_iter_max, tol, verbose):
-    """Run a host engine on the rows/columns of positive weight; complete the potentials."""
+def _host_on_support(engine, a, b, C, eps, f0, num_iter_max, tol, verbose, complete):
+    """Run a host engine on the rows/columns of positive weight; the potentials on the other
+    bins by c-transforms (``complete``) or NaN."""
     if np.minimum.reduce(a) > 0 and np.minimum.reduce(b) > 0:  # every weight positive
         a, b, f0 = (np.ascontiguousarray(x) for x in (a, b, f0))  # as a[rows] etc. below
         return engine(a, b, C, eps, f0, num_iter_max, tol, verbose)[:5]
     rows, cols = np.flatnonzero(a > 0), np.flatnonzero(b > 0)
-    full = rows.size == a.size and cols.size == b.size
-    C_sub = C if full else np.ascontiguousarray(C[np.ix_(rows, cols)])
+    C_sub = C.take(rows, axis=0).take(cols, axis=1)
     out = engine(a[rows], b[cols], C_sub, eps, f0[rows], num_iter_max, tol, verbose)
     plan_sub, f_sub, g_sub, n_iter, trace = out[:5]
-    if full:
-        return plan_sub, f_sub, g_sub, n_iter, trace
-    plan = np.zeros(C.shape)
-    plan[np.ix_(rows, cols)] = plan_sub
-    f, g = np.empty(a.size), np.empty(b.size)
+    plan = scattered_plan(plan_sub, np.ones_like(f_sub), np.ones_like(g_sub), rows, cols, C.shape)
+    f, g = np.full(a.size, np.nan, dtype=f_sub.dtype), np.full(b.size, np.nan, dtype=g_sub.dtype)
     f[rows], g[cols] = f_sub, g_sub
-    zero_rows = np.setdiff1d(np.arange(a.size), rows)
-    zero_cols = np.setdiff1d(np.arange(b.size), cols)
-    if zero_cols.size:
-        g[zero_cols] = log_c_transform(C[np.ix_(rows, zero_cols)], f_sub, np.log(a[rows]), eps, 0)
-    if zero_rows.size:
-        f[zero_rows] = log_c_transform(C[np.ix_(zero_rows, cols)], g_sub, np.log(b[cols]), eps, 1)
+    if complete:
+        complete_potentials(C, a, b, eps, f, g, rows, cols)
     return plan, f, g, n_iter, trace
 
 
-def _host_solve(engine, a, b, C, eps, f0, num_iter_max, tol, verbose):
-    """Host engine on k histograms (greenkhorn is sequential: one solve per column)."""
+def _host_solve(engine, a, b, C, eps, f0, num_iter_max, tol, verbose, complete=True):
+    """Host engine on k histograms (greenkhorn is sequential: one solve per column).
+
+    ``engine`` is :func:`scaling_on_support` (it leaves out the bins of zero weight itself)
+    or an engine for positive weights, run by :func:`_host_on_support`."""
     a_np, C_np = to_numpy(a), np.ascontiguousarray(to_numpy(C))
     b_np, f0_np = to_numpy(b), to_numpy(f0)
     plans, fs, gs, n_iters, traces = [], [], [], [], []
     for column in range(b_np.shape[1]):
-        plan, f, g, n_iter, trace = _host_on_support(
-            engine, a_np, b_np[:, column], C_np, eps, f0_np[:, column], num_iter_max, tol, verbose
-        )
+        args = (a_np, b_np[:, column], C_np, eps, f0_np[:, column], num_iter_max, tol)
+        if engine is scaling_on_support:
+            plan, f, g, n_iter, trace = scaling_on_support(*args, complete=complete)
+        else:
+            plan, f, g, n_iter, trace = _host_on_support(engine, *args, verbose, complete)
         plans.append(plan)
         fs.append(f)
         gs.append(g)
@@ -123,7 +123,9 @@ def _jitted_loop(num_iter_max, tol, omega, xp):
     return jit(run, xp)
 
 
-def _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbose, omega):
+def _run_stage(
+    a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbose, omega, complete=True
+):
     if engine == "batched":
         out = None
         if omega == 1.0 and not unrolled and not verbose and not np.any(f0):
@@ -145,7 +147,9 @@ def _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbos
             )
         return {"f": f, "g": g, "n_iter": n_iter, "err": err, "trace": trace, "plan": None}
     if engine == "greenkhorn":
-        return _host_solve(greenkhorn_host, a, b, C, float(eps), f0, num_iter_max, tol, verbose)
+        return _host_solve(
+            greenkhorn_host, a, b, C, float(eps), f0, num_iter_max, tol, verbose, complete
+        )
     if not is_numpy_namespace(xp):  # eager torch, positive weights: in place, on its device
         plan, f, g, n_iter, trace, _ = stabilized_sinkhorn(
             a, b[:, 0], C, float(eps), f0[:, 0], num_iter_max, tol, verbose, omega, xp
@@ -158,8 +162,11 @@ def _run_stage(a, b, C, eps, f0, num_iter_max, tol, xp, engine, unrolled, verbos
             "trace": trace,
             "err": trace[-1],
         }
-    host_engine = functools.partial(_stabilized, omega=omega)
-    return _host_solve(host_engine, a, b, C, float(eps), f0, num_iter_max, tol, verbose)
+    if omega == 1.0 and not verbose:  # the plain loop, on the support, without copying C to it
+        host_engine = scaling_on_support
+    else:
+        host_engine = functools.partial(_stabilized, omega=omega)
+    return _host_solve(host_engine, a, b, C, float(eps), f0, num_iter_max, tol, verbose, complete)
 
 
 def _stabilized(a, b, C, eps, f0, num_iter_max, tol, verbose, omega):
@@ -194,27 +201,33 @@ def choose_engine(method, xp, a, b, C, traced, unrolled):
 
 
 def solve_potentials(
-    a, b, C, eps, f0, method, num_iter_max, tol, xp, unrolled, verbose, options, omega=1.0
-):
+    a, b, C, eps, f0, method, num_iter_max, tol, xp, unrolled, verbose, options, omega=1.0,
+    complete=True,
+):  # fmt: skip
     """Solve and return a dict: f, g (in xp for 'generic'), n_iter, trace, err, plan or None.
 
     ``omega``: 1 (plain), a fixed over-relaxation factor, or None (adaptive), every stage.
+    ``complete=False``: the host engines may leave the potentials NaN on bins of zero weight
+    (for a caller that reads only the plan); True gives the c-transforms there.
     """
     traced = is_traced(a, b, C, f0, eps)
     engine = choose_engine(method, xp, a, b, C, traced, unrolled)
     stage = functools.partial(_run_stage, xp=xp, engine=engine, unrolled=unrolled, omega=omega)
     if method != "sinkhorn_epsilon_scaling":
-        return engine, stage(a, b, C, eps, f0, num_iter_max, tol, verbose=verbose)
+        return engine, stage(
+            a, b, C, eps, f0, num_iter_max, tol, verbose=verbose, complete=complete
+        )
     schedule = epsilon_schedule(C, eps, options, traced)
     inner_iter = check_integer(options.get("numInnerItermax", 100), "numInnerItermax")
     inner_tol = max(tol, check_real(options.get("stopInnerThr", 1e-3), "stopInnerThr", minimum=0))
     n_iter = 0
     f = f0
     for stage_eps in schedule[:-1]:
-        out = stage(a, b, C, stage_eps, f, inner_iter, inner_tol, verbose=False)
+        # a stage's start is read on the bins of positive weight only
+        out = stage(a, b, C, stage_eps, f, inner_iter, inner_tol, verbose=False, complete=False)
         f = _to_xp(out["f"], xp, f0.dtype, device_of(f0))
         n_iter = n_iter + out["n_iter"]
-    out = stage(a, b, C, eps, f, num_iter_max, tol, verbose=verbose)
+    out = stage(a, b, C, eps, f, num_iter_max, tol, verbose=verbose, complete=complete)
     out["n_iter"] = n_iter + out["n_iter"]
     return engine, out
 
