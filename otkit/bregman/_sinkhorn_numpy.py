@@ -320,7 +320,9 @@ def stabilized_sinkhorn(a, b, C, eps, f0, num_iter_max, tol, verbose=False, omeg
         Over-relaxation (:mod:`otkit._relaxation`): 1 is plain Sinkhorn, a float in (1, 2) a
         fixed factor, None the adaptive one. Relaxed, the columns are not exact: the error
         is the stacked row and column error (``u @ kernel`` of the last v update gives it),
-        and the solve ends with an exact v update (the last error is then the row error).
+        and once it is below ``tol`` an exact v update ends the relaxation: plain
+        iterations follow until the row error is below ``tol`` too (the last error is the
+        row error).
     xp : namespace, default=numpy
 
     Returns
@@ -361,6 +363,19 @@ def stabilized_sinkhorn(a, b, C, eps, f0, num_iter_max, tol, verbose=False, omeg
             err = math.hypot(err, _norm(v * col_sums - b, xp))
         if math.isnan(err):
             err = math.inf
+        if relaxed and (err < tol or n_iter >= num_iter_max):
+            # End as plain Sinkhorn: exact columns; the row error of that state (the next
+            # check) decides, and it can exceed the relaxed pair's stacked error, slightly
+            # (1.09e-6 after 1e-6 on two clouds of ~440 points): plain iterations go on.
+            relaxed, w = False, 1.0
+            with np.errstate(divide="ignore", over="ignore"):
+                v = b / (u @ kernel)
+            if not _in_range(v, bound, xp):
+                f = f + eps * xp.log(u)
+                kernel, g = _normalized_kernel(C, f, b, log_a, eps, 0, floor, xp)
+                n_rebuilds += 1
+                u, v = xp.ones_like(a), xp.ones_like(b)
+            continue
         trace.append(err)
         _report(verbose, n_iter, err)
         if err < tol or n_iter >= num_iter_max:
@@ -390,15 +405,6 @@ def stabilized_sinkhorn(a, b, C, eps, f0, num_iter_max, tol, verbose=False, omeg
             u, v = xp.ones_like(a), xp.ones_like(b)
             col_sums = b
         n_iter += 1
-    if relaxed:  # end as plain Sinkhorn: exact columns, and the row error of that state
-        with np.errstate(divide="ignore", over="ignore"):
-            v = b / (u @ kernel)
-        if not _in_range(v, bound, xp):
-            f = f + eps * xp.log(u)
-            kernel, g = _normalized_kernel(C, f, b, log_a, eps, 0, floor, xp)
-            u, v = xp.ones_like(a), xp.ones_like(b)
-        err = _norm(u * (kernel @ v) - a, xp)
-        trace[-1] = err if math.isfinite(err) else math.inf
     ops = inplace_ops(xp)
     plan = ops.multiply(ops.multiply(kernel, u[:, None]), v[None, :])
     return plan, f + eps * xp.log(u), g + eps * xp.log(v), n_iter, trace, n_rebuilds
