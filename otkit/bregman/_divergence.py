@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 from .._validation import (
@@ -23,13 +24,15 @@ from ..backend import (
 from ._clouds import cost_spec, positive_parameter, prepare_clouds, solve_clouds
 from ._divergence_core import (
     attach_gradients,
+    host_problem,
     large_epsilon_expansion,
     times_power_of_two,
+    to_namespace,
     unscale,
 )
 from ._implicit_online import attach_implicit_linear
 
-__all__ = ["sinkhorn_divergence"]
+__all__ = ["divergence", "sinkhorn_divergence"]
 
 VALUES = ("regularized", "linear")
 
@@ -258,6 +261,18 @@ def sinkhorn_divergence(
     >>> float(ot.sinkhorn_divergence(x, x, blur=0.1))
     0.0
     """
+    return divergence(
+        X_s, X_t, a, b, reg=reg, blur=blur, p=p, metric=metric, debias=debias, reach=reach,
+        rho=rho, value=value, scaling=scaling, numItermax=numItermax, stopThr=stopThr,
+        batch_size=batch_size, diameter=diameter, log=bool(log), warn=warn, grad=grad,
+    )  # fmt: skip
+
+
+def divergence(X_s, X_t, a, b, *, reg, blur, p, metric, debias, reach, rho, value, scaling,
+               numItermax, stopThr, batch_size, diameter, log, warn, grad):  # fmt: skip
+    """:func:`sinkhorn_divergence`, whose ``log`` may also be 'potentials': a log with the
+    keys 'reg', 'n_stages', 'n_iter', 'err', 'expansion' and (without the expansion) the
+    potentials 'f', 'g', 'f_aa', 'g_bb' only (what :class:`otkit.SamplesLoss` reads)."""
     if value not in VALUES:
         raise ValueError(f"value must be 'regularized' or 'linear', got {value!r}")
     if grad not in ("implicit", "envelope"):
@@ -280,36 +295,53 @@ def sinkhorn_divergence(
     a, b = balance_low_precision_masses(a, b, low_eps)
     xp, dtype, device, X_s, X_t, a, b = prepare_clouds(X_s, X_t, a, b, balanced)
     traced = is_traced(X_s, X_t, a, b, reg, blur, rho, reach)
+    implicit = value == "linear" and grad == "implicit" and not is_numpy_namespace(xp)
+    # sxp: the namespace of the solve and of the arithmetic on its results (NumPy for small
+    # float64 CPU torch problems, whose few hundred small operations are cheaper there).
+    host = None if traced or implicit else host_problem(X_s, X_t, a, b, xp)
+    sxp, (sX_s, sX_t, sa, sb) = (xp, (X_s, X_t, a, b)) if host is None else host
     eps, out, config, log2_factor, log2_scale = solve_clouds(
-        X_s, X_t, a, b, spec=spec, exponent=exponent, reg=reg, blur=blur, rho=rho,
+        sX_s, sX_t, sa, sb, spec=spec, exponent=exponent, reg=reg, blur=blur, rho=rho,
         reach=reach, debias=debias, scaling=scaling, num_iter_max=numItermax, tol=stopThr,
-        xp=xp, dtype=dtype, device=device,
+        xp=sxp, dtype=dtype if host is None else sX_s.dtype,
+        device=device if host is None else None,
         diameter_value=positive_parameter(diameter, "diameter"),
     )  # fmt: skip
     keys = ("ab", "aa", "bb") if debias else ("ab",)
     expanded = isinstance(out, tuple)
     if expanded:
-        total, grads, values = large_epsilon_expansion(*out, eps, spec, debias, value, xp)
+        total, grads, values = large_epsilon_expansion(*out, eps, spec, debias, value, sxp)
         err, n_iter = 0.0, 0
     else:
-        total = _combine(out, keys, value, eps, a, b, xp)
-        grads = _combine_grads(out, keys, eps, a, b, xp)
-        err, n_iter = _finish(out, keys, xp, dtype, traced)
+        total = _combine(out, keys, value, eps, sa, sb, sxp)
+        grads = _combine_grads(out, keys, eps, sa, sb, sxp)
+        err, n_iter = _finish(out, keys, sxp, dtype, traced)
     if debias and value == "regularized" and (spec.kind == "cosine" or spec.p <= 2.0):
         # S_eps >= 0 when exp(-C / eps) is a positive definite kernel (|x - y|^p, p <= 2;
         # cosine): a negative value is rounding of the three terms; the gradient is kept.
-        total = xp.clip(total, min=0.0)
-    total, grads = unscale(total, grads, log2_factor, log2_scale, xp)
+        total = sxp.maximum(total, 0.0) if host is not None else xp.clip(total, min=0.0)
+    total, grads = unscale(total, grads, log2_factor, log2_scale, sxp)
     if spec.kind == "cosine":
-        grads = (_cosine_scale(grads[0], X_s, xp), _cosine_scale(grads[1], X_t, xp), *grads[2:])
+        grads = (_cosine_scale(grads[0], sX_s, sxp), _cosine_scale(grads[1], sX_t, sxp),
+                 *grads[2:])  # fmt: skip
     largest = float(xp.finfo(dtype).max)
-    if not traced and not abs(float(to_numpy(stop_gradient(total, xp)))) <= largest:
+    if not traced and not abs(float(to_numpy(stop_gradient(total, sxp)))) <= largest:
         raise ValueError(
             f"the divergence overflows {dtype}: the points (X_s, X_t) are too far apart for "
             "the cost ||x - y||^p to be represented; rescale them"
         )
+    if host is not None:
+        total, grads = to_namespace((total, grads), xp, device)
+        if log and expanded:
+            values = to_namespace(values, xp, device)
+        elif log is True:
+            out = to_namespace(out, xp, device)
+        elif log:  # 'potentials': only they are read
+            out = {key: to_namespace({name: out[key][name] for name in ("f", "g")
+                                      if name in out[key]}, xp, device)
+                   for key in keys}  # fmt: skip
     total = xp.astype(total, dtype)
-    if value == "linear" and grad == "implicit" and not expanded and not is_numpy_namespace(xp):
+    if implicit and not expanded:
         total = _implicit_linear(total, out, keys, eps, spec, (X_s, X_t, a, b), log2_factor,
                                  log2_scale, xp)  # fmt: skip
     else:
@@ -323,10 +355,20 @@ def sinkhorn_divergence(
             f"stopThr={config.tol:g} after {n_iter} iterations at eps={user_eps:g}; "
             "increase numItermax or the blur",
             UserWarning,
-            stacklevel=2,
+            stacklevel=_user_stacklevel(),
         )
     if not log:
         return downcast_low_precision(total, low, low_xp)
+    if log == "potentials":
+        info = {"reg": user_eps, "n_stages": config.n_stages, "n_iter": n_iter, "err": err,
+                "expansion": expanded}  # fmt: skip
+        if not expanded:
+            scale = times_power_of_two(1.0, log2_factor)
+            for key, problem, field in (("f", "ab", "f"), ("g", "ab", "g"), ("f_aa", "aa", "f"),
+                                        ("g_bb", "bb", "f")):  # fmt: skip
+                if problem in out:
+                    info[key] = _cast_scaled(out[problem][field], scale, xp, dtype)
+        return downcast_low_precision((total, info), low, low_xp)
     if expanded:
         info = _expansion_log(values, user_eps, rho, reach, exponent, log2_factor, xp, dtype)
     else:
@@ -363,6 +405,16 @@ def _user_rho(rho, reach, exponent):
         return math.inf
 
 
+def _user_stacklevel():
+    """The ``stacklevel`` that makes a warning issued by the caller of this function name the
+    first frame outside otkit: the user's line, whether it called :func:`sinkhorn_divergence`
+    or :class:`otkit.SamplesLoss` (whose call goes through several otkit frames)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("otkit."):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _cast(x, xp, dtype):
     return None if x is None else xp.astype(x, dtype)
 
@@ -396,9 +448,13 @@ def _combine_grads(out, keys, eps, a, b, xp):
     return grad_x, grad_y, grad_a, grad_b
 
 
+def _cast_scaled(v, scale, xp, dtype):
+    return xp.astype(v * scale, dtype) if scale != 1.0 else xp.astype(v, dtype)
+
+
 def _make_log(out, keys, eps, rho, err, n_iter, converged, config, scale, xp, dtype):
     def cast(v):
-        return xp.astype(v * scale, dtype) if scale != 1.0 else xp.astype(v, dtype)
+        return _cast_scaled(v, scale, xp, dtype)
 
     log = {
         "reg": eps,

@@ -57,33 +57,20 @@ from ._pointcloud import (
     cost_block,
     diameter,
     map_row_blocks,
-    online_log_loop,
     online_softmin,
     softmin_cols_online,
     softmin_rows_online,
     transport_pass,
 )
-from ._sinkhorn_loop import log_weights, symmetric_log_loop
+from ._sinkhorn_loop import log_weights, sinkhorn_log_loop, symmetric_log_loop
 from ._sinkhorn_numpy import stabilized_sinkhorn
 
 __all__ = [
-    "SMALL_EPS",
-    "SolveConfig",
-    "attach_gradients",
-    "check_scales",
-    "epsilon_stages",
-    "has_float64",
-    "large_eps_threshold",
-    "large_epsilon_expansion",
-    "point_scale",
-    "promote_float32",
-    "scaled_parameter",
-    "solve_divergence",
-    "solve_dtype",
-    "times_power_of_two",
-    "unscale",
-    "use_dense_cost",
-]
+    "SMALL_EPS", "SolveConfig", "attach_gradients", "check_scales", "epsilon_stages",
+    "has_float64", "host_problem", "large_eps_threshold", "large_epsilon_expansion",
+    "point_scale", "promote_float32", "scaled_parameter", "solve_divergence", "solve_dtype",
+    "times_power_of_two", "to_namespace", "unscale", "use_dense_cost"
+]  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +85,7 @@ class SolveConfig:
     tol: float
     same_clouds: bool = False
     dense: bool = False  # the (x, y) problem on a stored cost (see ``use_dense_cost``)
+    stored: bool = False  # every cost stored on the host (small problems: ``_HostCosts``)
 
 
 # The (x, y) problem stores its cost and kernel (two n x m buffers) up to this size.
@@ -151,41 +139,46 @@ def _phi(f, rho, xp):
     return f if rho is None else -rho * xp.expm1(-f / rho)
 
 
-def _pair_dual(x, y, a, b, f, g, eps, rho, spec, xp):
+def _capped_exp(x, xp):
+    """exp(min(x, 700)) (NumPy's minimum: array-api-compat's clip costs more on small arrays)."""
+    return xp.exp(np.minimum(x, 700.0) if type(x) is np.ndarray else xp.clip(x, max=700.0))
+
+
+def _pair_dual(x, y, a, b, f, g, eps, rho, spec, xp, log_a=None, log_b=None):
     """Dual value, linear cost <P, C> and partial derivatives at the pair (f, g)."""
-    log_a, log_b = log_weights(a, xp), log_weights(b, xp)
+    log_a = log_weights(a, xp) if log_a is None else log_a
+    log_b = log_weights(b, xp) if log_b is None else log_b
     row_T, row_grad, row_cost = transport_pass(x, y, log_b + g / eps, eps, spec, xp)
     col_T, col_grad, _ = transport_pass(y, x, log_a + f / eps, eps, spec, xp)
-    r = xp.exp(xp.clip((f - row_T) / eps, max=700.0))
-    s = xp.exp(xp.clip((g - col_T) / eps, max=700.0))
+    r = _capped_exp((f - row_T) / eps, xp)
+    s = _capped_exp((g - col_T) / eps, xp)
     mass_a, mass_b = xp.sum(a), xp.sum(b)
     row_mass = a * r
-    value = (
-        xp.sum(a * _phi(f, rho, xp))
-        + xp.sum(b * _phi(g, rho, xp))
-        - eps * (xp.sum(row_mass) - mass_a * mass_b)
-    )
+    phi_f, phi_g = _phi(f, rho, xp), _phi(g, rho, xp)
+    value = xp.sum(a * phi_f) + xp.sum(b * phi_g) - eps * (xp.sum(row_mass) - mass_a * mass_b)
     return {
         "value": value,
         "linear": xp.sum(row_mass * row_cost),
         "grad_x": row_mass[:, None] * row_grad,
         "grad_y": (b * s)[:, None] * col_grad,
-        "grad_a": _phi(f, rho, xp) - eps * (r - mass_b),
-        "grad_b": _phi(g, rho, xp) - eps * (s - mass_a),
+        "grad_a": phi_f - eps * (r - mass_b),
+        "grad_b": phi_g - eps * (s - mass_a),
     }
 
 
-def _self_dual(x, a, f, eps, rho, spec, xp):
+def _self_dual(x, a, f, eps, rho, spec, xp, log_a=None):
     """The same at the symmetric pair (f, f) of OT_eps(a, a): x is in both slots."""
-    T, grad, cost = transport_pass(x, x, log_weights(a, xp) + f / eps, eps, spec, xp)
-    r = xp.exp(xp.clip((f - T) / eps, max=700.0))
+    log_a = log_weights(a, xp) if log_a is None else log_a
+    T, grad, cost = transport_pass(x, x, log_a + f / eps, eps, spec, xp)
+    r = _capped_exp((f - T) / eps, xp)
     mass = xp.sum(a)
     row_mass = a * r
+    phi = _phi(f, rho, xp)
     return {
-        "value": 2.0 * xp.sum(a * _phi(f, rho, xp)) - eps * (xp.sum(row_mass) - mass * mass),
+        "value": 2.0 * xp.sum(a * phi) - eps * (xp.sum(row_mass) - mass * mass),
         "linear": xp.sum(row_mass * cost),
         "grad_x": 2.0 * row_mass[:, None] * grad,
-        "grad_a": 2.0 * (_phi(f, rho, xp) - eps * (r - mass)),
+        "grad_a": 2.0 * (phi - eps * (r - mass)),
     }
 
 
@@ -194,24 +187,28 @@ def _solve(x, y, a, b, eps, rho, stages, config, xp):
     rho = None if config.balanced else rho
     n, m = x.shape[0], y.shape[0]
     traced = is_traced(x, y, a, b, eps, rho)
-    geometry = (x, y, spec)
     log_a, log_b = log_weights(a, xp), log_weights(b, xp)
+    if config.stored:
+        self_terms = config.debias or config.same_clouds
+        costs = _HostCosts(x, y, spec, eps, self_terms, log_a, log_b)
+    else:
+        costs = _OnlineCosts(x, y, spec, xp)
 
     def damping(e):
         return 1.0 if rho is None else rho / (rho + e)
 
     zeros = functools.partial(xp.zeros, dtype=x.dtype, device=device_of(x))
-    state = (zeros((n, 1)), zeros((n,)), zeros((m,)))
+    state = (zeros((n,)), zeros((n,)), zeros((m,)))
 
     def anneal(t, state):
         f, f_aa, f_bb = state
         e = stages[t]
         lam = damping(e)
-        g = lam * softmin_cols_online(geometry, f, log_a[:, None], e, xp)
-        f = lam * softmin_rows_online(geometry, g, log_b[:, None], e, xp)
+        g = lam * costs.softmin("yx", log_a + f / e, e)
+        f = lam * costs.softmin("xy", log_b + g / e, e)
         if config.debias:
-            f_aa = 0.5 * (f_aa + lam * online_softmin(x, x, log_a + f_aa / e, e, spec, xp))
-            f_bb = 0.5 * (f_bb + lam * online_softmin(y, y, log_b + f_bb / e, e, spec, xp))
+            f_aa = 0.5 * (f_aa + lam * costs.softmin("xx", log_a + f_aa / e, e))
+            f_bb = 0.5 * (f_bb + lam * costs.softmin("yy", log_b + f_bb / e, e))
         return f, f_aa, f_bb
 
     if config.n_stages:  # (JAX traces the body even for an empty loop)
@@ -219,30 +216,125 @@ def _solve(x, y, a, b, eps, rho, stages, config, xp):
     f, f_aa, f_bb = state
     lam = damping(eps)
     if config.same_clouds:
-        return _solve_same(x, a, f_aa, eps, rho, lam, traced, config, xp)
-    if config.dense:
-        f, g, n_iter, err, trace = _dense_pair(x, y, a, b, eps, f[:, 0], config, xp)
+        return _solve_same(x, a, f_aa, eps, rho, lam, traced, config, costs, xp)
+    if config.dense and not (config.stored and n * m <= LOG_DOMAIN_PAIRS):
+        f, g, n_iter, err, trace = _dense_pair(x, y, a, b, eps, f, config, xp)
     else:
-        f, g, n_iter, err, trace = _online_pair(x, y, a, b, eps, rho, f, lam, config, xp)
-    out = {"ab": _pair_dual(x, y, a, b, f, g, eps, rho, spec, xp)}
+        f, g, n_iter, err, trace = _log_pair(costs, a, b, eps, rho, f, lam, config, xp)
+    out = {"ab": _pair_dual(x, y, a, b, f, g, eps, rho, spec, xp, log_a, log_b)}
     out["ab"].update(f=f, g=g, n_iter=n_iter, err=err, trace=trace)
     if config.debias:
-        for name, points, weights, start in (("aa", x, a, f_aa), ("bb", y, b, f_bb)):
-            log_w = log_weights(weights, xp)
+        for name, which, points, weights, log_w, start in (
+            ("aa", "xx", x, a, log_a, f_aa),
+            ("bb", "yy", y, b, log_b, f_bb),
+        ):
 
-            def softmin(h, points=points, log_w=log_w):
-                return online_softmin(points, points, log_w + h / eps, eps, spec, xp)
+            def softmin(h, which=which, log_w=log_w):
+                return costs.softmin(which, log_w + h / eps, eps)
 
             potential, self_iter, self_err, self_trace = symmetric_log_loop(
                 weights, eps, start, config.num_iter_max, config.tol, xp, softmin, lam, traced
             )
-            out[name] = _self_dual(points, weights, potential, eps, rho, spec, xp)
+            out[name] = _self_dual(points, weights, potential, eps, rho, spec, xp, log_w)
             out[name].update(f=potential, n_iter=self_iter, err=self_err, trace=self_trace)
     return out
 
 
-def _online_pair(x, y, a, b, eps, rho, f, lam, config, xp):
-    """The (x, y) problem by the log-domain loop on the online cost; (n,), (m,) potentials.
+class _OnlineCosts:
+    """The c-transforms of a solve with the costs recomputed block by block from the points
+    (any namespace, also traced): ``softmin(which, h, e)`` is
+    ``T_i = -e log sum_j exp(h_j - C(u_i, v_j) / e)`` for the pair of clouds ``which``
+    ('xy', 'yx', 'xx' or 'yy')."""
+
+    def __init__(self, x, y, spec, xp):
+        cols = dataclasses.replace(spec, block=spec.block_cols) if spec.block_cols else spec
+        self.pairs = {"xy": (x, y, spec), "yx": (y, x, cols), "xx": (x, x, spec),
+                      "yy": (y, y, spec)}  # fmt: skip
+        self.geometry, self.xp = (x, y, spec), xp
+        self.rows, self.cols = softmin_rows_online, softmin_cols_online
+
+    def softmin(self, which, h, e):
+        u, v, spec = self.pairs[which]
+        return online_softmin(u, v, h, e, spec, self.xp)
+
+
+# Largest n * m, n^2 and m^2 of a problem whose costs are stored on the host (the NumPy
+# solve of NumPy input and of small CPU torch input): 128 KiB per matrix in float64.
+STORED_PAIRS = 2**14
+# Below this n * m, the balanced (x, y) problem on stored costs runs the log-domain loop
+# (two exp passes, few operations per iteration) rather than the stabilized scaling loop
+# (two matrix-vector products, more operations): the measured crossover, n = m = 64.
+LOG_DOMAIN_PAIRS = 2**12
+
+
+class _HostCosts:
+    """The same c-transforms on costs stored once per solve (NumPy arrays, small problems).
+
+    On a few dozen points a solve is a few hundred c-transforms of a few hundred entries
+    each: their cost is the number of array operations, and the online pass rebuilds the
+    scores from the points (about twenty operations) where a stored cost needs eight. The
+    log-kernels ``-C / eps`` of the final eps are kept too, those of the (x, y) problem
+    with the log-weights of the other side added (``log_a``, ``log_b``: the loop's, which
+    :meth:`rows` and :meth:`cols` then do not add again); the annealing stages scale the
+    costs instead. No floor before ``exp``: on a few hundred entries subnormal results cost
+    nothing measurable.
+    """
+
+    def __init__(self, x, y, spec, eps, self_terms, log_a, log_b):
+        cost = cost_block(x, y, spec, np)
+        self.costs = {"xy": cost, "yx": np.ascontiguousarray(cost.T)}
+        if self_terms:
+            self.costs.update(xx=cost_block(x, x, spec, np), yy=cost_block(y, y, spec, np))
+        self.eps = eps
+        self.kernels = {key: c * (-1.0 / eps) for key, c in self.costs.items()}
+        self.kernels["xy+"] = self.kernels["xy"] + log_b
+        self.kernels["yx+"] = self.kernels["yx"] + log_a
+        self.buffers = {key: np.empty_like(c) for key, c in self.costs.items()}
+        self.geometry = self
+
+    def softmin(self, which, h, e):
+        buffer = self.buffers[which]
+        if e == self.eps:
+            np.add(self.kernels[which], h, out=buffer)
+        else:
+            np.multiply(self.costs[which], -1.0 / e, out=buffer)
+            buffer += h
+        return _softmin_of_scores(buffer, e)
+
+    @staticmethod
+    def rows(geometry, g, log_b, eps, xp):
+        """Dense-softmin signature of :mod:`otkit._sinkhorn_loop`: f (n, 1) from g (m, 1)."""
+        buffer = geometry.buffers["xy"]
+        np.add(geometry.kernels["xy+"], g[:, 0] / eps, out=buffer)
+        return _softmin_of_scores(buffer, eps)[:, None]
+
+    @staticmethod
+    def cols(geometry, f, log_a, eps, xp):
+        """g (m, 1) from f (n, 1)."""
+        buffer = geometry.buffers["yx"]
+        np.add(geometry.kernels["yx+"], f[:, 0] / eps, out=buffer)
+        return _softmin_of_scores(buffer, eps)[:, None]
+
+
+def _softmin_of_scores(scores, e):
+    """-e log sum_j exp(scores_ij) by rows, overwriting the (r, s) NumPy array ``scores``."""
+    top = np.maximum.reduce(scores, axis=1)
+    scores -= top[:, None]
+    np.exp(scores, out=scores)
+    total = np.log(np.add.reduce(scores, axis=1))
+    total += top
+    total *= -e
+    return total
+
+
+def _fits_stored(n, m, config):
+    """Whether a host solve stores its costs: small enough, and no batch size asked for."""
+    return config.spec.block == 0 and max(n, m) ** 2 <= STORED_PAIRS
+
+
+def _log_pair(costs, a, b, eps, rho, f, lam, config, xp):
+    """The (x, y) problem by the log-domain loop on the online or stored costs; (n,), (m,)
+    potentials.
 
     Balanced problems are over-relaxed with the adaptive factor (:mod:`otkit._relaxation`):
     at blur 0.05 on the unit sphere it cuts the iterations at the final eps about fourfold.
@@ -251,17 +343,17 @@ def _online_pair(x, y, a, b, eps, rho, f, lam, config, xp):
     of the 1-D gradient flow, the 11,512 plain iterations to a residual of 1e-12 become 270
     (945 with the translation alone).
     """
-    _, g, n_iter, err, trace, f = online_log_loop(
+    _, g, n_iter, err, trace, f = sinkhorn_log_loop(
         a,
         b[:, None],
-        x,
-        y,
-        config.spec,
+        costs.geometry,
         eps,
-        f,
+        f[:, None],
         config.num_iter_max,
         config.tol,
         xp,
+        softmin_rows=costs.rows,
+        softmin_cols=costs.cols,
         damping=lam,
         omega=None,
         return_next=True,
@@ -291,7 +383,7 @@ def _dense_pair(x, y, a, b, eps, f0, config, xp):
     return f, g, n_iter, trace[-1], trace
 
 
-def _solve_same(x, a, f, eps, rho, lam, traced, config, xp):
+def _solve_same(x, a, f, eps, rho, lam, traced, config, costs, xp):
     """OT_eps(a, a) for every term when the two clouds are the same: S is exactly 0.
 
     The alternating iteration is slow on identical clouds (its linearization has
@@ -300,7 +392,7 @@ def _solve_same(x, a, f, eps, rho, lam, traced, config, xp):
     log_a = log_weights(a, xp)
 
     def softmin(h):
-        return online_softmin(x, x, log_a + h / eps, eps, config.spec, xp)
+        return costs.softmin("xx", log_a + h / eps, eps)
 
     f, n_iter, err, trace = symmetric_log_loop(
         a, eps, f, config.num_iter_max, config.tol, xp, softmin, lam, traced
@@ -331,10 +423,23 @@ def _on_host(x, y, xp):
     return device_of(x).type == "cpu"
 
 
-def _to_namespace(out, xp, device):
-    """The core's result dict with its NumPy arrays moved to ``xp`` (other entries kept)."""
+def host_problem(x, y, a, b, xp):
+    """``(numpy_namespace, NumPy views of (x, y, a, b))`` for a small eager float64 problem
+    on CPU torch tensors (the solve and the arithmetic on its results then run on NumPy:
+    :func:`to_namespace` brings them back), else None."""
+    if not _on_host(x, y, xp) or x.dtype != xp.float64:
+        return None
+    return numpy_namespace(), tuple(to_numpy(v, dtype=None) for v in (x, y, a, b))
+
+
+def to_namespace(out, xp, device):
+    """The NumPy arrays of ``out`` (nested dicts and tuples) moved to ``xp``, each floating
+    array, NumPy scalar or 0-d array as an array on ``device``; other entries (Python
+    numbers, lists such as the traces, None) kept."""
     if isinstance(out, dict):
-        return {key: _to_namespace(value, xp, device) for key, value in out.items()}
+        return {key: to_namespace(value, xp, device) for key, value in out.items()}
+    if isinstance(out, tuple):
+        return tuple(to_namespace(value, xp, device) for value in out)
     if isinstance(out, (np.ndarray, np.generic)) and out.dtype.kind == "f":
         return from_numpy(np.asarray(out), xp, device=device)
     return out
@@ -354,12 +459,15 @@ def solve_divergence(x, y, a, b, eps, rho, stages, config, xp):
         weight_norm = max(float(xp.sqrt(xp.sum(w * w))) for w in (a, b))
         if promote_float32(float(eps), cost_range, weight_norm, config.tol):
             x, y, a, b, stages = (xp.astype(v, xp.float64) for v in (x, y, a, b, stages))
+    host = is_numpy_namespace(xp) or _on_host(x, y, xp)
+    if host and _fits_stored(x.shape[0], y.shape[0], config):
+        config = dataclasses.replace(config, stored=True)
     if _on_host(x, y, xp):
         # Tiny problems on the CPU: each of the few hundred small array operations of a solve
         # costs several times more through torch's dispatcher than on NumPy (zero-copy views).
         x_h, y_h, a_h, b_h, stages_h = (to_numpy(v) for v in (x, y, a, b, stages))
         out = _solve(x_h, y_h, a_h, b_h, float(eps), rho, stages_h, config, numpy_namespace())
-        return _to_namespace(out, xp, device_of(x))
+        return to_namespace(out, xp, device_of(x))
     if is_jax_namespace(xp):
         rho_array = xp.asarray(1.0 if rho is None else rho, dtype=x.dtype)
         eps_array = xp.asarray(eps, dtype=x.dtype)
@@ -371,14 +479,17 @@ def attach_gradients(value, pairs, xp):
     """``value`` with the gradient ``grad`` for each (grad, array) pair, in one linear step.
 
     ``sg(value) + sum <sg(grad), array - sg(array)>``: the value is unchanged and autodiff
-    sees the envelope gradients; nothing from the solve stays in the graph.
+    sees the envelope gradients; nothing from the solve stays in the graph. Torch tensors
+    that autograd does not record get no term (it would be zero, and four operations and
+    a node of the backward graph each).
     """
     if is_numpy_namespace(xp):
         return value
     sg = stop_gradient
     out = sg(value, xp)
+    torch_arrays = is_torch_namespace(xp)
     for grad, array in pairs:
-        if grad is None:
+        if grad is None or (torch_arrays and not array.requires_grad):
             continue
         out = out + xp.sum(sg(grad, xp) * (array - sg(array, xp)))
     return out

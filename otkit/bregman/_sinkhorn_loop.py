@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..backend import (
     device_of,
     fori_loop,
@@ -62,6 +64,8 @@ __all__ = [
 
 def log_weights(w, xp):
     """log(w) with -inf for zero weights, with a finite gradient everywhere."""
+    if type(w) is np.ndarray and w.size and np.minimum.reduce(w, axis=None) > 0:
+        return np.log(w)  # (no autodiff on NumPy: the masks are for zero weights only)
     positive = w > 0
     safe = xp.where(positive, w, xp.ones_like(w))
     return xp.where(positive, xp.log(safe), xp.full_like(w, -math.inf))
@@ -101,11 +105,18 @@ def softmin_cols(geometry, f, log_a, eps, xp):
 _dense_rows, _dense_cols = softmin_rows, softmin_cols
 
 
-def _squared_residual(weights, p, p_next, eps, xp):
+def _squared_residual(weights, p, p_next, eps, xp, positive=False):
     """Squared L2 norm of ``weights (exp((p - p_next) / eps) - 1)``: the marginal error of a
-    state whose exact update of this potential is ``p_next``."""
+    state whose exact update of this potential is ``p_next``. ``positive``: every weight is
+    known to be > 0 (no mask needed for the rows of zero weight)."""
     ratio = xp.exp(xp.minimum((p - p_next) / eps, 700.0)) - 1.0
-    residual = xp.where(weights > 0, weights * ratio, xp.zeros_like(ratio))
+    if positive:
+        residual = weights * ratio
+    else:
+        residual = xp.where(weights > 0, weights * ratio, xp.zeros_like(ratio))
+    if type(residual) is np.ndarray:  # one BLAS dot, without numpy.sum's Python layers
+        residual = residual.ravel()
+        return residual @ residual
     return xp.sum(residual * residual)
 
 
@@ -113,6 +124,37 @@ def _finite_error(squared, xp):
     err = xp.sqrt(squared)
     # A NaN would end the loop as if converged; treat it as "far from converged".
     return xp.where(xp.isnan(err), xp.full_like(err, math.inf), err)
+
+
+def _host_error(squared):
+    """:func:`_finite_error` as a Python float (eager CPU loops: reading a 0-d array costs
+    about as much as one array operation, and the float arithmetic nothing)."""
+    err = math.sqrt(float(squared))
+    return math.inf if math.isnan(err) else err
+
+
+class _Scalars:
+    """The namespace functions that the relaxation schedule (:mod:`otkit._relaxation`) calls,
+    on Python floats and bools: eager CPU loops keep the schedule's five numbers on the host,
+    where a step costs about a microsecond instead of the ~25 0-d array operations."""
+
+    minimum, maximum, sqrt, remainder = min, max, math.sqrt, math.fmod
+
+    @staticmethod
+    def where(condition, x, y):
+        return x if condition else y
+
+    @staticmethod
+    def full_like(_, value):
+        return float(value)
+
+    @staticmethod
+    def zeros_like(_):
+        return 0.0
+
+    @staticmethod
+    def ones_like(_):
+        return 1.0
 
 
 def row_error(a_col, f, f_next, eps, xp):
@@ -123,7 +165,7 @@ def row_error(a_col, f, f_next, eps, xp):
 def _with_last(trace, err, n_iter, xp):
     """The trace with its entry ``n_iter`` (the last one) replaced by ``err``."""
     if isinstance(trace, list):
-        return [*trace[:-1], float(stop_gradient(err, xp))]
+        return [*trace[:-1], err if isinstance(err, float) else float(stop_gradient(err, xp))]
     positions = xp.arange(trace.shape[0])
     return xp.where(positions == n_iter, stop_gradient(err, xp), trace)
 
@@ -213,34 +255,43 @@ def sinkhorn_log_loop(
     log_a = log_weights(a, xp)[:, None]
     log_b = log_weights(b, xp)
     a_col = a[:, None]
+    geometry = C if isinstance(C, tuple) else (C,)  # a point cloud is an (x, y, ...) tuple
+    traced = is_traced(a, b, f0, eps, *geometry)
+    check_every = 1 if traced else _check_interval(f0)
+    measure = _Measure(a_col, b, eps, xp, host=not traced and check_every == 1)
+
+    damped = not (isinstance(damping, float) and damping == 1.0)
 
     def update_cols(f):
-        return damping * softmin_cols(C, f, log_a, eps, xp)
+        g = softmin_cols(C, f, log_a, eps, xp)
+        return damping * g if damped else g
 
     def update_rows(g):
-        return damping * softmin_rows(C, g, log_b, eps, xp)
+        f = softmin_rows(C, g, log_b, eps, xp)
+        return damping * f if damped else f
+
+    def shift(f, g):  # the best translation (f + t, g - t), as a (1, k) array
+        return translation(log_a, log_b, f, g, translate, 0, xp)[None, :]
 
     g = update_cols(f0)
     f_next = update_rows(g)
-    err = row_error(a_col, f0, f_next, eps, xp)
+    err = measure.rows(f0, f_next)
     if omega == 1.0:
 
         def advance(state):
             _, g, f_next = state
             if translate is not None:
-                f_next = f_next + best_translation(a_col, b, f_next, g, translate, xp)
+                f_next = f_next + shift(f_next, g)
             g = update_cols(f_next)
             f_after = update_rows(g)
-            return (f_next, g, f_after), row_error(a_col, f_next, f_after, eps, xp)
+            return (f_next, g, f_after), measure.rows(f_next, f_after)
 
         state = (f0, g, f_next)
     else:
         advance, state = _overrelaxed(
-            update_cols, update_rows, a_col, b, eps, omega, xp, (f0, g, f_next, err), translate
-        )
-    geometry = C if isinstance(C, tuple) else (C,)  # a point cloud is an (x, y, ...) tuple
-    traced = is_traced(a, b, f0, eps, *geometry)
-    check_every = 1 if traced else _check_interval(f0)
+            update_cols, update_rows, measure, eps, omega, xp, (f0, g, f_next, err),
+            None if translate is None else shift,
+        )  # fmt: skip
     state, n_iter, err, trace = iterate(
         advance, state, err, num_iter_max, tol, xp, traced, unrolled, check_every
     )
@@ -251,11 +302,52 @@ def sinkhorn_log_loop(
         # error of the relaxed pair in every case we measured.
         g = update_cols(f)
         f_next = update_rows(g)
-        err = row_error(a_col, f, f_next, eps, xp)
+        err = measure.rows(f, f_next)
         trace = _with_last(trace, err, n_iter, xp)
+    err = measure.as_array(err, f)
     if return_next:
         return f, g, n_iter, err, trace, f_next
     return f, g, n_iter, err, trace
+
+
+class _Measure:
+    """The loop's marginal errors: Python floats in eager CPU loops (``host``), where reading
+    a 0-d array back costs no more than an array operation and the stopping test and the
+    relaxation schedule then run on floats; 0-d arrays under tracing and on accelerators
+    (no synchronization per iteration). Eagerly, the masks for rows or columns of zero
+    weight are left out when every weight is positive."""
+
+    def __init__(self, a_col, b, eps, xp, host):
+        self.a_col, self.b, self.eps, self.xp, self.host = a_col, b, eps, xp, host
+        self.positive_a = host and bool(xp.all(a_col > 0))
+        self.positive_b = host and b is not None and bool(xp.all(b > 0))
+        self.schedule_xp = _Scalars if host else xp
+
+    def _finish(self, squared):
+        if self.host:  # (detached: a tensor that autograd records warns when read)
+            return _host_error(stop_gradient(squared, self.xp))
+        return _finite_error(squared, self.xp)
+
+    def rows(self, f, f_next):
+        """Row-marginal error of the state (f, T(f)) whose next row update is f_next."""
+        squared = _squared_residual(self.a_col, f, f_next, self.eps, self.xp, self.positive_a)
+        return self._finish(squared)
+
+    def stacked(self, f, f_exact, g, g_exact):
+        """L2 norm of the stacked row and column errors of a relaxed pair."""
+        xp, eps = self.xp, self.eps
+        squared = _squared_residual(self.a_col, f, f_exact, eps, xp, self.positive_a)
+        squared = squared + _squared_residual(self.b, g, g_exact, eps, xp, self.positive_b)
+        return self._finish(squared)
+
+    def detached(self, err):
+        return err if self.host else stop_gradient(err, self.xp)
+
+    def as_array(self, err, like):
+        """The error as the 0-d array of ``like``'s dtype and device the callers expect."""
+        if not isinstance(err, float):
+            return err
+        return self.xp.asarray(err, dtype=like.dtype, device=device_of(like))
 
 
 def best_translation(a, b, f, g, rho, xp):
@@ -279,35 +371,34 @@ def translation(log_a, log_b, f, g, rho, axis, xp):
     return (0.5 * rho) * (left - right)
 
 
-def _overrelaxed(update_cols, update_rows, a_col, b, eps, omega, xp, start, translate=None):
+def _overrelaxed(update_cols, update_rows, measure, eps, omega, xp, start, shift=None):
     """``(advance, state)`` for ``iterate``: Sinkhorn over-relaxed by ``omega`` (None: adaptive;
-    see :mod:`otkit._relaxation`) from ``start = (f0, T(f0), T(T(f0)), error of f0)``.
+    see :mod:`otkit._relaxation`) from ``start = (f0, T(f0), T(T(f0)), error of f0)``;
+    ``shift(f, g)``, if given, is the translation applied before each iteration.
 
     The measured pair is (f, g) with g relaxed: its rows need T(g), its columns T(f), the two
-    exact updates that the iteration computes anyway.
+    exact updates that the iteration computes anyway. The schedule runs on floats where the
+    errors are floats (:class:`_Measure`).
     """
     adaptive = omega is None
+    schedule_xp = measure.schedule_xp
 
     def advance(state):
         _, g_prev, f, *schedule = state
         w = schedule[0]
-        if translate is not None:
-            shift = best_translation(a_col, b, f, g_prev, translate, xp)
-            f, g_prev = f + shift, g_prev - shift
+        if shift is not None:
+            t = shift(f, g_prev)
+            f, g_prev = f + t, g_prev - t
         g_exact = update_cols(f)
         g = relax(g_prev, g_exact, w, eps, xp)
         f_exact = update_rows(g)
-        err = _finite_error(
-            _squared_residual(a_col, f, f_exact, eps, xp)
-            + _squared_residual(b, g, g_exact, eps, xp),
-            xp,
-        )
+        err = measure.stacked(f, f_exact, g, g_exact)
         # The factor is a tuning knob, not part of the solution: no gradient through it.
-        schedule = schedule_step(tuple(schedule), stop_gradient(err, xp), adaptive, xp)
+        schedule = schedule_step(tuple(schedule), measure.detached(err), adaptive, schedule_xp)
         return (f, g, relax(f, f_exact, schedule[0], eps, xp), *schedule), err
 
     f0, g, f_exact, err = start
-    schedule = schedule_start(stop_gradient(err, xp), omega, xp)
+    schedule = schedule_start(measure.detached(err), omega, schedule_xp)
     return advance, (f0, g, relax(f0, f_exact, schedule[0], eps, xp), *schedule)
 
 
@@ -321,30 +412,40 @@ def symmetric_log_loop(a, eps, f0, num_iter_max, tol, xp, softmin, damping=1.0, 
     Returns ``(f, n_iter, err, trace)``.
     """
     a_col = a[:, None]
+    measure = _Measure(a_col, None, eps, xp, host=not traced and _check_interval(f0) == 1)
 
     def advance(state):
         f, update = state
         f = 0.5 * (f + update)
         update = damping * softmin(f)
-        return (f, update), row_error(a_col, f[:, None], update[:, None], eps, xp)
+        return (f, update), measure.rows(f[:, None], update[:, None])
 
     update = damping * softmin(f0)
-    err = row_error(a_col, f0[:, None], update[:, None], eps, xp)
+    err = measure.rows(f0[:, None], update[:, None])
     state, n_iter, err, trace = iterate(
         advance, (f0, update), err, num_iter_max, tol, xp, traced, False
     )
-    return state[0], n_iter, err, trace
+    return state[0], n_iter, measure.as_array(err, f0), trace
 
 
 def iterate(advance, state, err, num_iter_max, tol, xp, traced, unrolled=False, check_every=1):
     """Run ``state, err = advance(state)`` until ``err < tol`` or ``num_iter_max`` steps.
 
     A Python loop eagerly; ``while_loop`` (or a masked ``fori_loop`` when ``unrolled``)
-    under JAX tracing. ``state`` is a tuple of arrays. Eagerly the errors are read on the
-    host every ``check_every`` iterations only (the trace still has one entry per
+    under JAX tracing. ``state`` is a tuple of arrays; ``err`` a 0-d array, or a Python float
+    in eager CPU loops (``advance`` then returns floats too). Eagerly the errors are read on
+    the host every ``check_every`` iterations only (the trace still has one entry per
     iteration; the loop may run up to ``check_every - 1`` iterations past the first error
     under ``tol``). Returns ``(state, n_iter, err, trace)``.
     """
+    if not traced and isinstance(err, float):  # errors measured on the host (_Measure)
+        trace = [err]
+        n_iter = 0
+        while n_iter < num_iter_max and not trace[-1] < tol:
+            state, err = advance(state)
+            n_iter += 1
+            trace.append(err)
+        return state, n_iter, err, trace
     if not traced:
         trace = [float(stop_gradient(err, xp))]
         pending = []

@@ -8,10 +8,21 @@ problem multiplied by p (same plans), so values and potentials are divided by p 
 
 from __future__ import annotations
 
+import inspect
+
 from ..backend import is_numpy_namespace, stop_gradient, to_numpy
-from ..bregman._divergence import sinkhorn_divergence
+from ..bregman._divergence import divergence, sinkhorn_divergence
 
 __all__ = ["geomloss_output", "sinkhorn_loss"]
+
+
+# sinkhorn_divergence's defaults of the options that SamplesLoss does not set itself (its
+# internal ``divergence`` has none).
+_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(sinkhorn_divergence).parameters.items()
+    if name in ("reg", "metric", "rho", "value", "numItermax", "stopThr", "warn", "grad")
+}
 
 
 def _mass(w, xp):
@@ -30,9 +41,10 @@ def _shift_weight_gradients(value, c, a, b, xp):
 def sinkhorn_loss(a, x, b, y, *, p, blur, reach, debias, scaling, diameter, potentials,
                   batch_size, verbose, options, xp):  # fmt: skip
     """GeomLoss's ``SamplesLoss('sinkhorn', ...)`` value (0-d) or potentials ((n,), (m,))."""
-    value, log = sinkhorn_divergence(
+    options = {**_DEFAULTS, **options}
+    value, log = divergence(
         x, y, a, b, p=p, blur=blur, reach=reach, debias=debias, scaling=scaling,
-        diameter=diameter, batch_size=batch_size, log=True, **options,
+        diameter=diameter, batch_size=batch_size, log="potentials", **options,
     )  # fmt: skip
     if verbose:
         print(
@@ -48,6 +60,8 @@ def sinkhorn_loss(a, x, b, y, *, p, blur, reach, debias, scaling, diameter, pote
                 "1/eps, without potentials: use a smaller blur or loss='energy'"
             )
         f = g = None
+    elif not (potentials or (balanced and a is not None and b is not None)):
+        f = g = None  # the value reads them only for the weights' gradient shift
     else:
         f, g = log["f"], log["g"]
         if debias:
