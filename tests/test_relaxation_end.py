@@ -16,8 +16,10 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import to_np, to_xp
 
 import otkit as ot
+from otkit.bregman._sinkhorn_loop import sinkhorn_log_loop
 from otkit.bregman._sinkhorn_numpy import stabilized_sinkhorn
 
 TOL = 1e-6
@@ -77,3 +79,46 @@ def test_divergence_converges_without_warning():
     tight = ot.sinkhorn_divergence(x, y, reg=0.1, debias=False, stopThr=1e-12)
     # the value errs by about the marginal error times the potentials' range (~10 here)
     assert float(value) == pytest.approx(float(tight), rel=1e-5)
+
+
+@pytest.mark.parametrize(("seed", "eps"), HOST_CASES)
+def test_relaxed_log_loop_ends_below_tol(xp, seed, eps):
+    # the same problems through the log-domain loop (every backend)
+    x, y = _clouds(seed, 5, 40)
+    C = ((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1)
+    a, b = np.full(len(x), 1.0 / len(x)), np.full(len(y), 1.0 / len(y))
+    f, g, n_iter, err, _ = sinkhorn_log_loop(
+        to_xp(xp, a), to_xp(xp, b[:, None]), to_xp(xp, C), eps,
+        to_xp(xp, np.zeros((len(x), 1))), 1000, TOL, xp, omega=None,
+    )  # fmt: skip
+    f, g = to_np(f)[:, 0], to_np(g)[:, 0]
+    plan = np.exp((f[:, None] + g[None, :] - C) / eps) * a[:, None] * b[None, :]
+    assert int(n_iter) < 1000
+    assert float(err) < TOL
+    assert np.linalg.norm(plan.sum(axis=1) - a) < TOL
+    # exact columns (g is the column update of f)
+    np.testing.assert_allclose(plan.sum(axis=0), b, rtol=1e-12)
+
+
+def test_relaxed_log_loop_under_jit():
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+    from otkit.backend import get_namespace
+
+    x, y = _clouds(222, 5, 40)
+    C = jnp.asarray(((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=-1))
+    a, b = jnp.full(len(x), 1.0 / len(x)), jnp.full((len(y), 1), 1.0 / len(y))
+    xp = get_namespace(C=C)
+
+    @jax.jit
+    def solve(C):
+        _, _, n_iter, err, trace = sinkhorn_log_loop(
+            a, b, C, 0.1, jnp.zeros((len(x), 1)), 1000, TOL, xp, omega=None
+        )
+        return n_iter, err, trace
+
+    n_iter, err, trace = solve(C)
+    assert float(err) < TOL
+    assert int(n_iter) < 1000
+    assert float(trace[int(n_iter)]) == float(err)
+    assert np.all(np.isnan(np.asarray(trace)[int(n_iter) + 1 :]))
