@@ -12,9 +12,15 @@ backend, on torch CPU, with a timeout:
 
 The runs go through ``_gallery_runner.py`` (the POT gallery's runner: fixed seeds, a
 fingerprint of every figure's data) and are compared with ``_gallery.py``'s
-``compare_stdout`` (every float printed, timing lines left out) and ``compare_figures``. A
-script that needs KeOps (``pykeops`` imports), a data download, or a module that is not
-installed is reported as skipped with the reason. See compat/README.md.
+``compare_stdout`` (every float printed; durations and SamplesLoss's ``verbose=True``
+diagnostics left out, the other numbers of their lines kept) and ``compare_figures``. Every
+``SamplesLoss`` call is also recorded (``_gallery_probe.py``): the calls made on the same
+inputs are compared (values, gradients) and reported, and a figure count that follows an
+optimizer's number of loss evaluations, with the same final states, is not a difference.
+Where otkit differs from GeomLoss as is, GeomLoss runs again annealed (``scaling`` 0.95, then
+0.99: nearer its converged values, which otkit computes). A script that needs KeOps
+(``pykeops`` imports), a data download, or a module that is not installed is reported as
+skipped with the reason. See compat/README.md.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import argparse
 import ast
 import datetime as _dt
 import importlib.util
+import itertools
+import json
 import os
 import re
 import shutil
@@ -30,11 +38,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from _gallery import _run_script, compare_figures, compare_stdout, finish_run
+from _gallery_probe import OTKIT_RUN_MODULE, PROBE_MODULE, compare_calls, summarize
 from pot_harness import git_archive, otkit_revision
 
 # The only change made to a script: this import line (any indentation, trailing comment kept).
@@ -45,6 +56,21 @@ _DOWNLOAD = re.compile(r"urlretrieve|urlopen|requests\.get|wget ")
 # Tolerance levels at which two runs are compared; the report gives the tightest that holds.
 LEVELS = (1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1)
 STATUSES = ("pass", "pass, annealed", "differs", "runs, no reference", "fail", "skipped")
+# A number followed by a unit of time ("0.20s", "12 ms"): left out of the comparison, the rest
+# of its line kept ("0.20s, cost = 0.010139" compares the cost).
+_DURATION = re.compile(
+    r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*(?:ms|s|sec|secs|seconds?)\b"
+)
+# Diagnostic lines printed by SamplesLoss(..., verbose=True): otkit's one-line convergence
+# summary (every backend), GeomLoss's multiscale clustering/truncation report (KeOps only).
+# Neither is a result of the script: left out of both runs, and counted in the report.
+_VERBOSE = re.compile(
+    r"^\s*(?:SamplesLoss\('\w+'(?:, cost=\.\.\.|, backend='multiscale')?\): .*marginal error"
+    r"|\d+x\d+ clusters, computed at scale"
+    r"|Successive scales :"
+    r"|Extrapolate from coarse to fine"
+    r"|Keep \d+/\d+ = )"
+)
 
 # GeomLoss reads its PNG data with ``imageio.imread``. Where imageio is not installed, both
 # runs (GeomLoss and otkit) get this stand-in on their path: PNG decoding by matplotlib,
@@ -97,6 +123,10 @@ def __init__(self, *args, **kwargs):
 
 
 geomloss.SamplesLoss.__init__ = __init__
+
+from _samplesloss_probe import install  # noqa: E402 - the harness's call recorder
+
+install(geomloss.SamplesLoss)
 '''
 
 
@@ -195,6 +225,8 @@ def _prepare_path(work: Path) -> tuple[list[str], str]:
     shim = work / "shim"
     shim.mkdir()
     (shim / "_geomloss_reference.py").write_text(_REFERENCE_MODULE)
+    (shim / "_samplesloss_probe.py").write_text(PROBE_MODULE)
+    (shim / "_otkit_run.py").write_text(OTKIT_RUN_MODULE)
     shimmed = []
     if importlib.util.find_spec("imageio") is None:
         (shim / "imageio.py").write_text(_IMAGEIO_STANDIN)
@@ -202,73 +234,184 @@ def _prepare_path(work: Path) -> tuple[list[str], str]:
     return shimmed, str(shim)
 
 
+def clean_stdout(text: str) -> tuple[str, int]:
+    """``text`` without SamplesLoss's verbose diagnostics and without durations (the other
+    numbers of a line that gives a duration are kept); and how many verbose lines were
+    left out."""
+    kept, verbose = [], 0
+    for line in text.splitlines():
+        if _VERBOSE.match(line):
+            verbose += 1
+            continue
+        kept.append(_DURATION.sub("", line))
+    return "\n".join(kept), verbose
+
+
+def _run(root: Path, rel: str, library: str, args, scaling: float | None = None) -> dict:
+    """One run of ``rel`` (GeomLoss's annealed at ``scaling``), its SamplesLoss calls
+    recorded; stdout cleaned by :func:`clean_stdout` (the raw text kept as ``raw_stdout``)."""
+    probe = root / f"calls-{Path(rel).stem}.json"
+    probe.unlink(missing_ok=True)
+    os.environ["OTKIT_HARNESS_PROBE"] = str(probe)
+    if scaling is not None:
+        os.environ["OTKIT_HARNESS_GEOMLOSS_SCALING"] = str(scaling)
+    try:
+        out = _run_script(root, rel, args.timeout, library)
+    finally:
+        os.environ.pop("OTKIT_HARNESS_PROBE", None)
+        os.environ.pop("OTKIT_HARNESS_GEOMLOSS_SCALING", None)
+    out["raw_stdout"] = out["stdout"]
+    out["stdout"], out["verbose_lines"] = clean_stdout(out["stdout"])
+    out["calls"] = json.loads(probe.read_text()) if probe.exists() else None
+    return out
+
+
 def _compare(ref: dict, ref2: dict, otk: dict, rtol: float) -> dict:
     """Agreement levels of ``otk`` with ``ref``; parts where ``ref2`` (GeomLoss again)
-    differs from ``ref`` by more than ``rtol`` are timings or noise, not compared."""
+    differs from ``ref`` by more than ``rtol`` are timings or noise, not compared.
+
+    The status depends on the printed numbers and the figures. The SamplesLoss calls made
+    on the same inputs are compared too (``calls``, reported); a figure count that differs
+    while the two runs made different numbers of loss evaluations and ended in the same
+    states (the last call of every loss object: inputs and value within ``rtol``) follows
+    the optimizer's iteration count, and those figures are not compared."""
     parts = {
         "numbers": (compare_stdout, ref["stdout"], ref2["stdout"], otk["stdout"]),
         "figures": (compare_figures, ref["figures"], ref2["figures"], otk["figures"]),
+        "calls": (compare_calls, ref["calls"], ref2["calls"], otk["calls"]),
     }
-    out = {"agree_to": {}, "reproducible_to": {}, "not_compared": [], "problems": []}
+    out = {"agree_to": {}, "reproducible_to": {}, "not_compared": [], "problems": [], "notes": []}
+    out["not_reproducible"] = []
+    calls = summarize(ref["calls"], otk["calls"])
+    out["calls"] = calls
     for what, (compare, a, a2, b) in parts.items():
         noise = _agreement(compare, a, a2)
         level = _agreement(compare, a, b)
         out["agree_to"][what], out["reproducible_to"][what] = level, noise
         if noise is None or noise > rtol:
             out["not_compared"].append(what)
+            out["not_reproducible"].append(what)
         elif level is None or level > rtol:
-            out["problems"].append(f"{what}: {compare(a, b, rtol, 1e-8)[1]}")
+            if what == "calls":
+                continue  # reported, not a status criterion
+            if what == "figures" and _figure_count_follows_optimizer(ref, ref2, otk, calls, rtol):
+                out["not_compared"].append(what)
+                out["notes"].append(
+                    f"figures not compared: {len(a)} vs {len(b)} figures, drawn per loss "
+                    f"evaluation ({calls['calls'][0]} vs {calls['calls'][1]} SamplesLoss "
+                    f"calls), final states agree to {calls['final_state_error']:.1e}"
+                )
+                continue
+            message = compare(a, b, rtol, 1e-8)[1].replace("POT: ", "GeomLoss: ", 1)
+            out["problems"].append(f"{what}: {message}")
     return out
 
 
-def _run_annealed(work: Path, rel: str, args) -> dict:
-    os.environ["OTKIT_HARNESS_GEOMLOSS_SCALING"] = str(args.annealed_scaling)
-    try:
-        return _run_script(work / "geomloss_annealed", rel, args.timeout, "_geomloss_reference")
-    finally:
-        del os.environ["OTKIT_HARNESS_GEOMLOSS_SCALING"]
+def _figure_count_follows_optimizer(ref, ref2, otk, calls, rtol) -> bool:
+    """Whether two runs' different figure counts are explained by an optimizer's number
+    of loss evaluations: GeomLoss draws the same count twice, the call counts differ in the
+    same direction as the figure counts, the calls on the same inputs and the final states
+    of every loss object agree within ``rtol``."""
+    n_ref, n_otk = len(ref["figures"]), len(otk["figures"])
+    if calls is None or n_ref == n_otk or len(ref2["figures"]) != n_ref:
+        return False
+    c_ref, c_otk = calls["calls"]
+    return (
+        (c_ref - c_otk) * (n_ref - n_otk) > 0
+        and calls["same_input_pairs"] > 0
+        and max(calls["value_error"], calls["gradient_error"]) <= rtol
+        and calls["final_state_error"] <= rtol
+    )
 
 
 def _judge(row: dict, work: Path, rel: str, ref: dict, otk: dict, args) -> None:
-    """Fill ``row`` for a script that ran on both: pass, pass against the annealed
-    reference, or differs."""
+    """Fill ``row`` for a script that ran on both: pass, pass against an annealed
+    reference (the scalings of ``--annealed-scaling`` in turn), or differs."""
     ref2 = (
-        _run_script(work / "geomloss2", rel, args.timeout, "_geomloss_reference")
-        if args.reference_twice
-        else ref
+        _run(work / "geomloss2", rel, "_geomloss_reference", args) if args.reference_twice else ref
     )
     plain = _compare(ref, ref2, otk, args.rtol)
     row.update(
         numbers_compared=compare_stdout(ref["stdout"], otk["stdout"], 1.0, 0.0)[2],
+        verbose_lines_left_out=[ref["verbose_lines"], otk["verbose_lines"]],
         n_figures=[len(ref["figures"]), len(otk["figures"])],
         agree_to=plain["agree_to"],
         reference_reproducible_to=plain["reproducible_to"],
         not_compared=plain["not_compared"],
+        calls=_jsonable(plain["calls"]),
         figure_fingerprints={"geomloss": ref["figures"], "otkit": otk["figures"]},
     )
-    notes = []
-    if plain["not_compared"]:
+    notes = list(plain["notes"])
+    if any(row["verbose_lines_left_out"]):
         notes.append(
-            " and ".join(plain["not_compared"]) + " not reproducible on GeomLoss: not compared"
+            "verbose lines left out (GeomLoss, otkit): "
+            + ", ".join(map(str, row["verbose_lines_left_out"]))
+        )
+    if plain["not_reproducible"]:
+        notes.append(
+            " and ".join(plain["not_reproducible"]) + " not reproducible on GeomLoss: not compared"
         )
     if not plain["problems"]:
         row.update(status="pass", detail="; ".join(notes))
         return
-    annealed = _run_annealed(work, rel, args) if args.annealed_scaling else None
-    if annealed is not None and annealed["ok"]:
+    row["annealed_runs"] = []
+    trend = [(None, plain["calls"])]
+    for scaling in [s for s in args.annealed_scaling if s > 0]:
+        annealed = _run(work / "geomloss_annealed", rel, "_geomloss_reference", args, scaling)
+        if not annealed["ok"]:
+            notes.append(f"GeomLoss annealed at {scaling} fails: {annealed['error']}")
+            break
         second = _compare(annealed, annealed, otk, args.rtol)
         # the annealed run is compared only where the plain reference was reproducible
         problems = [p for p in second["problems"] if p.split(":")[0] not in plain["not_compared"]]
+        row["annealed_runs"].append(
+            {
+                "scaling": scaling,
+                "agree_to": second["agree_to"],
+                "calls": _jsonable(second["calls"]),
+                "seconds": annealed["seconds"],
+                "problems": problems,
+            }
+        )
         row["annealed_agree_to"] = second["agree_to"]
-        row["annealed_seconds"] = annealed["seconds"]
-        row["figure_fingerprints"]["geomloss_annealed"] = annealed["figures"]
+        row["figure_fingerprints"][f"geomloss_annealed_{scaling}"] = annealed["figures"]
+        trend.append((scaling, second["calls"]))
         if not problems:
+            notes = second["notes"] + notes
             notes.insert(0, "differs from GeomLoss as is: " + "; ".join(plain["problems"]))
-            row.update(status="pass, annealed", detail="; ".join(notes))
+            row.update(status="pass, annealed", detail=f"at scaling {scaling}; " + "; ".join(notes))
             return
-    elif annealed is not None:
-        notes.append(f"annealed GeomLoss fails: {annealed['error']}")
+    note = _trend_note(trend)
+    if note:
+        notes.append(note)
     row.update(status="differs", detail="; ".join(plain["problems"] + notes))
+
+
+def _jsonable(summary: dict | None) -> dict | None:
+    """A call summary with its infinite errors (no comparable call) written as None."""
+    if summary is None:
+        return None
+    return {
+        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summary.items()
+    }
+
+
+def _trend_note(trend: list) -> str:
+    """A note when GeomLoss's gradients on the same inputs come nearer otkit's at every
+    scaling step (GeomLoss as is, then annealed): its own answer has not converged."""
+    errors = [
+        (s, c["gradient_error"])
+        for s, c in trend
+        if c is not None and c["same_input_pairs"] and np.isfinite(c["gradient_error"])
+    ]
+    if len(errors) < 2 or any(b >= a for (_, a), (_, b) in itertools.pairwise(errors)):
+        return ""
+    steps = " -> ".join(f"{e:.2g}" for _, e in errors)
+    scalings = "/".join("as is" if s is None else str(s) for s, _ in errors)
+    return (
+        f"GeomLoss's gradients on the same inputs approach otkit's as it anneals "
+        f"(relative error {steps} at scaling {scalings})"
+    )
 
 
 def run(args) -> int:
@@ -306,8 +449,8 @@ def run(args) -> int:
             row.update(status="skipped", detail=reason)
         else:
             target.write_text(new, encoding="utf-8")
-            ref = _run_script(work / "geomloss", rel, args.timeout, "_geomloss_reference")
-            otk = _run_script(work / "otkit", rel, args.timeout, "otkit")
+            ref = _run(work / "geomloss", rel, "_geomloss_reference", args)
+            otk = _run(work / "otkit", rel, "_otkit_run", args)
             row.update(
                 geomloss_runs=ref["ok"],
                 geomloss_error=ref["error"],
@@ -366,9 +509,9 @@ def _print_row(row: dict) -> None:
     if "agree_to" in row:
         levels = ", ".join(f"{k} {v}" for k, v in row["agree_to"].items())
         detail = f"agree to {levels}" + (f"; {detail}" if detail else "")
-    if "annealed_agree_to" in row:
-        levels = ", ".join(f"{k} {v}" for k, v in row["annealed_agree_to"].items())
-        detail += f"; annealed GeomLoss: agree to {levels}"
+    for run in row.get("annealed_runs", []):
+        levels = ", ".join(f"{k} {v}" for k, v in run["agree_to"].items())
+        detail += f"; GeomLoss annealed at {run['scaling']}: agree to {levels}"
     if row.get("reference_backend_replaced"):
         detail += " [reference: GeomLoss 'tensorized']"
     print(f"{row['script']:52s} {row['status']:19s} {detail}", flush=True)
@@ -389,9 +532,10 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--annealed-scaling",
         type=float,
-        default=0.95,
-        help="scaling of the annealed GeomLoss reference, run where otkit differs from "
-        "GeomLoss as is (0: no annealed run; default 0.95)",
+        nargs="+",
+        default=[0.95, 0.99],
+        help="scalings of the annealed GeomLoss references, run in turn where otkit differs "
+        "from GeomLoss as is, until one agrees (0: no annealed run; default 0.95 0.99)",
     )
     parser.add_argument(
         "--no-reference-twice",

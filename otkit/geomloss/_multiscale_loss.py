@@ -69,6 +69,15 @@ MAX_ROUNDS = 4
 # potentials keep nothing else up to truncate eps: pairs near the threshold do not flip the
 # kept set back and forth as the potentials settle.
 MARGIN = 1.0
+# The first round at the final epsilon starts from the last stage's potentials, which are
+# still far from the solution: it keeps the pairs up to (truncate + FIRST_MARGIN) eps, runs
+# WARMUP iterations, and its potentials then choose the kept set afresh (MARGIN).
+FIRST_MARGIN = 30.0
+WARMUP = 10
+# Later rounds that end unconverged run at most FIRST_CAP iterations, then GROWTH times more
+# each round; the kept set is corrected (enlarged) between rounds.
+FIRST_CAP = 50
+GROWTH = 2
 
 
 def check_multiscale_options(cluster_scale, truncate):
@@ -131,9 +140,7 @@ class _Engine:
         with the threshold (truncate + margin) eps."""
         if self.truncate is None:
             return None
-        row_max = rows.blocks.segment_max(to_numpy(f))
-        col_max = cols.blocks.segment_max(to_numpy(g))
-        return keep_mask(rows.blocks, cols.blocks, row_max, col_max,
+        return keep_mask(rows.blocks, cols.blocks, to_numpy(f), to_numpy(g),
                          (self.truncate + margin) * float(e), self.spec.p)  # fmt: skip
 
     def plans(self, rows, cols, keep):
@@ -194,49 +201,83 @@ class _Engine:
         return 0.5 * (h + lam * update)
 
     # -- the final epsilon --------------------------------------------------------------
+    def settle(self, solve, mask, state):
+        """Solve at the final eps on a kept set that the converged potentials confirm.
+
+        ``solve(keep, state, cap)`` runs the loop on the pairs of ``keep`` (None: all pairs)
+        for at most ``cap`` iterations -> (state, n_iter, err, trace, plans); ``mask(state,
+        margin)`` is the truncation mask of a state. The first round runs ``WARMUP``
+        iterations on the pairs kept up to (truncate + ``FIRST_MARGIN``) eps by the starting
+        potentials; its potentials then choose the kept set afresh. Every later round that
+        converges ends the solve when its potentials keep no neglected pair (the guarantee
+        of the module note: it holds whatever the kept sets before), else adds them; one
+        that ends unconverged adds the pairs its potentials keep and the next round may run
+        ``GROWTH`` times longer. A round that stalls (the kept pairs cannot carry the
+        transport), or a check past ``MAX_ROUNDS``, makes the next one read every pair; a
+        round that spends the iterations ends the solve unchecked (reported as not
+        converged).
+        """
+        keep, n_iter, checks, cap = mask(state, FIRST_MARGIN), 0, 0, WARMUP
+        first = True
+        while True:
+            budget = max(self.num_iter_max - n_iter, 1)
+            limit = budget if keep is None else min(cap, budget)
+            state, it, err, trace, plans = solve(keep, state, limit)
+            n_iter += int(it)
+            if keep is None:
+                return state, n_iter, err, plans
+            if float(to_numpy(err)) <= self.tol:
+                if not np.any(mask(state, 0.0) & ~keep):
+                    return state, n_iter, err, plans
+                checks += 1
+                keep = None if checks >= MAX_ROUNDS else keep | mask(state, MARGIN)
+            elif n_iter >= self.num_iter_max:
+                return state, n_iter, err, plans
+            elif _stalled(trace, self.tol):
+                keep = None
+            elif first:
+                keep, cap = mask(state, MARGIN), FIRST_CAP
+            else:
+                keep, cap = keep | mask(state, MARGIN), GROWTH * cap
+            first = False
+
     def final_pair(self, f, g, eps):
-        sx, sy, xp = self.sx, self.sy, self.xp
-        lam, keep, n_iter = self.damping(eps), self.masks(sx, sy, f, g, eps, MARGIN), 0
-        for _ in range(MAX_ROUNDS):
+        sx, sy, xp, lam = self.sx, self.sy, self.xp, self.damping(eps)
+
+        def solve(keep, state, cap):
             forward, backward = self.plans(sx, sy, keep)
             geometry = (sx.x, sy.x, self.spec, forward, backward)
             _, g2, it, err, trace, f2 = sinkhorn_log_loop(
-                sx.w, sy.w[:, None], geometry, eps, f[:, None], self.num_iter_max, self.tol,
-                xp, softmin_rows=_rows, softmin_cols=_cols, damping=lam,
-                omega=None if self.rho is None else 1.0, return_next=True,
+                sx.w, sy.w[:, None], geometry, eps, state[0][:, None], cap, self.tol, xp,
+                softmin_rows=_rows, softmin_cols=_cols, damping=lam,
+                omega=None, return_next=True, translate=self.rho,
             )  # fmt: skip
-            f, g, n_iter = f2[:, 0], g2[:, 0], n_iter + int(it)
-            if keep is None:
-                break
-            if _stalled(trace, self.tol):
-                keep = None  # the kept pairs may not carry the transport: solve on all pairs
-            elif not np.any(self.masks(sx, sy, f, g, eps) & ~keep):
-                break
-            else:
-                keep = keep | self.masks(sx, sy, f, g, eps, MARGIN)
-        return f, g, n_iter, err, (forward, backward)
+            return (f2[:, 0], g2[:, 0]), it, err, trace, (forward, backward)
+
+        def mask(state, margin):
+            return self.masks(sx, sy, state[0], state[1], eps, margin)
+
+        (f, g), n_iter, err, plans = self.settle(solve, mask, (f, g))
+        return f, g, n_iter, err, plans
 
     def final_self(self, side, h, eps):
-        lam, keep, n_iter = self.damping(eps), self.masks(side, side, h, h, eps, MARGIN), 0
-        for _ in range(MAX_ROUNDS):
+        lam = self.damping(eps)
+
+        def solve(keep, h, cap):
             plan, _ = self.plans(side, side, keep)
 
-            def softmin(v, plan=plan):
+            def softmin(v):
                 return planned_softmin(side.x, side.x, side.log_w + v / eps, eps, self.spec,
                                        plan, self.xp)  # fmt: skip
 
-            h, it, err, trace = symmetric_log_loop(side.w, eps, h, self.num_iter_max, self.tol,
-                                               self.xp, softmin, lam, False)  # fmt: skip
-            n_iter += int(it)
-            if keep is None:
-                break
-            if _stalled(trace, self.tol):
-                keep = None
-            elif not np.any(self.masks(side, side, h, h, eps) & ~keep):
-                break
-            else:
-                keep = keep | self.masks(side, side, h, h, eps, MARGIN)
-        return h, n_iter, err, plan
+            h, it, err, trace = symmetric_log_loop(side.w, eps, h, cap, self.tol, self.xp,
+                                                   softmin, lam, False)  # fmt: skip
+            return h, it, err, trace, plan
+
+        def mask(h, margin):
+            return self.masks(side, side, h, h, eps, margin)
+
+        return self.settle(solve, mask, h)
 
     # -- values and envelope gradients --------------------------------------------------
     def phi(self, f):
