@@ -10,8 +10,9 @@
 from libc.math cimport sqrt, fabs, INFINITY
 from libc.stdint cimport int64_t
 
+from ._simplex_driver cimport solve_and_recentre
 from ._simplex_tree cimport (
-    ABS_TOL, REL_TOL, Tree, block_candidate, exact_candidate, solve_and_recentre, symbolic_w,
+    ABS_TOL, REL_TOL, Tree, block_candidate, exact_candidate, symbolic_w,
     tree_artificial_flow, tree_bind, tree_init,
 )
 

@@ -48,10 +48,10 @@ block pricing):
   of their own magnitude (numeric M centres the potentials before each full pass, so its
   last one prices them at that scale too).
 
-The tree, the pivot and the driver (pricing, recentring) live in _simplex_tree.pxd, shared
-with the sparse-arc solver (_sparse_simplex.pyx); the dense pricing and the solver body
-(``dense_solve``) in _dense_simplex.pxd, shared with the batch solver (_simplex_batch.pyx);
-this module is their Python entry point.
+The tree and the pivot live in _simplex_tree.pxd, the driver (pricing, recentring) in
+_simplex_driver.pxd, both shared with the sparse-arc solver (_sparse_simplex.pyx); the
+dense pricing and the solver body (``dense_solve``) in _dense_simplex.pxd, shared with the
+batch solver (_simplex_batch.pyx); this module is their Python entry point.
 
 Reduced cost convention: rc(s -> t) = cost + pi_s - pi_t; the returned duals are
 u_i = -pi_i and v_j = pi_{n + j}, so rc_ij = C_ij - u_i - v_j >= 0 at optimality.

@@ -15,10 +15,10 @@ bin carries no flow), with :math:`\\tilde b = b_J \\, (\\sum a_I / \\sum b_J)` r
 the mass of :math:`\\tilde a = a_I`, as the per-pair path of ``otkit.pairwise`` does.  The
 whole block runs without the GIL: the sub-cost is gathered into one scratch buffer, the
 network simplex of _network_simplex.pyx runs on a tree allocated once for the block (its
-tree, pivots, exact pricing and big-M driver, shared through _simplex_tree.pxd and
-_dense_simplex.pxd; only the block search differs: whole rows, one vectorized minimum
-each, which on 32 x 32 problems takes ~12% fewer pivots and half the bookkeeping), and
-each solution is certified in C with the criteria and tolerances of
+tree, pivots, exact pricing and big-M driver, shared through _simplex_tree.pxd,
+_simplex_driver.pxd and _dense_simplex.pxd; only the block search differs: whole rows,
+one vectorized minimum each, which on 32 x 32 problems takes ~12% fewer pivots and half
+the bookkeeping), and each solution is certified in C with the criteria and tolerances of
 ``otkit.lp._certificate.certify_solution``:
 
 - primal feasibility: no flow left on the artificial arcs, no negative flow, and the row and
@@ -47,9 +47,10 @@ from libc.math cimport fabs, isfinite, INFINITY
 from libc.stdint cimport int8_t, int64_t
 from libc.stdlib cimport free, malloc
 
+from ._simplex_driver cimport solve_and_recentre
 from ._simplex_tree cimport (
-    STATUS_OPTIMAL, Tree, block_candidate, solve_and_recentre, tree_alloc,
-    tree_artificial_flow, tree_free, tree_init, tree_reuse,
+    STATUS_OPTIMAL, Tree, block_candidate, tree_alloc, tree_artificial_flow, tree_free,
+    tree_init, tree_reuse,
 )
 from ._dense_simplex cimport (
     OTKIT_CHUNK, dense_prepare, otkit_abs_max_sum, otkit_dual_margin, otkit_segment_argmin,

@@ -12,11 +12,12 @@ The problem is the transportation problem restricted to a given arc set A:
 
 with dual :math:`\\max a \\cdot u + b \\cdot v` s.t. :math:`C_{ij} - u_i - v_j \\ge 0` on A.
 It is solved by the same primal network simplex as the dense problem (_network_simplex.pyx,
-whose tree, pivot and driver it shares through _simplex_tree.pxd; Ahuja, Magnanti & Orlin,
-*Network Flows*, 1993, ch. 11): a strongly feasible spanning tree through an artificial
-root, Cunningham's leaving-arc rule, block pricing with a rotating start, an exact final
-pass with per-arc thresholds (ulps of |C_ij| + |pi_i| + |pi_j|) on recomputed potentials,
-and the duals recentred (a.u = b.v) and priced again at their final size.
+whose tree, pivot and driver it shares through _simplex_tree.pxd and _simplex_driver.pxd;
+Ahuja, Magnanti & Orlin, *Network Flows*, 1993, ch. 11): a strongly feasible spanning
+tree through an artificial root, Cunningham's leaving-arc rule, block pricing with a
+rotating start, an exact final pass with per-arc thresholds (ulps of |C_ij| + |pi_i| +
+|pi_j|) on recomputed potentials, and the duals recentred (a.u = b.v) and priced again at
+their final size.
 
 What differs from the dense solver:
 
@@ -45,10 +46,11 @@ from libc.math cimport sqrt, fabs, INFINITY
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport free, realloc
 
+from ._simplex_driver cimport recentre, run_simplex, solve_and_recentre
 from ._simplex_tree cimport (
     ABS_TOL, MAX_RECENTRE, REL_TOL, STATUS_INFEASIBLE, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL,
-    Tree, block_candidate, exact_candidate, recentre, recompute_potentials, run_simplex,
-    solve_and_recentre, symbolic_w, tree_alloc, tree_bind, tree_free, tree_init,
+    Tree, block_candidate, exact_candidate, recompute_potentials, symbolic_w, tree_alloc,
+    tree_bind, tree_free, tree_init,
 )
 
 __all__ = [
