@@ -70,30 +70,18 @@ def logsumexp(x, axis=None, xp=None):
     return xp.squeeze(out, axis=axis)
 
 
-# Most elements that :func:`_numpy_logsumexp` reduces with one ``numpy.logaddexp.reduce``.
-_SHORT_ARRAY = 64
-
-
 def _numpy_logsumexp(x, axis):
-    """:func:`logsumexp` of a NumPy array, or None to leave it to the general path.
+    """:func:`logsumexp` of a NumPy array whose maxima are all finite: the general path's
+    operations (the same values) without its masks; None leaves the others to it.
 
-    Arrays of at most ``_SHORT_ARRAY`` elements (the translation of small unbalanced
-    problems, every iteration): one ``logaddexp.reduce``, a single call where the shifted
-    sum makes eight, exact for slices of -inf or +inf. It costs an ``exp`` and a ``log1p``
-    per element and its rounding grows with the slice length (measured on 300 random slices
-    each: at most 5 ulp of the result at 64 elements, 8 at 256, against 1-2 for the shifted
-    sum), so it is kept to small arrays, where it pays: 2.6 us against 5.8 for the unmasked
-    shifted sum at 10 elements, the same at 100, 9 times slower on a 100 x 100 matrix.
-    Larger arrays whose maxima are all finite: the general path's operations (the same
-    values) without its masks.
+    (A one-call ``numpy.logaddexp.reduce`` of short arrays was faster still, but its
+    rounding, a few ulps more, broke the translation of unbalanced problems at a huge
+    reach, which cancels two such sums and multiplies the difference by the reach.)
     """
     if axis is None:
         x, axis = x.reshape(-1), 0
     elif not isinstance(axis, int):
         return None
-    if x.size <= _SHORT_ARRAY:
-        with np.errstate(invalid="ignore"):  # NaN in, NaN out (as the general path), quietly
-            return np.logaddexp.reduce(x, axis=axis)
     top = np.maximum.reduce(x, axis=axis, keepdims=True)
     if not np.isfinite(top).all():
         return None
