@@ -214,9 +214,9 @@ def test_n_jobs_none_follows_joblib_parallel_config(monkeypatch, config, expecte
     joblib = pytest.importorskip("joblib")
     used, original = [], _pairwise_dask._joblib_map
 
-    def recorded(function, tasks, n_jobs):
+    def recorded(function, tasks, n_jobs, prefer="threads"):
         used.append(n_jobs)
-        return original(function, tasks, n_jobs)
+        return original(function, tasks, n_jobs, prefer)
 
     monkeypatch.setattr(_pairwise_dask, "_joblib_map", recorded)
     with joblib.parallel_config(**config):
@@ -382,3 +382,33 @@ def test_bad_clouds_name_the_cloud():
         ot.pairwise(H1, CLOUDS, M=COST)
     with pytest.raises(ValueError, match=r"weights of X\[0\] must have shape \(5,\)"):
         ot.pairwise([(CLOUDS[0], np.ones(4) / 4)])
+
+
+@pytest.mark.parametrize(
+    "method, options, expected",
+    [
+        ("exact", {}, "threads"),
+        ("sinkhorn", {"reg": 0.5}, "threads"),
+        ("sinkhorn_divergence", {"reg": 1.0}, "processes"),
+        ("sliced", {"seed": 0}, "processes"),
+    ],
+)
+def test_n_jobs_workers_are_processes_where_the_gil_is_held(monkeypatch, method, options, expected):
+    """Per-pair paths hold the GIL (threads contended: 'sinkhorn_divergence' ran slower with
+    n_jobs=2 than with 1); they run on processes, with the same values bit for bit."""
+    pytest.importorskip("joblib")
+    used, original = [], _pairwise_dask._joblib_map
+
+    def recorded(function, tasks, n_jobs, prefer="threads"):
+        used.append(prefer)
+        return original(function, tasks, n_jobs, prefer)
+
+    monkeypatch.setattr(_pairwise_dask, "_joblib_map", recorded)
+    if method in ("sinkhorn_divergence", "sliced"):
+        serial = ot.pairwise(CLOUDS, method=method, **options)
+        parallel = ot.pairwise(CLOUDS, method=method, n_jobs=2, **options)
+    else:
+        serial = ot.pairwise(D1, H2, M=COST, method=method, **options)
+        parallel = ot.pairwise(D1, H2, M=COST, method=method, n_jobs=2, **options)
+    np.testing.assert_array_equal(serial, parallel)
+    assert used and set(used) == {expected}

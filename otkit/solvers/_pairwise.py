@@ -3,9 +3,10 @@ r"""``pairwise``: the matrix of OT values between every pair of two collections 
 The work is cut into blocks, one per row ``i`` of the result (its columns ``j``, or ``j > i``
 for a symmetric call), whatever ``n_jobs``: a block is the unit of parallel work, of progress
 and of resumption (``out=``), and since its content never depends on ``n_jobs`` or on where
-it runs, the results do not either. Blocks run in the calling thread, on joblib threads (the
-batch network simplex of 'exact' and BLAS release the GIL; every solver is picklable, so
-joblib's process backends work as well) or on the workers of a Dask cluster (``_pairwise_dask``).
+it runs, the results do not either. Blocks run in the calling thread, on joblib workers
+(threads where the solver releases the GIL: the batch network simplex of 'exact', BLAS;
+processes for the per-pair paths of NumPy input, see ``_Solver.parallel_prefer``) or on the
+workers of a Dask cluster (``_pairwise_dask``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 
 import numpy as np
 
-from ..backend import device_of, from_numpy, result_float_dtype, to_numpy
+from ..backend import device_of, from_numpy, is_numpy_namespace, result_float_dtype, to_numpy
 from ..bregman import sinkhorn2, sinkhorn_divergence
 from ..lp import emd2, wasserstein_1d
 from ..lp._certificate import DUAL_ULPS, PRIMAL_ULPS, certify_solution
@@ -131,9 +132,11 @@ def pairwise(
     n_jobs : int, optional
         Number of joblib workers (1: no joblib, which is then not needed; -1: all cores;
         None: 1, unless inside ``joblib.parallel_config``, which then decides, as in
-        scikit-learn): threads, unless ``joblib.parallel_config(backend=...)`` chooses
-        another backend (e.g. ``"loky"`` processes; ``"dask"``: the blocks run on that
-        Dask client's cluster, as with ``client=``). With ``client='dask'`` and no running
+        scikit-learn): threads for 'exact', for 'sinkhorn' on histograms and for torch or
+        JAX input, whose blocks release the GIL; processes for the other methods on NumPy
+        input (joblib's loky), unless ``joblib.parallel_config(backend=...)`` chooses a
+        backend (``"dask"``: the blocks run on that Dask client's cluster, as with
+        ``client=``). With ``client='dask'`` and no running
         client: the number of worker processes (None or -1: one per core). The results
         are the same, bit for bit, whatever ``n_jobs``.
     client : dask.distributed.Client or 'dask', optional
@@ -440,6 +443,17 @@ class _Solver:
             self.moments = [self._gaussians(first)]
             self.moments.append(self.moments[0] if second is first else self._gaussians(second))
         self.self_first = self.self_second = None
+
+    @property
+    def parallel_prefer(self):
+        """The joblib workers for ``n_jobs``: processes for the per-pair paths of NumPy
+        input, which hold the GIL in many small array operations (on threads,
+        'sinkhorn_divergence' between 100 clouds ran 0.88 times as fast with
+        ``n_jobs=2`` as with 1); threads for Sinkhorn on histograms (batched products that
+        release it) and for the arrays of other libraries (kept in their process)."""
+        if (self.method == "sinkhorn" and self.histograms) or not is_numpy_namespace(self.xp):
+            return "threads"
+        return "processes"
 
     def __call__(self, block):
         i, cols, need = block

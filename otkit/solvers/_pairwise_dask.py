@@ -75,7 +75,10 @@ def executor(solver, n_jobs, client):
             return
         client = _joblib_dask_client()
         if client is None:
-            yield lambda jobs: _in_order(solver, jobs, lambda f, t: _joblib_map(f, t, n_jobs))
+            prefer = getattr(solver, "parallel_prefer", "threads")
+            yield lambda jobs: _in_order(
+                solver, jobs, lambda f, t: _joblib_map(f, t, n_jobs, prefer)
+            )
             return
     with _dask_client(client, n_jobs) as dask_client:
         runner = _DaskRunner(dask_client, solver)
@@ -118,15 +121,15 @@ def _joblib_dask_client():
     return backend.client
 
 
-def _joblib_map(function, tasks, n_jobs):
-    """``function`` over ``tasks`` in order on ``n_jobs`` joblib workers: threads unless
-    ``joblib.parallel_config`` names another backend (the solvers are picklable: 'loky'
-    processes work too)."""
+def _joblib_map(function, tasks, n_jobs, prefer="threads"):
+    """``function`` over ``tasks`` in order on ``n_jobs`` joblib workers of the kind
+    ``prefer`` ('threads' or 'processes', joblib's hint) unless ``joblib.parallel_config``
+    names a backend (the solvers are picklable)."""
     try:
         import joblib
     except ImportError:
         raise ImportError("n_jobs other than 1 needs joblib: pip install joblib") from None
-    parallel = joblib.Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
+    parallel = joblib.Parallel(n_jobs=n_jobs, prefer=prefer, return_as="generator")
     yield from parallel(joblib.delayed(function)(task) for task in tasks)
 
 
