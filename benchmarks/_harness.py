@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from bench_emd import cpu_model, markdown_table
+from _report_tools import cpu_model, markdown_table
 
 __all__ = ["relative_difference", "time_interleaved", "write_report"]
 

@@ -10,8 +10,8 @@ import shlex
 import sys
 
 import numpy as np
+from _report_tools import cpu_model, markdown_table
 from _summary import entry, write_summary
-from bench_emd import cpu_model, markdown_table
 
 __all__ = ["EPS", "N_TRAIN_IMAGES", "SIDE", "TARGET_ERROR", "summarize", "write_report"]
 
