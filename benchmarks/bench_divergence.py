@@ -64,8 +64,8 @@ from pathlib import Path
 
 import numpy as np
 from _harness import environment_lines
+from _report_tools import markdown_table, proc_status_mib
 from _summary import entry, write_summary
-from bench_emd import markdown_table, proc_status_mib
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BLUR, DIAMETER = 0.05, 1.0
@@ -85,6 +85,7 @@ VARIANTS = {
     "otkit SamplesLoss torch stopThr=1e-2": ("otkit-samplesloss-torch", {"stopThr": 1e-2}),
     "otkit SamplesLoss torch stopThr=1e-3": ("otkit-samplesloss-torch", {"stopThr": 1e-3}),
     "otkit SamplesLoss torch default": ("otkit-samplesloss-torch", {}),
+    "otkit SamplesLoss torch multiscale": ("otkit-samplesloss-torch", {"backend": "multiscale"}),
     "otkit SamplesLoss jax stopThr=1e-3": ("otkit-samplesloss-jax", {"stopThr": 1e-3}),
     "GeomLoss s=0.5": ("geomloss", {"scaling": 0.5}),
     "GeomLoss s=0.9": ("geomloss", {"scaling": 0.9}),
@@ -212,7 +213,7 @@ def _samples_loss_call(library, options, arrays, memory):
     import otkit
 
     kwargs = {"p": 2, "blur": BLUR, "diameter": DIAMETER, "scaling": 0.5}
-    kwargs.update((k, v) for k, v in options.items() if k in ("stopThr", "scaling"))
+    kwargs.update((k, v) for k, v in options.items() if k in ("stopThr", "scaling", "backend"))
     if memory:
         kwargs.update(numItermax=1, scaling=None)
     loss = otkit.SamplesLoss("sinkhorn", **kwargs)
