@@ -207,6 +207,30 @@ def test_torch_gradient_matches_finite_differences(case):
     )
 
 
+@pytest.mark.parametrize(
+    ("n", "m", "d"),
+    [(8, 7, 2), (100, 90, 2), (60, 70, 3), (100, 90, 5)],  # the sizes of the torch shortcuts
+)
+def test_torch_sqeuclidean_at_every_size_matches_numpy_and_its_gradient(n, m, d):
+    """Small torch clouds take shortcuts by size (direct differences, per-feature planes,
+    the expansion): each gives NumPy's values (the planes bit for bit, as NumPy sums the
+    features in order) and the gradient of sum(R * M), 2 sum_j R_ij (x_i - y_j)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(n + m + d)
+    x1, x2 = rng.normal(size=(n, d)), rng.normal(size=(m, d)) + 0.5
+    expected = ot.dist(x1, x2)
+    t1 = torch.tensor(x1, requires_grad=True)
+    costs = ot.dist(t1, torch.tensor(x2))
+    if d <= 3:
+        np.testing.assert_array_equal(costs.detach().numpy(), expected)
+    else:
+        np.testing.assert_allclose(costs.detach().numpy(), expected, rtol=1e-12, atol=1e-12)
+    R = cost_weights(n, m)
+    (gradient,) = torch.autograd.grad((costs * torch.tensor(R)).sum(), [t1])
+    direct = 2 * (R[:, :, None] * (x1[:, None, :] - x2[None, :, :])).sum(axis=1)
+    np.testing.assert_allclose(gradient.numpy(), direct, rtol=1e-12, atol=1e-12)
+
+
 def central_differences(function, arrays, step=1e-6):
     """Gradient of ``function(*arrays)`` (NumPy float64) with respect to each array."""
     gradients = []

@@ -61,6 +61,7 @@ _NUMPY_BACKENDS = ("auto", "numpy")
 # torch: the direct form pays off below ~4e3 entries (its (n, m, d) temporaries cost more
 # than a matrix product above; measured 0.2x POT's time at n = m = 10, d = 2)
 _TORCH_DIRECT_MAX_SIZE = 2**12
+_TORCH_PLANES_MAX_DIM = 3  # from 4 features on, the expansion below is faster
 _TORCH_BACKENDS = ("auto", "torch")
 
 
@@ -313,7 +314,8 @@ def _small_torch_sqeuclidean(x1, x2):
 
     Three torch calls, differentiable (the gradient 2 (x - y) is exact), where the general
     path makes some twenty through the array-API layer: the per-call time of small problems.
-    Above that size, the matrix-product expansion in native torch calls when no shift is
+    Up to n m d <= _DIRECT_MAX_SIZE with d <= 3, the same from (n, m) planes, one feature at
+    a time (as the NumPy path: the same values). Above that size, the matrix-product expansion in native torch calls when no shift is
     needed (see :func:`_sqeuclidean`), else None.
     """
     torch = sys.modules.get("torch")
@@ -328,9 +330,20 @@ def _small_torch_sqeuclidean(x1, x2):
         or x1.shape[1] != x2.shape[1]
     ):
         return None
-    if x1.shape[0] * x2.shape[0] * x1.shape[1] <= _TORCH_DIRECT_MAX_SIZE:
+    n, m, d = x1.shape[0], x2.shape[0], x1.shape[1]
+    if n * m * d <= _TORCH_DIRECT_MAX_SIZE:
         differences = x1[:, None, :] - x2[None, :, :]
         return (differences * differences).sum(dim=-1)
+    if n * m * d <= _DIRECT_MAX_SIZE and d <= _TORCH_PLANES_MAX_DIM:
+        # (n, m) planes summed over the features in order, as on NumPy: a torch sum over a
+        # last axis of 2 or 3 runs 4-5 times slower than these few whole-plane operations
+        # (100 x 100 points in 2-D: 74 us against 167 us for the expansion below)
+        costs = None
+        for k in range(d):
+            plane = x1[:, k, None] - x2[None, :, k]
+            plane = plane * plane
+            costs = plane if costs is None else costs + plane
+        return costs
     # Larger: the expansion of _sqeuclidean in native calls, when the clouds need no shift
     # (their mean within their spread of the origin); otherwise None (the general path).
     if x1.numel() == 0 or x2.numel() == 0:
