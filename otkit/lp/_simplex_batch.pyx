@@ -44,18 +44,27 @@ distances, ICML 2015 (matrices of exact OT distances between histograms).
 """
 import numpy as np
 from libc.math cimport fabs, isfinite, INFINITY
-from libc.stdint cimport int8_t, int64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 
 from ._simplex_driver cimport solve_and_recentre
 from ._simplex_tree cimport (
-    STATUS_OPTIMAL, Tree, block_candidate, tree_alloc, tree_artificial_flow, tree_free,
-    tree_init, tree_reuse,
+    STATUS_OPTIMAL, Tree, block_candidate, recompute_potentials, tree_alloc,
+    tree_artificial_flow, tree_free, tree_init, tree_reuse,
 )
 from ._dense_simplex cimport (
     OTKIT_CHUNK, dense_prepare, otkit_abs_max_sum, otkit_dual_margin, otkit_segment_argmin,
     otkit_segment_min,
 )
+
+cdef extern from "_pairs_crash.h" nogil:
+    int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_t n_order,
+                               const int32_t *loc_a, int32_t *out_src, int32_t *out_dst)
+    int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *dst,
+                          int64_t n_order, const int32_t *loc_b,
+                          const double *a, const double *b, int *parent, int64_t *arc,
+                          uint8_t *up, double *flow, int *thread, int *rev_thread, int *last,
+                          int *work, double *residual, double *basic_flow)
 
 __all__ = ["CERTIFIED", "COST_RANGE", "NOT_CERTIFIED", "NOT_OPTIMAL", "solve_pairs"]
 
@@ -65,6 +74,16 @@ cdef enum:
     PAIR_NOT_OPTIMAL = 1     # the simplex stopped without an optimum (max_iter)
     PAIR_COST_RANGE = 2      # max |M_IJ| > max_cost: the caller's path rescales the costs
     PAIR_NOT_CERTIFIED = 3   # optimal for the simplex, but the certificate failed
+
+# The crash start scans the arcs of the full cost in cost order, skipping those of bins
+# that are zero in the pair: used when they are at most this many times the pair's arcs.
+cdef enum:
+    CRASH_RATIO = 16
+# The crash takes the cheapest 1 / CRASH_SHARE of the arcs of the full cost only (on 8 x 8
+# digits: 85.6 pivots per pair, 75.7 with all of them, but a scan that cost more than the
+# pivots it saved; the mass it leaves goes on artificial arcs).
+cdef enum:
+    CRASH_SHARE = 8
 
 CERTIFIED = PAIR_CERTIFIED
 NOT_OPTIMAL = PAIR_NOT_OPTIMAL
@@ -79,6 +98,9 @@ cdef struct Scratch:
     double *u
     double *v
     double *sums    # row and column sums of the plan
+    double *residual  # the crash's scratch: n + m doubles each, 3 (n + m) ints
+    double *basic_flow
+    int *work
 
 
 cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double primal_rel,
@@ -189,8 +211,58 @@ cdef struct Pairs:
     # what every pair of a call shares
     const double *M          # the full cost, n_full x ld
     int64_t ld
+    const int32_t *src      # the arcs of M in cost order (bins), NULL: no crash
+    const int32_t *dst
+    int64_t n_order
+    int32_t *first_src      # those of the current first histogram (otkit_pairs_filter)
+    int32_t *first_dst
+    int64_t n_first
+    int32_t *loc_a          # bin -> index among the pair's nonzero bins, -1 elsewhere
+    int32_t *loc_b
     int64_t max_iter
     double max_cost, primal_rel, dual_rel, dual_floor, block_factor
+
+
+cdef void _filter(Pairs *P, const int64_t *bins_a, int n) noexcept nogil:
+    """The crash's arcs of the pairs whose first histogram has nonzero bins bins_a."""
+    cdef int i
+    for i in range(n):
+        P.loc_a[bins_a[i]] = i
+    P.n_first = otkit_pairs_filter(P.src, P.dst, P.n_order, P.loc_a, P.first_src,
+                                   P.first_dst)
+    for i in range(n):
+        P.loc_a[bins_a[i]] = -1
+
+
+cdef bint _crash(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_b, int m,
+                 double art) noexcept nogil:
+    """The greedy start of _pairs_crash.h in T (False, the tree half written, if none)."""
+    cdef int j, x, root = T.root, ok
+    if P.src == NULL:
+        return False
+    for j in range(m):
+        P.loc_b[bins_b[j]] = j
+    ok = otkit_pairs_crash(T.n, m, P.first_src, P.first_dst, P.n_first, P.loc_b, S.a, S.b,
+                           T.parent, T.arc, T.up, T.flow, T.thread, T.rev_thread, T.last,
+                           S.work, S.residual, S.basic_flow)
+    for j in range(m):
+        P.loc_b[bins_b[j]] = -1
+    if not ok:
+        return False
+    T.parent[root] = -1
+    T.depth[root] = 0
+    T.pi[root] = 0.0
+    T.lo[root] = 0.0
+    T.err[root] = 0.0
+    T.big[root] = 0.0
+    T.arc[root] = -1
+    T.flow[root] = 0.0
+    T.up[root] = 0
+    T.art_cost[root] = 0.0
+    for x in range(root):
+        T.art_cost[x] = art
+    recompute_potentials(T)
+    return True
 
 
 cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_a,
@@ -221,7 +293,8 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
     tree_reuse(T, n, m)
     block_size = dense_prepare(T, S.cost, NULL, NULL, P.block_factor, -1, peak, total, &art)
     T.block_pricing = _row_block_pricing
-    tree_init(T, S.a, S.b, art, NULL, NULL)
+    if not _crash(T, S, P, bins_b, m, art):
+        tree_init(T, S.a, S.b, art, NULL, NULL)
     status = solve_and_recentre(T, block_size, &cursor, P.max_iter, &n_iter, S.a, S.b,
                                 INFINITY)
     artificial_flow = tree_artificial_flow(T)
@@ -357,10 +430,41 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
     P.dual_rel = dual_rel
     P.dual_floor = dual_floor
     P.block_factor = block_factor
-    doubles = <double *> malloc(sizeof(double) * (most_a * most_b + 3 * (most_a + most_b)))
+    doubles = <double *> malloc(sizeof(double) * (most_a * most_b + 5 * (most_a + most_b))
+                                + sizeof(int) * 3 * (most_a + most_b)
+                                + sizeof(int32_t) * (n + m))
     if doubles == NULL or not tree_alloc(&T, <int> most_a, <int> most_b):
         free(doubles)
         raise MemoryError("solve_pairs: cannot allocate the scratch buffers")
+    S.residual = doubles + most_a * most_b + 3 * (most_a + most_b)
+    S.basic_flow = S.residual + most_a + most_b
+    S.work = <int *> (S.basic_flow + most_a + most_b)
+    P.loc_a = <int32_t *> (S.work + 3 * (most_a + most_b))
+    P.loc_b = P.loc_a + n
+    for k in range(n):
+        P.loc_a[k] = -1
+    for k in range(m):
+        P.loc_b[k] = -1
+    P.src = NULL
+    P.dst = NULL
+    P.n_order = 0
+    cdef int32_t[::1] src_v, dst_v
+    if n * m <= CRASH_RATIO * most_a * most_b:
+        order = np.argsort(np.asarray(M).ravel(), kind="stable")
+        src = (order // m).astype(np.int32)
+        dst = (order % m).astype(np.int32)
+        src_v = src
+        dst_v = dst
+        P.src = &src_v[0]
+        P.dst = &dst_v[0]
+        P.n_order = (n * m + CRASH_SHARE - 1) // CRASH_SHARE
+        first_src = np.empty(P.n_order, dtype=np.int32)
+        first_dst = np.empty(P.n_order, dtype=np.int32)
+        src_v = first_src
+        dst_v = first_dst
+        if P.n_order > 0:
+            P.first_src = &src_v[0]
+            P.first_dst = &dst_v[0]
     S.cost = doubles
     S.a = S.cost + most_a * most_b
     S.b = S.a + most_a
@@ -371,6 +475,8 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
         for k in range(n_pairs):
             sa = starts_a[first[k]]
             sb = starts_b[second[k]]
+            if P.src != NULL and (k == 0 or first[k] != first[k - 1]):
+                _filter(&P, &bins_a[sa], <int> (starts_a[first[k] + 1] - sa))
             status_v[k] = _solve_pair(
                 &T, &S, &P, &bins_a[sa], &weights_a[sa], <int> (starts_a[first[k] + 1] - sa),
                 &bins_b[sb], &weights_b[sb], <int> (starts_b[second[k] + 1] - sb),
