@@ -57,6 +57,11 @@ from ._dense_simplex cimport (
     otkit_segment_min,
 )
 
+cdef extern from "_pairs_pricing.h" nogil:
+    int otkit_rows_below(const double *cost, const double *pi_source, const double *pi_sink,
+                         int n, int m, int row, int count, int rows, double *best, int *at,
+                         int *where)
+
 cdef extern from "_pairs_crash.h" nogil:
     int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_t n_order,
                                const int32_t *loc_a, int32_t *out_src, int32_t *out_dst)
@@ -171,7 +176,35 @@ cdef int64_t _row_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
                                 double *entering_rc, double *entering_big) noexcept nogil:
     """Block-search pricing in whole rows, for small problems: the dense pricing of
     _dense_simplex.pxd with blocks of ceil(block_size / m) rows, so that each row is one
-    vectorized minimum and the bookkeeping is per row (the cursor is a row start)."""
+    vectorized minimum and the bookkeeping is per row (the cursor is a row start).  In
+    numeric mode the rows run in one compiled loop (_pairs_pricing.h), which stops only at
+    the end of a block that lowers the running minimum (the same arcs, in the same order,
+    as the general loop below, which serves symbolic mode)."""
+    cdef int n = T.n, m = T.m, rows = <int> ((block_size + m - 1) // m), i, left = n, used
+    cdef int at = 0, where = 0
+    cdef int64_t arc, found
+    cdef double best = 0.0
+    if T.symbolic:
+        return _rows_block_pricing(T, block_size, cursor, entering_rc, entering_big)
+    i = <int> (cursor[0] // m)
+    while left > 0:
+        used = otkit_rows_below(T.cost, T.pi, T.pi + n, n, m, i, left, rows, &best, &at,
+                                &where)
+        if used == 0:
+            return -1
+        left -= used
+        arc = <int64_t> at * m + where
+        i = (i + used) % n
+        found = block_candidate(T, arc, best, cursor, <int64_t> i * m, entering_rc,
+                                entering_big)
+        if found != -1:
+            return found
+    return -1
+
+
+cdef int64_t _rows_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
+                                 double *entering_rc, double *entering_big) noexcept nogil:
+    """_row_block_pricing in general: blocks of several rows, or symbolic mode."""
     cdef int n = T.n, m = T.m, rows = <int> ((block_size + m - 1) // m), t, i, best_i = -1
     cdef int start = <int> (cursor[0] // m), in_block = 0, length
     cdef int64_t where = 0, best_where = 0, base, arc, found
