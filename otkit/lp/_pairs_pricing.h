@@ -57,4 +57,47 @@ OTKIT_STATIC int otkit_rows_below(const double *cost, const double *pi_source,
     return 0;
 }
 
+/* The exact pass of the numeric mode with the thresholds at the arcs' own scale (err_weight
+ * 0): the arc of lowest margin rc_ij + (rel_tol (|C_ij| + |pi_i| + |pi_{sink j}|) + abs_tol)
+ * over the n x m cost, its first in row-major order, if that margin is negative (-1 if
+ * none): otkit_row_min_margin's answer over all rows (the same sums), with one vectorized
+ * minimum per row and no chunk bookkeeping. */
+OTKIT_MULTIVERSION
+OTKIT_STATIC int64_t otkit_rows_min_margin(const double *cost, const double *pi_source,
+                                           const double *pi_sink, int n, int m,
+                                           double rel_tol, double abs_tol)
+{
+    double running = 0.0;
+    int best_row = -1;
+    for (int i = 0; i < n; ++i) {
+        const double *c = cost + (int64_t)i * m;
+        double p = pi_source[i], ap = p < 0 ? -p : p, low = running;
+#pragma omp simd reduction(min : low)
+        for (int k = 0; k < m; ++k) {
+            double rc = c[k] + p - pi_sink[k];
+            double ac = c[k] < 0 ? -c[k] : c[k];
+            double as = pi_sink[k] < 0 ? -pi_sink[k] : pi_sink[k];
+            double margin = rc + (rel_tol * (ac + ap + as) + abs_tol);
+            low = margin < low ? margin : low;
+        }
+        if (low < running) {
+            running = low;
+            best_row = i;
+        }
+    }
+    if (best_row < 0)
+        return -1;
+    const double *c = cost + (int64_t)best_row * m;
+    double p = pi_source[best_row], ap = p < 0 ? -p : p;
+    int k = 0;
+    for (; k < m - 1; ++k) {
+        double rc = c[k] + p - pi_sink[k];
+        double ac = c[k] < 0 ? -c[k] : c[k];
+        double as = pi_sink[k] < 0 ? -pi_sink[k] : pi_sink[k];
+        if (rc + (rel_tol * (ac + ap + as) + abs_tol) == running)
+            break;
+    }
+    return (int64_t)best_row * m + k;
+}
+
 #endif

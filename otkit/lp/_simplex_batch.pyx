@@ -49,11 +49,11 @@ from libc.stdlib cimport free, malloc
 
 from ._simplex_driver cimport solve_and_recentre
 from ._simplex_tree cimport (
-    STATUS_OPTIMAL, Tree, block_candidate, recompute_potentials, tree_alloc,
-    tree_artificial_flow, tree_free, tree_init, tree_reuse,
+    ABS_TOL, REL_TOL, STATUS_OPTIMAL, Tree, block_candidate, exact_candidate,
+    recompute_potentials, tree_alloc, tree_artificial_flow, tree_free, tree_init, tree_reuse,
 )
 from ._dense_simplex cimport (
-    OTKIT_CHUNK, dense_prepare, otkit_abs_max_sum, otkit_dual_margin, otkit_segment_argmin,
+    OTKIT_CHUNK, dense_exact_pricing, dense_prepare, otkit_abs_max_sum, otkit_dual_margin, otkit_segment_argmin,
     otkit_segment_min,
 )
 
@@ -61,6 +61,9 @@ cdef extern from "_pairs_pricing.h" nogil:
     int otkit_rows_below(const double *cost, const double *pi_source, const double *pi_sink,
                          int n, int m, int row, int count, int rows, double *best, int *at,
                          int *where)
+    int64_t otkit_rows_min_margin(const double *cost, const double *pi_source,
+                                  const double *pi_sink, int n, int m, double rel_tol,
+                                  double abs_tol)
 
 cdef extern from "_pairs_crash.h" nogil:
     int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_t n_order,
@@ -240,6 +243,20 @@ cdef int64_t _rows_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
     return -1
 
 
+cdef int64_t _row_exact_pricing(Tree *T, double *entering_rc,
+                                double *entering_big) noexcept nogil:
+    """The exact pass of _dense_simplex.pxd (dense_exact_pricing), in numeric mode with the
+    thresholds at the arcs' own scale as one compiled loop over the rows (_pairs_pricing.h:
+    the same arc)."""
+    cdef int64_t arc
+    if T.symbolic or T.err_weight != 0.0:
+        return dense_exact_pricing(T, entering_rc, entering_big)
+    arc = otkit_rows_min_margin(T.cost, T.pi, T.pi + T.n, T.n, T.m, REL_TOL, ABS_TOL)
+    if arc < 0:
+        return -1
+    return exact_candidate(T, arc, entering_rc, entering_big)
+
+
 cdef struct Pairs:
     # what every pair of a call shares
     const double *M          # the full cost, n_full x ld
@@ -326,6 +343,7 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
     tree_reuse(T, n, m)
     block_size = dense_prepare(T, S.cost, NULL, NULL, P.block_factor, -1, peak, total, &art)
     T.block_pricing = _row_block_pricing
+    T.exact_pricing = _row_exact_pricing
     if not _crash(T, S, P, bins_b, m, art):
         tree_init(T, S.a, S.b, art, NULL, NULL)
     status = solve_and_recentre(T, block_size, &cursor, P.max_iter, &n_iter, S.a, S.b,
