@@ -144,6 +144,27 @@ def test_degenerate_pairs_match_highs_and_single_emd2(side, N, seed):
         assert value == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
+def test_a_cost_changed_in_place_is_not_served_from_the_cache():
+    # solve_pairs keeps the cost order of the last M (its crash start): M changed in place
+    # between calls must start from the new order, as a fresh array of the same costs does
+    # (the same pivots, the same bits)
+    i, j = np.triu_indices(len(IMAGES), 1)
+    reversed_cost = GRID_COST.max() - GRID_COST  # the opposite order
+    fresh = _simplex_batch.solve_pairs(
+        *_arguments(IMAGES, IMAGES, reversed_cost.copy(), (i, j)),
+        100000,
+        2.0**512,
+        *_pairwise._CERTIFICATE,
+    )
+    arguments = list(_arguments(IMAGES, IMAGES, GRID_COST.copy(), (i, j)))
+    _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
+    arguments[6][...] = reversed_cost  # the same array, now the reversed costs
+    changed = _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
+    assert np.all(changed[1] == _simplex_batch.CERTIFIED)
+    np.testing.assert_array_equal(changed[0], fresh[0])
+    np.testing.assert_array_equal(changed[2], fresh[2])  # pivots: the same start
+
+
 # --- determinism -------------------------------------------------------------------------------
 
 
