@@ -48,14 +48,14 @@ pivots and recomputed potentials 73 k (~860 per pivot), crash 10 k, exact pass 7
 certificate's dual pass 7 k, the rest (gather, cost range, centring, checks) 20 k;
 ``pairwise`` on those digits (99 calls) 1,053 M instructions in solve_pairs before, 877 M
 after.  (CPU time, on 2 cores shared under a load of ~9: medians of 0.21-0.26 s against
-0.24-0.29 s for the 4,950 pairs, within the noise.)  Tried, and left out (on the 1,225 pairs of the first 50 digits): the greedy over
-all arcs (75.7 pivots on 100 digits, but 209 k per pair against 196 k for 1/8 then: its
-scan cost more than the pivots it saved; at the end 1/4 gave 180.2 k, 1/16 184.0 k, 1/8
-179.7 k), each tree hung from its centre for a shallower tree (2% more pivots), blocks of 2
-or 4 rows (78 and 68 pivots, +1% and +4.5% instructions), the best row's reduced costs kept
-to find the column (+0.5%), the vector loop's scalar tail replaced by its last 4 arcs again
-(+0.3%).  A warm start from the pair's own optimal duals did not save pivots from the
-artificial tree.
+0.24-0.29 s for the 4,950 pairs, within the noise.) Tried, and left out (on the 1,225 pairs
+of the first 50 digits): the greedy over all arcs (75.7 pivots on 100 digits, but 209 k per
+pair against 196 k for 1/8 then: its scan cost more than the pivots it saved; at the end
+1/4 gave 180.2 k, 1/16 184.0 k, 1/8 179.7 k), each tree hung from its centre for a
+shallower tree (2% more pivots), blocks of 2 or 4 rows (78 and 68 pivots, +1% and +4.5%
+instructions), the best row's reduced costs kept to find the column (+0.5%), the vector
+loop's scalar tail replaced by its last 4 arcs again (+0.3%).  A warm start from the pair's
+own optimal duals did not save pivots from the artificial tree.
 
 References: R. K. Ahuja, T. L. Magnanti, J. B. Orlin, *Network Flows*, Prentice Hall,
 1993, ch. 11 (the network simplex); M. Kusner et al., From word embeddings to document
