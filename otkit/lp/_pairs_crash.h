@@ -45,8 +45,8 @@ static int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_
 /* Fills parent, arc (-1: the artificial arc), up (1: the arc points to the parent), flow,
  * thread (preorder successor, cyclic through the root), rev_thread and last for the
  * n + m + 1 nodes.  Scratch: work, 3 (n + m) ints; residual and basic_flow, n + m doubles
- * each.  Returns 0 if the arcs that carry flow are more than a forest has (which exact
- * residuals rule out), else 1.
+ * each.  Returns 0 (the arrays half written) if the arcs that carry flow are not such a
+ * forest (which exact residuals rule out), else 1.
  *
  * The tree comes from the order of the greedy arcs, without a search: each arc carrying
  * flow exhausts one of its ends (its source when both), which no later arc meets, so taken
@@ -102,6 +102,8 @@ static int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *ds
             x = t;
             y = s;
         }
+        if (parent[x] != -1)
+            return 0; /* not a forest of that order (exact residuals rule it out) */
         if (parent[y] == -1) {
             /* the top of a new tree, first child of the root */
             parent[y] = root;
