@@ -104,6 +104,67 @@ def test_on_every_backend(xp):
     np.testing.assert_array_equal(to_np(D), expected)
 
 
+def _equal_weight_histograms(N, n, seed):
+    """Equal weights on random subsets of the bins (two rows alike, one on every bin): with
+    integer costs, a degenerate LP (ties everywhere, greedy steps that empty both ends)."""
+    rng = np.random.default_rng(seed)
+    H = np.zeros((N, n))
+    for row in H:
+        row[rng.choice(n, size=rng.integers(1, n + 1), replace=False)] = 1.0
+    H[1] = H[0]
+    H[2] = 1.0
+    return H / H.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("side, N, seed", [(4, 8, 11), (6, 8, 12), (10, 6, 13)])
+def test_degenerate_pairs_match_highs_and_single_emd2(side, N, seed):
+    # Integer grid costs and equal weights: every pair certified, its value that of the
+    # single-pair emd2 (both certified optimal: equal to rounding) and of HiGHS's LP on the
+    # nonzero bins (to HiGHS's 1e-10 tolerances).  10 x 10 grids with few bins take the
+    # artificial start (the crash would scan too many arcs), the others the greedy crash.
+    from oracles import linprog_ot
+
+    H = _equal_weight_histograms(N, side * side, seed)
+    if side == 10:
+        H = np.zeros((N, 100))
+        rng = np.random.default_rng(seed)
+        for row in H:
+            row[rng.choice(100, size=3, replace=False)] = 1.0 / 3.0
+    M = ot.dist(_grid(side))
+    i, j = np.triu_indices(N, 1)
+    values, status, _ = _simplex_batch.solve_pairs(
+        *_arguments(H, H, M, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+    )
+    assert np.all(status == _simplex_batch.CERTIFIED)
+    single = np.array([float(ot.emd2(H[p], H[q], M)) for p, q in zip(i, j)])
+    np.testing.assert_allclose(values, single, rtol=1e-13, atol=1e-15)
+    for p, q, value in zip(i, j, values):
+        I, J = np.flatnonzero(H[p]), np.flatnonzero(H[q])
+        _, expected = linprog_ot(H[p, I], H[q, J], M[np.ix_(I, J)])
+        assert value == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_a_cost_changed_in_place_is_not_served_from_the_cache():
+    # solve_pairs keeps the cost order of the last M (its crash start): M changed in place
+    # between calls must start from the new order, as a fresh array of the same costs does
+    # (the same pivots, the same bits)
+    i, j = np.triu_indices(len(IMAGES), 1)
+    reversed_cost = GRID_COST.max() - GRID_COST  # the opposite order
+    fresh = _simplex_batch.solve_pairs(
+        *_arguments(IMAGES, IMAGES, reversed_cost.copy(), (i, j)),
+        100000,
+        2.0**512,
+        *_pairwise._CERTIFICATE,
+    )
+    arguments = list(_arguments(IMAGES, IMAGES, GRID_COST.copy(), (i, j)))
+    _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
+    arguments[6][...] = reversed_cost  # the same array, now the reversed costs
+    changed = _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
+    assert np.all(changed[1] == _simplex_batch.CERTIFIED)
+    np.testing.assert_array_equal(changed[0], fresh[0])
+    np.testing.assert_array_equal(changed[2], fresh[2])  # pivots: the same start
+
+
 # --- determinism -------------------------------------------------------------------------------
 
 
