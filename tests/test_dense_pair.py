@@ -196,3 +196,47 @@ def test_float32_input():
     want = ot.sinkhorn_divergence(X, Y, A, B, reg=0.1)
     assert got.dtype == np.float32
     np.testing.assert_allclose(float(got), float(want), rtol=1e-4)
+
+
+def test_float32_stages_give_the_float64_start():
+    """The annealing stages on the float32 kernel end within 1e-3 e of the float64 ones
+    (the loop at eps removes the difference), and a stage whose exponents are too large
+    for float32 runs on the float64 kernel."""
+    views = (X / 4, Y / 4, A, B)  # (the solve's points: divided by a power of two)
+    stages = [2.0 * 0.25**t for t in range(7)]
+    kern = _dense_pair._Kernel(*views)
+    fast = _dense_pair._Kernel(*views, work=np.float32)
+    f64, g64 = _dense_pair._anneal(kern, stages)
+    f32, g32 = _dense_pair._anneal(kern, stages, fast)
+    np.testing.assert_allclose(f32, f64, rtol=0, atol=1e-3 * stages[-1])
+    np.testing.assert_allclose(g32, g64, rtol=0, atol=1e-3 * stages[-1])
+    tiny = stages + [1e-5]  # exponents of order 1e6 at the last stage: float64 there
+    used = []
+    build = _dense_pair._Kernel.build
+
+    def recorded(self, f, g, e):
+        used.append(self.buffer.dtype)
+        return build(self, f, g, e)
+
+    _dense_pair._Kernel.build = recorded
+    try:
+        _dense_pair._anneal(kern, tiny, fast)
+    finally:
+        _dense_pair._Kernel.build = build
+    assert used[0] == np.float32 and used[-1] == np.float64
+
+
+def test_the_self_term_takes_a_log_domain_step_when_its_scaling_leaves_the_range(monkeypatch):
+    """From potentials 400 eps off (scalings up to e^200): the averaged step is taken by the
+    exact c-transform, and the loop ends at the value of the zero start and of the
+    log-domain loop (the generic path of identical clouds)."""
+    eps = 0.05
+    views = (X, X, A, A)
+    calls = _count_exact_transforms(monkeypatch)
+    wild = _dense_pair.dense_self(views, eps, 400 * eps * RNG.uniform(-1, 1, 150), 10000, 1e-12)
+    assert "exact_rows" in calls
+    calm = _dense_pair.dense_self(views, eps, np.zeros(150), 10000, 1e-12)
+    np.testing.assert_allclose(wild["value"], calm["value"], rtol=1e-12)
+    _generic(monkeypatch)
+    generic = ot.sinkhorn_divergence(X, X, A, A, reg=eps, debias=False, **TIGHT)
+    np.testing.assert_allclose(calm["value"], float(generic), rtol=1e-12)
