@@ -240,7 +240,13 @@ def _solve(x, y, a, b, eps, rho, stages, config, xp):
             f, g, n_iter, err, trace = _log_pair(costs, a, b, eps, rho, f, lam, config, xp)
         out = {"ab": _pair_dual(x, y, a, b, f, g, eps, rho, spec, xp, log_a, log_b)}
         out["ab"].update(f=f, g=g, n_iter=n_iter, err=err, trace=trace)
-    if config.debias:
+    if config.debias and host is not None:  # (the self terms on their host kernels too)
+        for name, points, weights, start in (("aa", 0, 2, f_aa), ("bb", 1, 3, f_bb)):
+            views = (host[points], host[points], host[weights], host[weights])
+            term = dense_self(views, float(eps), host_view(start), config.num_iter_max,
+                              config.tol)  # fmt: skip
+            out[name] = _self_term(term, xp, x)
+    elif config.debias:
         for name, which, points, weights, log_w, start in (
             ("aa", "xx", x, a, log_a, f_aa),
             ("bb", "yy", y, b, log_b, f_bb),
@@ -400,6 +406,14 @@ def _dense_pair(x, y, a, b, eps, f0, config, xp):
     return f, g, n_iter, trace[-1], trace
 
 
+def _self_term(pair, xp, like):
+    """The self term's dict (as :func:`_self_dual`) from :func:`dense_self`'s pair form: the
+    points are in both slots, so their derivatives are twice those of one slot."""
+    term = {key: pair[key] for key in ("value", "linear", "f", "n_iter", "err", "trace")}
+    term.update(grad_x=2.0 * pair["grad_x"], grad_a=2.0 * pair["grad_a"])
+    return term if is_numpy_namespace(xp) else to_namespace(term, xp, device_of(like))
+
+
 def _solve_same(x, a, f, eps, rho, lam, traced, config, costs, xp):
     """OT_eps(a, a) for every term when the two clouds are the same: S is exactly 0.
 
@@ -410,13 +424,10 @@ def _solve_same(x, a, f, eps, rho, lam, traced, config, costs, xp):
     if config.balanced and not config.stored:
         host = host_pair(x, x, a, a, config.spec)
     if host is not None:  # (the same loop on the host kernel: see _dense_pair.dense_self)
-        start = host_view(f)
-        ab = dense_self(host, float(eps), start, config.num_iter_max, config.tol)
-        ab = ab if is_numpy_namespace(xp) else to_namespace(ab, xp, device_of(x))
-        out = {"ab": ab}
-        if config.debias:  # x in both slots: twice the derivatives of one slot
-            self_term = dict(ab, grad_x=2.0 * ab["grad_x"], grad_a=2.0 * ab["grad_a"])
-            out["aa"] = out["bb"] = self_term
+        ab = dense_self(host, float(eps), host_view(f), config.num_iter_max, config.tol)
+        out = {"ab": ab if is_numpy_namespace(xp) else to_namespace(ab, xp, device_of(x))}
+        if config.debias:
+            out["aa"] = out["bb"] = _self_term(ab, xp, x)
         return out
     log_a = log_weights(a, xp)
 
