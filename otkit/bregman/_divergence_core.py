@@ -30,6 +30,7 @@ from ..backend import (
     device_of,
     fori_loop,
     from_numpy,
+    host_view,
     inplace_ops,
     is_jax_namespace,
     is_numpy_namespace,
@@ -40,6 +41,8 @@ from ..backend import (
     stop_gradient,
     to_numpy,
 )
+from ._dense_pair import dense_pair, dense_self, host_pair
+from ._divergence_expansion import large_epsilon_expansion
 from ._divergence_scales import (
     SMALL_EPS,
     check_scales,
@@ -56,7 +59,6 @@ from ._pointcloud import (
     CostSpec,
     cost_block,
     diameter,
-    map_row_blocks,
     online_softmin,
     softmin_cols_online,
     softmin_rows_online,
@@ -200,15 +202,25 @@ def _solve(x, y, a, b, eps, rho, stages, config, xp):
     zeros = functools.partial(xp.zeros, dtype=x.dtype, device=device_of(x))
     state = (zeros((n,)), zeros((n,)), zeros((m,)))
 
+    # The (x, y) problem on the host kernel of _dense_pair (squared Euclidean NumPy or CPU
+    # torch views, positive weights) anneals there, and identical clouds solve from f_aa
+    # (_solve_same): only the self terms anneal here then.
+    host = None
+    if config.dense and not config.stored and not config.same_clouds:
+        host = host_pair(x, y, a, b, spec)
+    cross = host is None and not config.same_clouds
+
     def anneal(t, state):
         f, f_aa, f_bb = state
         e = stages[t]
         lam = damping(e)
-        g = lam * costs.softmin("yx", log_a + f / e, e)
-        f = lam * costs.softmin("xy", log_b + g / e, e)
+        if cross:
+            g = lam * costs.softmin("yx", log_a + f / e, e)
+            f = lam * costs.softmin("xy", log_b + g / e, e)
         if config.debias:
             f_aa = 0.5 * (f_aa + lam * costs.softmin("xx", log_a + f_aa / e, e))
-            f_bb = 0.5 * (f_bb + lam * costs.softmin("yy", log_b + f_bb / e, e))
+            if not config.same_clouds:  # (there f_bb is f_aa: unused)
+                f_bb = 0.5 * (f_bb + lam * costs.softmin("yy", log_b + f_bb / e, e))
         return f, f_aa, f_bb
 
     if config.n_stages:  # (JAX traces the body even for an empty loop)
@@ -217,13 +229,24 @@ def _solve(x, y, a, b, eps, rho, stages, config, xp):
     lam = damping(eps)
     if config.same_clouds:
         return _solve_same(x, a, f_aa, eps, rho, lam, traced, config, costs, xp)
-    if config.dense and not (config.stored and n * m <= LOG_DOMAIN_PAIRS):
-        f, g, n_iter, err, trace = _dense_pair(x, y, a, b, eps, f, config, xp)
+    if host is not None:
+        levels = [float(e) for e in to_numpy(stages)[: config.n_stages]]
+        ab = dense_pair(host, float(eps), levels, config.num_iter_max, config.tol)
+        out = {"ab": ab if is_numpy_namespace(xp) else to_namespace(ab, xp, device_of(x))}
     else:
-        f, g, n_iter, err, trace = _log_pair(costs, a, b, eps, rho, f, lam, config, xp)
-    out = {"ab": _pair_dual(x, y, a, b, f, g, eps, rho, spec, xp, log_a, log_b)}
-    out["ab"].update(f=f, g=g, n_iter=n_iter, err=err, trace=trace)
-    if config.debias:
+        if config.dense and not (config.stored and n * m <= LOG_DOMAIN_PAIRS):
+            f, g, n_iter, err, trace = _dense_pair(x, y, a, b, eps, f, config, xp)
+        else:
+            f, g, n_iter, err, trace = _log_pair(costs, a, b, eps, rho, f, lam, config, xp)
+        out = {"ab": _pair_dual(x, y, a, b, f, g, eps, rho, spec, xp, log_a, log_b)}
+        out["ab"].update(f=f, g=g, n_iter=n_iter, err=err, trace=trace)
+    if config.debias and host is not None:  # (the self terms on their host kernels too)
+        for name, points, weights, start in (("aa", 0, 2, f_aa), ("bb", 1, 3, f_bb)):
+            views = (host[points], host[points], host[weights], host[weights])
+            term = dense_self(views, float(eps), host_view(start), config.num_iter_max,
+                              config.tol)  # fmt: skip
+            out[name] = _self_term(term, xp, x)
+    elif config.debias:
         for name, which, points, weights, log_w, start in (
             ("aa", "xx", x, a, log_a, f_aa),
             ("bb", "yy", y, b, log_b, f_bb),
@@ -383,12 +406,29 @@ def _dense_pair(x, y, a, b, eps, f0, config, xp):
     return f, g, n_iter, trace[-1], trace
 
 
+def _self_term(pair, xp, like):
+    """The self term's dict (as :func:`_self_dual`) from :func:`dense_self`'s pair form: the
+    points are in both slots, so their derivatives are twice those of one slot."""
+    term = {key: pair[key] for key in ("value", "linear", "f", "n_iter", "err", "trace")}
+    term.update(grad_x=2.0 * pair["grad_x"], grad_a=2.0 * pair["grad_a"])
+    return term if is_numpy_namespace(xp) else to_namespace(term, xp, device_of(like))
+
+
 def _solve_same(x, a, f, eps, rho, lam, traced, config, costs, xp):
     """OT_eps(a, a) for every term when the two clouds are the same: S is exactly 0.
 
     The alternating iteration is slow on identical clouds (its linearization has
     eigenvalues near 1 when the plan is near the identity); the averaged one is fast.
     """
+    host = None
+    if config.balanced and not config.stored:
+        host = host_pair(x, x, a, a, config.spec)
+    if host is not None:  # (the same loop on the host kernel: see _dense_pair.dense_self)
+        ab = dense_self(host, float(eps), host_view(f), config.num_iter_max, config.tol)
+        out = {"ab": ab if is_numpy_namespace(xp) else to_namespace(ab, xp, device_of(x))}
+        if config.debias:
+            out["aa"] = out["bb"] = _self_term(ab, xp, x)
+        return out
     log_a = log_weights(a, xp)
 
     def softmin(h):
@@ -493,106 +533,3 @@ def attach_gradients(value, pairs, xp):
             continue
         out = out + xp.sum(sg(grad, xp) * (array - sg(array, xp)))
     return out
-
-
-def _means(x, y, weights_y, spec, xp):
-    """Row means of C and C^2 under the normalized ``weights_y``, and of grad_x C.
-
-    ``transport_pass`` at an epsilon so large that C / eps vanishes against the log
-    weights: its plan is then the product of the row and ``weights_y``.
-    """
-    huge = float(xp.finfo(x.dtype).max) ** 0.75
-    _, grad, mean = transport_pass(x, y, log_weights(weights_y, xp), huge, spec, xp)
-    block = spec.rows_per_block(x.shape[0], y.shape[0])
-
-    def squares(xb):
-        cost = cost_block(xb, y, spec, xp)
-        return xp.matmul(cost * cost, weights_y[:, None])
-
-    second = map_row_blocks(squares, x, block, 1, xp)[:, 0]
-    return mean, grad, second
-
-
-def _pair_moments(x, y, alpha, beta, spec, xp, same=False):
-    """E = <alpha (x) beta, C>, V = <alpha (x) beta, C~^2> (C~ doubly centred), row/col means."""
-    rows, grad_x, second = _means(x, y, beta, spec, xp)
-    if same:
-        cols, grad_y = rows, grad_x
-    else:
-        cols, grad_y, _ = _means(y, x, alpha, spec, xp)
-    mean = xp.sum(alpha * rows)
-    spread = (
-        xp.sum(alpha * second)
-        - xp.sum(alpha * rows * rows)
-        - xp.sum(beta * cols * cols)
-        + mean * mean
-    )
-    return {"E": mean, "V": xp.clip(spread, min=0.0), "rows": rows, "cols": cols,
-            "grad_x": grad_x, "grad_y": grad_y}  # fmt: skip
-
-
-def large_epsilon_expansion(x, y, a, b, eps, spec, debias, value, xp):
-    """Balanced OT_eps and S_eps to first order in 1/eps, for eps far above the cost range.
-
-    With alpha = a / m, beta = b / m (m the common mass) and C~ the cost doubly centred
-    under alpha (x) beta, the optimal plan is m alpha (x) beta (1 - C~ / eps + O(eps^-2)),
-    hence
-
-        OT_eps(a, b) = m <alpha (x) beta, C> - m <alpha (x) beta, C~^2> / (2 eps)
-                       + eps m (m - 1 - log m) + O(eps^-2),
-
-    and <P, C> has the same expansion with 1 / eps in place of 1 / (2 eps) and no constant.
-    In S_eps the constants cancel exactly and are left out, so no term of size eps is
-    formed: at eps = inf the value is the energy distance (MMD)
-    m <alpha - beta, -C (alpha - beta)> / 2. The gradients are those of the eps = inf term
-    (relative error O(C / eps)).
-
-    Returns the value (without the constant for ``debias``), the gradients with respect to
-    (x, y, a, b) and the per-problem values for the log.
-    """
-    inverse = 0.0 if eps == math.inf else 1.0 / eps
-    if is_jax_namespace(xp):  # (one compiled program instead of ~160 eager dispatches)
-        inverse = xp.asarray(inverse, dtype=x.dtype)
-        terms = _jitted_expansion(spec, debias, value, xp)(x, y, a, b, inverse)
-    else:
-        terms = _expansion_terms(x, y, a, b, inverse, spec, debias, value, xp)
-    total, grads, values, gap = terms
-    constant = 0.0
-    if value == "regularized" and float(gap) != 0.0:
-        constant = eps * gap  # (eps = inf leaves the biased value infinite, as it is)
-    values = {key: v + constant for key, v in values.items()}
-    if not debias:
-        total = total + constant
-    return total, list(grads), values
-
-
-def _expansion_terms(x, y, a, b, inverse, spec, debias, value, xp):
-    """The terms of :func:`large_epsilon_expansion` without the constant eps m (m-1-log m)."""
-    mass = xp.sum(a)
-    alpha, beta = a / mass, b / xp.sum(b)
-    factor = (0.5 if value == "regularized" else 1.0) * inverse
-    ab = _pair_moments(x, y, alpha, beta, spec, xp)
-    total = mass * (ab["E"] - factor * ab["V"])
-    grads = [a[:, None] * ab["grad_x"], b[:, None] * ab["grad_y"], ab["rows"], ab["cols"]]
-    parts = {"ab": ab}
-    if debias:
-        aa = _pair_moments(x, x, alpha, alpha, spec, xp, same=True)
-        bb = _pair_moments(y, y, beta, beta, spec, xp, same=True)
-        total = total - 0.5 * mass * ((aa["E"] + bb["E"]) - factor * (aa["V"] + bb["V"]))
-        grads[0] = grads[0] - a[:, None] * aa["grad_x"]
-        grads[1] = grads[1] - b[:, None] * bb["grad_x"]
-        grads[2] = grads[2] - aa["rows"]
-        grads[3] = grads[3] - bb["rows"]
-        parts.update(aa=aa, bb=bb)
-    values = {key: mass * (part["E"] - factor * part["V"]) for key, part in parts.items()}
-    excess = mass - 1.0
-    gap = mass * (excess - xp.log1p(excess))  # m (m - 1 - log m), without cancelling
-    return total, tuple(grads), values, gap
-
-
-@functools.lru_cache(maxsize=16)
-def _jitted_expansion(spec, debias, value, xp):
-    def run(x, y, a, b, inverse):
-        return _expansion_terms(x, y, a, b, inverse, spec, debias, value, xp)
-
-    return jit(run, xp)

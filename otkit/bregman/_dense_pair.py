@@ -1,0 +1,387 @@
+"""The balanced (x, y) problem of a point-cloud divergence on a stored kernel, on the host.
+
+For the squared Euclidean cost on eager NumPy arrays (and CPU torch tensors outside
+autograd, through zero-copy views), :func:`dense_pair` replaces the three parts of the
+generic solve of the (x, y) problem: the annealing by online c-transforms (two exp passes
+per stage), the stabilized scaling loop on the stored cost and the dual value by two more
+exp passes (:func:`otkit.bregman._pointcloud.transport_pass`). Everything runs on one
+stabilized kernel
+
+    K_ij = a_i b_j exp((f_i + g_j - C_ij) / e),
+
+written for the potentials (f, g) of the moment by one BLAS product of (n, d + 2) by
+(d + 2, m) factors, since ``(f_i + g_j - |x_i - y_j|^2) / e + log a_i + log b_j`` is
+``alpha_i + beta_j + 2 <x_i, y_j> / e`` with ``alpha_i = (f_i - |x_i|^2) / e + log a_i``
+and ``beta_j = (g_j - |y_j|^2) / e + log b_j``; no cost matrix is stored. Then
+
+- an annealing stage at e is one such kernel (one exp per entry) and two matrix-vector
+  products: the column sums ``s = 1 K`` give the exact c-transform ``g <- g - e log(s / b)``
+  and the row sums ``r = K (b / s)`` the exact ``f <- f - e log(r / a)``; the same iteration
+  as the log-domain stage (two exp per entry), up to rounding and to the exponent floor;
+- the loop at eps is the over-relaxed stabilized scaling loop of
+  :func:`otkit.bregman._sinkhorn_numpy.stabilized_sinkhorn` (the same updates and stopping
+  rule), its adaptive relaxation factor re-estimated every 10 iterations instead of 20
+  (``WINDOW``), on Python floats;
+- the dual value, the linear cost and the envelope gradients come from the final plan
+  ``P = diag(u) K diag(v)`` by matrix products: its row and column sums, ``P y``,
+  ``P^T x`` and ``P |y|^2`` (no exp pass).
+
+A stage whose sums leave the scaling range (a kernel row or column underflowed) is redone
+by the exact log-domain c-transforms; the loop rebuilds its kernel by an exact half step
+as the stabilized loop does. :func:`dense_self` runs the averaged loop of the self term
+OT_eps(a, a) the same way (one matrix-vector product per iteration).
+
+On issue 16's clouds (200 to 500 points, reg 0.1) an annealing stage costs one float32
+exp per entry where the online stage costs two float64 ones, an iteration at eps two
+matrix-vector products and some 25 vector operations, and ``otkit.pairwise`` of the
+divergences about 0.3 times the CPU time of the generic solve.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import host_view
+from ._pointcloud import CostSpec, _numpy_softmin
+from ._relaxation import GUARD, OMEGA_MAX, WARMUP
+from ._sinkhorn_numpy import _limits
+
+__all__ = ["dense_pair", "dense_self", "host_pair"]
+
+
+def host_pair(x, y, a, b, spec):
+    """NumPy views of (x, y, a, b) when :func:`dense_pair` applies, else None: the squared
+    Euclidean cost, positive weights, one floating dtype, arrays on the host (NumPy, or
+    CPU torch tensors outside autograd)."""
+    if not spec.squared_euclidean:
+        return None
+    views = [host_view(v) for v in (x, y, a, b)]
+    if any(v is None for v in views) or len({v.dtype for v in views}) != 1:
+        return None
+    if views[0].dtype not in (np.float32, np.float64):
+        return None
+    if not (np.minimum.reduce(views[2]) > 0 and np.minimum.reduce(views[3]) > 0):
+        return None
+    return views
+
+
+class _Kernel:
+    """Writes K = (a_i b_j exp((f_i + g_j - C_ij) / e))_ij into one (n, m) buffer of the
+    ``work`` dtype (that of the points by default)."""
+
+    def __init__(self, x, y, a, b, work=None):
+        (n, d), m = x.shape, y.shape[0]
+        work = x.dtype if work is None else np.dtype(work)
+        self.x, self.y, self.a, self.b = x, y, a, b
+        self.log_a, self.log_b = np.log(a), np.log(b)
+        self.x_sq = np.einsum("ij,ij->i", x, x)
+        self.y_sq = np.einsum("ij,ij->i", y, y)
+        self.left = np.empty((n, d + 2), dtype=work)
+        self.left[:, :d] = x
+        self.left[:, d + 1] = 1.0
+        self.right = np.empty((d + 2, m), dtype=work)
+        self.right[d] = 1.0
+        self.buffer = np.empty((n, m), dtype=work)
+        self.bound, self.floor = _limits(work, np)
+        self.ones = np.ones(n, dtype=work)
+        # max |<x_i, y_j>|: the exponents are at least min alpha + min beta - 2 reach / e
+        self.reach = math.sqrt(float(np.maximum.reduce(self.x_sq) * np.maximum.reduce(self.y_sq)))
+
+    def build(self, f, g, e):
+        """The kernel for the potentials (f, g) at e (the exponents floored)."""
+        d = self.x.shape[1]
+        alpha = (f - self.x_sq) * (1.0 / e)
+        alpha += self.log_a
+        beta = (g - self.y_sq) * (1.0 / e)
+        beta += self.log_b
+        self.left[:, d] = alpha
+        np.multiply(self.y.T, 2.0 / e, out=self.right[:d])
+        self.right[d + 1] = beta
+        kernel = np.matmul(self.left, self.right, out=self.buffer)
+        lowest = np.minimum.reduce(alpha) + np.minimum.reduce(beta) - 2.0 * self.reach / e
+        if not lowest > self.floor:  # (a bound: no pass when no exponent can be below)
+            np.maximum(kernel, self.floor, out=kernel)
+        # Potentials far from consistent at e (a stage much smaller than the last) overflow:
+        # the sums are then out of range, and the callers take the exact half steps.
+        with np.errstate(over="ignore"):
+            return np.exp(kernel, out=kernel)
+
+    def in_range(self, s):
+        """Whether every entry of ``s`` lies in [1 / bound, bound] (False on NaN)."""
+        return bool(np.minimum.reduce(s) > 1.0 / self.bound and np.maximum.reduce(s) < self.bound)
+
+    def exact_rows(self, g, e):
+        """f = T_e(g), the exact log-domain c-transform on the rows."""
+        return _numpy_softmin(self.x, self.y, self.log_b + g / e, e, _SQUARED)
+
+    def exact_cols(self, f, e):
+        """g = T_e(f) on the columns."""
+        return _numpy_softmin(self.y, self.x, self.log_a + f / e, e, _SQUARED)
+
+
+_SQUARED = CostSpec()
+# Iterations between two estimates of the relaxation factor (20 in the generic loops): the
+# first estimate, after WARMUP plain iterations, is low (their error falls faster than the
+# asymptotic rate), and re-estimating sooner gains. Measured from the annealed start on
+# 20 pairs of issue 16's clouds, total iterations at eps: 981 (window 20), 899 (15),
+# 850 (12), 824 (10), 865 (8, one pair at 101); at reg 0.02: 2625 and 2578; at reg 0.5:
+# 429 and 390.
+WINDOW = 10
+
+
+# Largest exponent (in absolute value, bounded from the potentials) for which an annealing
+# stage of float64 points uses the float32 kernel: its rounding then moves each exponent by
+# at most 2**-24 times it, 1e-3.
+_FLOAT32_EXPONENT = 1e-3 * 2.0**24
+
+
+def _anneal(kern, stages, fast=None):
+    """(f, g) after one exact Sinkhorn iteration (g then f) at each stage, from (0, 0).
+
+    ``fast``: the same kernel in float32 for float64 points, used where the exponents are
+    small enough (``_FLOAT32_EXPONENT``): the stages only give the loop its start, and a
+    float32 kernel costs about half the time (exp and products) for potentials within
+    about 1e-3 e of the float64 ones, which the loop at eps removes with the rest of the
+    start's error (measured on 60 pairs of issue 16's clouds: the same iterations at eps,
+    values within 5e-16 relative).
+    """
+    dtype = kern.x.dtype
+    f = np.zeros(kern.x.shape[0], dtype=dtype)
+    g = np.zeros(kern.y.shape[0], dtype=dtype)
+    size = kern.reach + np.maximum.reduce(kern.x_sq) + np.maximum.reduce(kern.y_sq)
+    logs = -np.minimum.reduce(kern.log_a) - np.minimum.reduce(kern.log_b)
+    for e in stages:
+        reach = (size + np.maximum.reduce(np.abs(f)) + np.maximum.reduce(np.abs(g))) / e
+        use = fast if fast is not None and reach + logs < _FLOAT32_EXPONENT else kern
+        # The column sums of the kernel give the exact g <- T(f) whatever g it was built
+        # with, unless a column underflowed or overflowed (then b / sums is out of range).
+        kernel = use.build(f, g, e)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            cols = use.ones @ kernel
+            ratio = kern.b / cols
+            ok = use.in_range(ratio)
+            if ok:
+                rows = kernel @ ratio.astype(kernel.dtype, copy=False)
+                ok = use.in_range(kern.a / rows)
+        if ok:
+            g = g - e * np.log(cols / kern.b)
+            f = f - e * np.log(rows / kern.a)
+        else:
+            g = kern.exact_cols(f, e)
+            f = kern.exact_rows(g, e)
+    return f, g
+
+
+def _omega(w, rate):
+    """:func:`otkit.bregman._relaxation.optimal_omega` on floats."""
+    mu = (rate + w - 1.0) / (math.sqrt(rate) * w)
+    mu2 = min(mu * mu, 0.9999)
+    return min(max(2.0 / (1.0 + math.sqrt(1.0 - mu2)), 1.0), OMEGA_MAX)
+
+
+class _Schedule:
+    """:func:`schedule_start` / :func:`schedule_step` of :mod:`otkit.bregman._relaxation`
+    (adaptive factor) on Python floats: the same arithmetic, without array calls."""
+
+    def __init__(self, err):
+        self.w, self.t, self.best, self.mark, self.off = 1.0, 0.0, err, err, False
+
+    def step(self, err):
+        self.t += 1.0
+        t = self.t
+        self.off = self.off or (self.w > 1.0 and err > GUARD * self.best)
+        self.best = min(self.best, err)
+        first = t == WARMUP
+        due = first or (t > WARMUP and math.fmod(t - WARMUP, WINDOW) == 0.0)
+        if due:
+            window = WARMUP if first else WINDOW
+            if err > 0.0 and err < self.mark:
+                self.w = _omega(self.w, (err / self.mark) ** (1.0 / window))
+            self.mark = err
+        if self.off:
+            self.w = 1.0
+        return self.w
+
+
+def _relaxed(previous, exact, w):
+    """The over-relaxed scaling ``exact (exact / previous)^(w - 1)``, the factor clipped to
+    [1/e, e]: the potential eps log(u) moves (w - 1) times its exact step further, by at
+    most eps (:func:`otkit.bregman._relaxation.relax`)."""
+    if w == 1.0:
+        return exact
+    step = np.divide(exact, previous)
+    np.log(step, out=step)
+    step *= w - 1.0
+    np.minimum(np.maximum(step, -1.0, out=step), 1.0, out=step)
+    np.exp(step, out=step)
+    step *= exact
+    return step
+
+
+def _norm(values, target):
+    """||values - target||_2 (``values`` is overwritten)."""
+    values -= target
+    return math.sqrt(np.dot(values, values))
+
+
+def _loop(kern, f, g, eps, num_iter_max, tol):
+    """The over-relaxed stabilized scaling loop at eps from (f, T(f)) (see the module note).
+
+    Returns ``(kernel, u, v, f, g, n_iter, trace)``: the plan is ``diag(u) kernel diag(v)``.
+    """
+    a, b = kern.a, kern.b
+    kernel = kern.build(f, g, eps)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        cols = kern.ones @ kernel
+        v, col_sums = b / cols, cols  # (the exact column update: g + eps log v = T(f))
+    if not kern.in_range(v):
+        g = kern.exact_cols(f, eps)
+        kernel = kern.build(f, g, eps)
+        v, col_sums = np.ones_like(b), b
+    u = np.ones_like(a)
+    trace, n_iter, relaxed, schedule, w = [], 0, True, None, 1.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        while True:
+            row_sums = kernel @ v
+            err = _norm(u * row_sums, a)
+            if relaxed:
+                err = math.hypot(err, _norm(v * col_sums, b))
+            if math.isnan(err):
+                err = math.inf
+            if relaxed and (err < tol or n_iter >= num_iter_max):
+                # End as plain Sinkhorn (exact columns), as the stabilized loop does.
+                relaxed, w = False, 1.0
+                v = b / (u @ kernel)
+                if not kern.in_range(v):
+                    f = f + eps * np.log(u)
+                    g = kern.exact_cols(f, eps)
+                    kernel = kern.build(f, g, eps)
+                    u, v = np.ones_like(a), np.ones_like(b)
+                continue
+            trace.append(err)
+            if err < tol or n_iter >= num_iter_max:
+                break
+            if relaxed:
+                if schedule is None:
+                    schedule = _Schedule(err)
+                else:
+                    w = schedule.step(err)
+            u = _relaxed(u, a / row_sums, w)
+            if not kern.in_range(u):
+                g = g + eps * np.log(v)
+                f = kern.exact_rows(g, eps)
+                kernel = kern.build(f, g, eps)
+                u, v = np.ones_like(a), np.ones_like(b)
+            col_sums = u @ kernel
+            v = _relaxed(v, b / col_sums, w)
+            if not kern.in_range(v):
+                f = f + eps * np.log(u)
+                g = kern.exact_cols(f, eps)
+                kernel = kern.build(f, g, eps)
+                u, v = np.ones_like(a), np.ones_like(b)
+                col_sums = b
+            n_iter += 1
+    return kernel, u, v, f, g, n_iter, trace
+
+
+def _plan_dual(kern, kernel, u, v, f, g, eps):
+    """Dual value, <P, C> and the partial derivatives of :func:`_pair_dual`, from the plan
+    P = diag(u) kernel diag(v) whose potentials are (f, g)."""
+    x, y, a, b = kern.x, kern.y, kern.a, kern.b
+    d = x.shape[1]
+    # P [y, |y|^2, 1] and P^T [x, 1], as products with the kernel
+    right = np.empty((y.shape[0], d + 2), dtype=y.dtype)
+    np.multiply(y, v[:, None], out=right[:, :d])
+    np.multiply(kern.y_sq, v, out=right[:, d])
+    right[:, d + 1] = v
+    moments = kernel @ right
+    moments *= u[:, None]
+    left = np.empty((d + 1, x.shape[0]), dtype=x.dtype)
+    np.multiply(x.T, u, out=left[:d])
+    left[d] = u
+    col_moments = left @ kernel
+    col_moments *= v
+    row_mass, col_mass = moments[:, d + 1], col_moments[d]
+    p_y, p_x = moments[:, :d], col_moments[:d].T
+    linear = (
+        np.add.reduce(row_mass * kern.x_sq)
+        + np.add.reduce(moments[:, d])
+        - 2.0 * np.add.reduce(np.einsum("ij,ij->i", x, p_y))
+    )
+    mass_a, mass_b = np.add.reduce(a), np.add.reduce(b)
+    value = a @ f + b @ g - eps * (np.add.reduce(row_mass) - mass_a * mass_b)
+    return {
+        "value": value,
+        "linear": linear,
+        "grad_x": 2.0 * (row_mass[:, None] * x - p_y),
+        "grad_y": 2.0 * (col_mass[:, None] * y - p_x),
+        "grad_a": f - eps * (row_mass / a - mass_b),
+        "grad_b": g - eps * (col_mass / b - mass_a),
+    }
+
+
+def dense_pair(views, eps, stages, num_iter_max, tol):
+    """The balanced (x, y) problem at ``eps`` on the host views (x, y, a, b) of
+    :func:`host_pair`, annealed through ``stages`` (floats above eps).
+
+    Returns the dict of :func:`otkit.bregman._divergence_core._pair_dual` (NumPy arrays)
+    with ``f``, ``g`` (the potentials of the returned plan), ``n_iter`` (iterations at eps),
+    ``err`` (the last row-marginal error) and ``trace``.
+    """
+    kern = _Kernel(*views)
+    fast = None
+    if stages and views[0].dtype == np.float64:
+        fast = _Kernel(*views, work=np.float32)
+    f, g = _anneal(kern, stages, fast)
+    if not stages:
+        f = np.zeros_like(kern.a)
+        g = kern.exact_cols(f, eps)
+    kernel, u, v, f, g, n_iter, trace = _loop(kern, f, g, eps, num_iter_max, tol)
+    with np.errstate(divide="ignore"):
+        f_out, g_out = f + eps * np.log(u), g + eps * np.log(v)
+    out = _plan_dual(kern, kernel, u, v, f_out, g_out, eps)
+    out.update(f=f_out, g=g_out, n_iter=n_iter, err=trace[-1], trace=trace)
+    return out
+
+
+def dense_self(views, eps, f0, num_iter_max, tol):
+    """OT_eps(a, a) on the host views (x, x, a, a) by the averaged update
+    ``f <- (f + T(f)) / 2`` of :func:`otkit.bregman._sinkhorn_loop.symmetric_log_loop`
+    from ``f0``, in the scaling domain: with the kernel K of the potentials (f0, f0) and
+    ``f = f0 + eps log s``, ``T(f) = f0 - eps log(K s / a)``, so an iteration is
+    ``s <- sqrt(s a / (K s))`` (one matrix-vector product instead of an exp pass) and the
+    error ``||a (exp((f - T(f)) / eps) - 1)||`` is ``||s K s - a||``. A step whose scaling
+    would leave [1 / bound, bound] is taken in the log domain instead (the exact T(f)),
+    and the kernel rebuilt at the new f.
+
+    Returns the dict of :func:`_plan_dual` for the pair (f, f) with ``f``, ``g`` (= f),
+    ``n_iter``, ``err`` and ``trace``.
+    """
+    kern = _Kernel(*views)
+    a = kern.a
+    base = f0
+    kernel = kern.build(base, base, eps)
+    s = np.ones_like(a)
+    n_iter = 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        products = kernel @ s
+        trace = [_norm(s * products, a)]
+        while n_iter < num_iter_max and not trace[-1] < tol:
+            update = np.sqrt(s * (a / products))
+            if kern.in_range(update):
+                s = update
+            else:  # the same step in the log domain, from f (s is in range)
+                f = base + eps * np.log(s)
+                base = 0.5 * (f + kern.exact_rows(f, eps))
+                kernel = kern.build(base, base, eps)
+                s = np.ones_like(a)
+            products = kernel @ s
+            err = _norm(s * products, a)
+            trace.append(math.inf if math.isnan(err) else err)
+            n_iter += 1
+        f = base + eps * np.log(s)
+    out = _plan_dual(kern, kernel, s, s, f, f, eps)
+    out.update(f=f, g=f, n_iter=n_iter, err=trace[-1], trace=trace)
+    return out

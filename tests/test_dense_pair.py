@@ -1,0 +1,242 @@
+"""The (x, y) problem of the point-cloud divergences on the host kernel (otkit/bregman/
+_dense_pair.py): squared Euclidean cost, eager NumPy or CPU torch, clouds above the stored
+size (129 points and more), positive weights.
+
+Oracles: a brute-force log-domain Sinkhorn on the dense cost (converged to 1e-13), its dual
+value and envelope gradients; the generic path of the same solve (the online annealing, the
+stabilized loop on the stored cost and the transport passes); the float schedule against
+:mod:`otkit.bregman._relaxation`'s array one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import is_backend, to_np, to_xp
+
+import otkit as ot
+from otkit.bregman import _dense_pair, _divergence_core
+from otkit.bregman import _relaxation as relaxation
+from otkit.bregman._pointcloud import CostSpec
+
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(150, 2))
+Y = RNG.normal(size=(170, 2)) + np.array([0.8, -0.3])
+A = RNG.uniform(0.5, 1.5, size=150)
+A /= A.sum()
+B = RNG.uniform(0.5, 1.5, size=170)
+B /= B.sum()
+TIGHT = {"stopThr": 1e-12, "numItermax": 100000}
+
+
+def _brute_force(x, y, a, b, eps, tol=1e-13):
+    """OT_eps(a, b) of the squared Euclidean cost by the log-domain Sinkhorn on the dense
+    cost, and its gradient with respect to x (the envelope one, 2 (r_i x_i - (P y)_i))."""
+    C = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    log_a, log_b = np.log(a), np.log(b)
+    f, g = np.zeros(len(a)), np.zeros(len(b))
+
+    def lse(scores, axis):
+        top = scores.max(axis=axis, keepdims=True)
+        return np.squeeze(top + np.log(np.exp(scores - top).sum(axis=axis, keepdims=True)), axis)
+
+    for step in range(200000):
+        g = -eps * lse((f[:, None] - C) / eps + log_a[:, None], 0)
+        f = -eps * lse((g[None, :] - C) / eps + log_b[None, :], 1)
+        if step % 10 == 0:
+            plan = np.exp((f[:, None] + g[None, :] - C) / eps + log_a[:, None] + log_b[None, :])
+            if np.linalg.norm(plan.sum(0) - b) < tol:
+                break
+    value = a @ f + b @ g - eps * (plan.sum() - a.sum() * b.sum())
+    grad_x = 2.0 * (plan.sum(1)[:, None] * x - plan @ y)
+    return value, grad_x
+
+
+def _generic(monkeypatch):
+    """Route the solve to the generic path (no host kernel)."""
+    monkeypatch.setattr(_divergence_core, "host_pair", lambda *args: None)
+
+
+def test_the_host_kernel_solves_issue_16s_problems():
+    """The path applies to these clouds (not to the stored, tiny ones) and reports the
+    iterations at eps and the annealing stages."""
+    assert _dense_pair.host_pair(X, Y, A, B, CostSpec()) is not None
+    assert _dense_pair.host_pair(X, Y, A, np.r_[0.0, B[1:]], CostSpec()) is None
+    assert _dense_pair.host_pair(X, Y, A, B, CostSpec(p=1.0)) is None
+    _, log = ot.sinkhorn_divergence(X, Y, A, B, reg=0.05, debias=False, log=True)
+    assert log["n_stages"] > 0 and 0 < log["n_iter"] < 200
+    assert log["err"] < 1e-6
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.3])
+def test_value_and_gradient_equal_the_brute_force_oracle(eps):
+    value, grad_x = _brute_force(X, Y, A, B, eps)
+    got = ot.sinkhorn_divergence(X, Y, A, B, reg=eps, debias=False, **TIGHT)
+    np.testing.assert_allclose(float(got), value, rtol=1e-10)
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(X, requires_grad=True)
+    out = ot.sinkhorn_divergence(x, torch.tensor(Y), torch.tensor(A), torch.tensor(B), reg=eps,
+                                 debias=False, **TIGHT)  # fmt: skip
+    (grad,) = torch.autograd.grad(out, x)
+    # (the envelope gradient at converged potentials: its error is the marginal error's)
+    np.testing.assert_allclose(grad.numpy(), grad_x, atol=1e-9)
+
+
+def test_equals_the_generic_path_at_the_default_tolerance(monkeypatch):
+    """Same iteration, same stopping rule: values within the tolerance's reach of each
+    other (both ~1e-10 relative from the converged value), gradients too."""
+    options = {"reg": 0.05, "a": A, "b": B}
+    fast, log = ot.sinkhorn_divergence(X, Y, log=True, **options)
+    converged = ot.sinkhorn_divergence(X, Y, **options, **TIGHT)
+    _generic(monkeypatch)
+    slow, slow_log = ot.sinkhorn_divergence(X, Y, log=True, **options)
+    assert abs(float(fast) / float(converged) - 1) < 1e-8
+    assert abs(float(slow) / float(converged) - 1) < 1e-8
+    assert log["n_stages"] == slow_log["n_stages"]
+    # The re-estimated relaxation factor (every 10 iterations, not 20) needs fewer.
+    assert log["n_iter"] <= slow_log["n_iter"]
+
+
+def test_linear_value_and_all_gradients_equal_the_generic_path(monkeypatch):
+    torch = pytest.importorskip("torch")
+    tensors = [torch.tensor(v, requires_grad=True) for v in (X, Y, A, B)]
+
+    def run():
+        out = {}
+        for value in ("regularized", "linear"):
+            total = ot.sinkhorn_divergence(*tensors, reg=0.1, value=value, grad="envelope",
+                                           **TIGHT)  # fmt: skip
+            out[value] = (total.item(), torch.autograd.grad(total, tensors))
+        return out
+
+    fast = run()
+    _generic(monkeypatch)
+    slow = run()
+    for value in fast:
+        np.testing.assert_allclose(fast[value][0], slow[value][0], rtol=1e-10)
+        for k, (got, want) in enumerate(zip(fast[value][1], slow[value][1])):
+            got, want = got.numpy(), want.numpy()
+            if k >= 2:  # weights: (f + c, g - c) is the same solution, a constant apart
+                got, want = got - got.mean(), want - want.mean()
+            np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def _count_exact_transforms(monkeypatch):
+    calls = []
+    for name in ("exact_rows", "exact_cols"):
+        method = getattr(_dense_pair._Kernel, name)
+
+        def counted(self, potential, e, method=method, name=name):
+            calls.append(name)
+            return method(self, potential, e)
+
+        monkeypatch.setattr(_dense_pair._Kernel, name, counted)
+    return calls
+
+
+def test_a_stage_falls_back_to_the_log_domain_when_its_kernel_underflows(monkeypatch):
+    """Clouds 40 units apart with ``diameter=1``: the first stage's kernel (built with g = 0
+    at eps_0 = 2) underflows; the exact c-transforms take over and the value is the
+    converged one."""
+    far = Y + 40.0
+    calls = _count_exact_transforms(monkeypatch)
+    got = ot.sinkhorn_divergence(X, far, A, B, reg=0.5, diameter=1.0, **TIGHT)
+    assert calls == ["exact_cols", "exact_rows"]
+    value = ot.sinkhorn_divergence(X, far, A, B, reg=0.5, **TIGHT)
+    np.testing.assert_allclose(float(got), float(value), rtol=1e-9)
+    _generic(monkeypatch)
+    np.testing.assert_allclose(float(got), float(ot.sinkhorn_divergence(X, far, A, B, reg=0.5)),
+                               rtol=1e-8)  # fmt: skip
+
+
+def test_a_cold_start_rebuilds_the_kernel(monkeypatch):
+    """No annealing (``scaling=None``) at eps = 0.05: a row scaling leaves [1e-50, 1e50] and
+    the loop absorbs it (an exact half step); the value is the brute-force one."""
+    calls = _count_exact_transforms(monkeypatch)
+    got = ot.sinkhorn_divergence(X, Y, A, B, reg=0.05, scaling=None, debias=False, **TIGHT)
+    assert calls == ["exact_cols", "exact_rows"]  # (the start g = T(0), then the rebuild)
+    value, _ = _brute_force(X, Y, A, B, 0.05, tol=1e-12)
+    np.testing.assert_allclose(float(got), value, rtol=1e-9)
+
+
+def test_the_float_schedule_is_the_array_schedule():
+    """_Schedule (floats) gives the factors of schedule_start / schedule_step for the same
+    errors, with the same estimation window."""
+    errors = 0.05 * np.exp(-0.05 * np.arange(60)) * (1 + 0.3 * np.sin(np.arange(60)))
+    errors[45] = 10.0  # a blow-up: the relaxation stops for good
+    window = _dense_pair.WINDOW
+    schedule = relaxation.schedule_start(np.asarray(errors[0]), None, np)
+    floats = _dense_pair._Schedule(float(errors[0]))
+    try:
+        _dense_pair.WINDOW = relaxation.WINDOW
+        for err in errors[1:]:
+            schedule = relaxation.schedule_step(schedule, np.asarray(err), True, np)
+            assert floats.step(float(err)) == pytest.approx(float(schedule[0]), rel=1e-14)
+    finally:
+        _dense_pair.WINDOW = window
+    assert floats.w == 1.0
+
+
+def test_backends_agree_and_keep_their_types(xp):
+    """NumPy and torch (CPU: the host kernel; CUDA: the stabilized loop on the device) give
+    the same value in the input's namespace and dtype (the other namespaces never take the
+    host kernel: test_divergence covers them)."""
+    if is_backend(xp, "jax") or is_backend(xp, "array_api_strict"):
+        pytest.skip("the host kernel serves NumPy and CPU torch only")
+    args = [to_xp(xp, v) for v in (X, Y, A, B)]
+    got = ot.sinkhorn_divergence(*args, reg=0.1)
+    want = ot.sinkhorn_divergence(X, Y, A, B, reg=0.1, **TIGHT)
+    assert got.dtype == args[0].dtype
+    np.testing.assert_allclose(to_np(got), float(want), rtol=1e-8)
+
+
+def test_float32_input():
+    got = ot.sinkhorn_divergence(X.astype(np.float32), Y.astype(np.float32),
+                                 A.astype(np.float32), B.astype(np.float32), reg=0.1)  # fmt: skip
+    want = ot.sinkhorn_divergence(X, Y, A, B, reg=0.1)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(float(got), float(want), rtol=1e-4)
+
+
+def test_float32_stages_give_the_float64_start():
+    """The annealing stages on the float32 kernel end within 1e-3 e of the float64 ones
+    (the loop at eps removes the difference), and a stage whose exponents are too large
+    for float32 runs on the float64 kernel."""
+    views = (X / 4, Y / 4, A, B)  # (the solve's points: divided by a power of two)
+    stages = [2.0 * 0.25**t for t in range(7)]
+    kern = _dense_pair._Kernel(*views)
+    fast = _dense_pair._Kernel(*views, work=np.float32)
+    f64, g64 = _dense_pair._anneal(kern, stages)
+    f32, g32 = _dense_pair._anneal(kern, stages, fast)
+    np.testing.assert_allclose(f32, f64, rtol=0, atol=1e-3 * stages[-1])
+    np.testing.assert_allclose(g32, g64, rtol=0, atol=1e-3 * stages[-1])
+    tiny = stages + [1e-5]  # exponents of order 1e6 at the last stage: float64 there
+    used = []
+    build = _dense_pair._Kernel.build
+
+    def recorded(self, f, g, e):
+        used.append(self.buffer.dtype)
+        return build(self, f, g, e)
+
+    _dense_pair._Kernel.build = recorded
+    try:
+        _dense_pair._anneal(kern, tiny, fast)
+    finally:
+        _dense_pair._Kernel.build = build
+    assert used[0] == np.float32 and used[-1] == np.float64
+
+
+def test_the_self_term_takes_a_log_domain_step_when_its_scaling_leaves_the_range(monkeypatch):
+    """From potentials 400 eps off (scalings up to e^200): the averaged step is taken by the
+    exact c-transform, and the loop ends at the value of the zero start and of the
+    log-domain loop (the generic path of identical clouds)."""
+    eps = 0.05
+    views = (X, X, A, A)
+    calls = _count_exact_transforms(monkeypatch)
+    wild = _dense_pair.dense_self(views, eps, 400 * eps * RNG.uniform(-1, 1, 150), 10000, 1e-12)
+    assert "exact_rows" in calls
+    calm = _dense_pair.dense_self(views, eps, np.zeros(150), 10000, 1e-12)
+    np.testing.assert_allclose(wild["value"], calm["value"], rtol=1e-12)
+    _generic(monkeypatch)
+    generic = ot.sinkhorn_divergence(X, X, A, A, reg=eps, debias=False, **TIGHT)
+    np.testing.assert_allclose(calm["value"], float(generic), rtol=1e-12)
