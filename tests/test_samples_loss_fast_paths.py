@@ -103,8 +103,9 @@ def test_float32_host_path_gives_the_torch_path_numbers(monkeypatch, reach):
     monkeypatch.setattr(divergence_module, "host_problem", lambda *args: None)
     general = run()
     assert host[0].dtype == torch.float32 and host[2].dtype == torch.float32
-    assert host[1]["n_iter"] == general[1]["n_iter"]
-    assert host[1]["err"] <= 1e-4  # float32's default stopThr, not float64's
+    # float32's default stopThr 1e-4, not float64's 1e-6 (the first error below 1e-4 is
+    # 5e-5 here: an iteration divides it by less than 2)
+    assert 1e-6 < host[1]["err"] <= 1e-4 and general[1]["err"] <= 1e-4
     # the same float64 solve; the data centred and scaled in float64 on one path, in float32
     # on the other: float32 rounding
     torch.testing.assert_close(host[0], general[0], rtol=2e-6, atol=1e-7)
