@@ -218,7 +218,7 @@ def test_host_path_gradients_equal_the_general_path(monkeypatch, value, debias, 
             assert got == pytest.approx(expected, rel=1e-9, abs=1e-15), key
 
 
-def test_host_path_only_for_small_float64_cpu_torch():
+def test_host_path_only_for_small_float64_and_float32_cpu_torch():
     torch = pytest.importorskip("torch")
     import array_api_compat.torch as txp
 
@@ -229,7 +229,9 @@ def test_host_path_only_for_small_float64_cpu_torch():
     small = torch.tensor(X)
     views = host(small, torch.tensor(Y))
     assert views[0] is numpy_namespace() and all(isinstance(v, np.ndarray) for v in views[1])
-    assert host(small.float(), torch.tensor(Y).float()) is None  # float32
+    views = host(small.float(), torch.tensor(Y).float())  # float32: views of the same dtype
+    assert views[0] is numpy_namespace() and all(v.dtype == np.float32 for v in views[1])
+    assert host(small.half(), torch.tensor(Y).half()) is None  # (upcast before it is asked)
     big = torch.zeros((200, 2), dtype=torch.float64)
     assert host(big, big) is None  # n * m over HOST_PAIRS
     meta = torch.empty((5, 2), dtype=torch.float64, device="meta")

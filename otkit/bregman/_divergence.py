@@ -6,6 +6,8 @@ import math
 import sys
 import warnings
 
+import numpy as np
+
 from .._validation import (
     balance_low_precision_masses,
     check_integer,
@@ -25,12 +27,14 @@ from ._clouds import cost_spec, positive_parameter, prepare_clouds, solve_clouds
 from ._divergence_core import (
     attach_gradients,
     host_problem,
+    large_eps_threshold,
     large_epsilon_expansion,
     times_power_of_two,
     to_namespace,
     unscale,
 )
 from ._implicit_online import attach_implicit_linear
+from ._pointcloud import diameter
 
 __all__ = ["divergence", "sinkhorn_divergence"]
 
@@ -299,6 +303,11 @@ def divergence(X_s, X_t, a, b, *, reg, blur, p, metric, debias, reach, rho, valu
     # sxp: the namespace of the solve and of the arithmetic on its results (NumPy for small
     # float64 CPU torch problems, whose few hundred small operations are cheaper there).
     host = None if traced or implicit else host_problem(X_s, X_t, a, b, xp)
+    if host is not None and dtype == xp.float32:
+        # NumPy views are solved in float64 (as the torch path solves small float32 problems
+        # on the host): keep float32's default stopThr and its large-eps rules.
+        host = host if _float32_rules_agree(host[1], spec, exponent, reg, blur, balanced) else None
+        stopThr = 1e-4 if stopThr is None else stopThr
     sxp, (sX_s, sX_t, sa, sb) = (xp, (X_s, X_t, a, b)) if host is None else host
     eps, out, config, log2_factor, log2_scale = solve_clouds(
         sX_s, sX_t, sa, sb, spec=spec, exponent=exponent, reg=reg, blur=blur, rho=rho,
@@ -331,7 +340,7 @@ def divergence(X_s, X_t, a, b, *, reg, blur, p, metric, debias, reach, rho, valu
             "the cost ||x - y||^p to be represented; rescale them"
         )
     if host is not None:
-        total, grads = to_namespace((total, grads), xp, device)
+        total, grads = to_namespace((total, tuple(grads)), xp, device)  # (a list: kept)
         if log and expanded:
             values = to_namespace(values, xp, device)
         elif log is True:
@@ -378,6 +387,25 @@ def divergence(X_s, X_t, a, b, *, reg, blur, p, metric, debias, reach, rho, valu
             out, keys, user_eps, rho_user, err, n_iter, converged, config, scale, xp, dtype
         )
     return downcast_low_precision((total, info), low, low_xp)
+
+
+def _float32_rules_agree(views, spec, exponent, reg, blur, balanced):
+    """Whether float32 input solved in float64 meets neither float32's large-eps expansion
+    (eps above u^(-1/3) times the cost range D: 2.6e2 D) nor its unbalanced limit (u^(-1/2) D):
+    eps at most half of them (the default eps, 0.05 times the costs' spread, always is)."""
+    if reg is None and blur is None:
+        return True
+    if spec.kind == "cosine":
+        return False
+    x, y = (np.asarray(v, dtype=np.float64) for v in views[:2])
+    cost_range = float(diameter(x, y, spec, np))
+    try:
+        eps = reg if reg is not None else exponent * blur**exponent
+    except OverflowError:
+        return False
+    u = float(np.finfo(np.float32).eps)
+    limit = large_eps_threshold(u) if balanced else u**-0.5
+    return 0 < cost_range < math.inf and eps <= 0.5 * limit * cost_range
 
 
 def _implicit_linear(total, out, keys, eps, spec, user, log2_factor, log2_scale, xp):

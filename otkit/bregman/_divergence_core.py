@@ -464,10 +464,11 @@ def _on_host(x, y, xp):
 
 
 def host_problem(x, y, a, b, xp):
-    """``(numpy_namespace, NumPy views of (x, y, a, b))`` for a small eager float64 problem
-    on CPU torch tensors (the solve and the arithmetic on its results then run on NumPy:
-    :func:`to_namespace` brings them back), else None."""
-    if not _on_host(x, y, xp) or x.dtype != xp.float64:
+    """``(numpy_namespace, NumPy views of (x, y, a, b))`` for a small eager float64 or float32
+    problem on CPU torch tensors (the solve and the arithmetic on its results then run on
+    NumPy, in the same dtype, float32 promoted to float64 by the solve where it cannot
+    resolve eps as on torch: :func:`to_namespace` brings them back), else None."""
+    if not _on_host(x, y, xp) or x.dtype not in (xp.float64, xp.float32):
         return None
     return numpy_namespace(), tuple(to_numpy(v, dtype=None) for v in (x, y, a, b))
 
