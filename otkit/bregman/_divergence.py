@@ -109,8 +109,12 @@ def sinkhorn_divergence(
     four times fewer iterations at blur 0.05 on the unit sphere) and, on eager NumPy and
     torch input without ``batch_size`` whose n x m cost fits in 256 MiB, it runs the
     stabilized scaling loop of :func:`otkit.sinkhorn` on the stored cost (two
-    matrix-vector products per iteration instead of two exp passes); otherwise the costs
-    are never stored.
+    matrix-vector products per iteration instead of two exp passes); for the squared
+    Euclidean cost with positive weights (NumPy or CPU torch input)
+    the annealing, that loop and the value and gradients run on one kernel
+    :math:`a_i b_j \exp((f_i + g_j - C_{ij}) / \varepsilon)` written by one matrix product
+    from the points (no cost matrix; one exp per entry per stage). Otherwise the costs are
+    never stored.
 
     Parameters
     ----------
