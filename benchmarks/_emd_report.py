@@ -3,14 +3,12 @@ memory tables, method notes)."""
 
 from __future__ import annotations
 
-import datetime
 import os
-import platform
 import shlex
 from typing import TYPE_CHECKING
 
 import numpy as np
-from _report_tools import cpu_model, format_load, markdown_table
+from _report_tools import environment_header, format_load, markdown_table
 
 if TYPE_CHECKING:
     from bench_emd import CaseResult
@@ -134,17 +132,10 @@ def render_markdown(
     n_clusters: int,
 ) -> str:
     """Assemble the markdown report: environment, timing table, memory table, method notes."""
-    versions = library_versions()
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
-        "# Exact OT (`emd2`): otkit vs POT",
-        "",
-        f"- Date: {now}",
-        f"- Platform: {platform.platform()}",
-        f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)",
-        f"- Python: {platform.python_version()}",
-        "- Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
-        f"- Reproduce: `{reproduce_command(argv)}`",
+        *environment_header(
+            "Exact OT (`emd2`): otkit vs POT", library_versions(), reproduce_command(argv)
+        ),
         (
             f"- Load average (1, 5, 15 min) at start / end: {format_load(args.load_start)} / "
             f"{format_load(args.load_end)} on {os.cpu_count()} logical CPUs"

@@ -7,9 +7,6 @@ machine does not fall on one library only. Times are wall-clock medians.
 
 from __future__ import annotations
 
-import datetime
-import os
-import platform
 import shlex
 import statistics
 import time
@@ -17,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _report_tools import cpu_model, markdown_table
+from _report_tools import environment_header, markdown_table
 
 __all__ = ["relative_difference", "time_interleaved", "write_report"]
 
@@ -59,18 +56,8 @@ def environment_lines(title: str, script: str, argv: list[str]) -> list[str]:
         "POT": getattr(ot, "__version__", "unknown"),
         "otkit": otkit.__version__,
     }
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return [
-        f"# {title}",
-        "",
-        f"- Date: {now}",
-        f"- Platform: {platform.platform()}",
-        f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)",
-        f"- Python: {platform.python_version()}",
-        "- Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
-        f"- Reproduce: `{shlex.join(['python', f'benchmarks/{script}', *argv])}`",
-        "",
-    ]
+    reproduce = shlex.join(["python", f"benchmarks/{script}", *argv])
+    return [*environment_header(title, versions, reproduce), ""]
 
 
 def write_report(output: Path, title: str, script: str, argv, setup: str, header, rows) -> None:

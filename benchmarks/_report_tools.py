@@ -3,13 +3,14 @@ markdown tables. Shared by the ``bench_*.py`` scripts."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import platform
 import resource
 import sys
 
 __all__ = [
-    "cpu_model", "format_load", "load_average", "markdown_table", "max_rss_mib",
+    "cpu_model", "environment_header", "format_load", "load_average", "markdown_table", "max_rss_mib",
     "proc_status_mib",
 ]  # fmt: skip
 
@@ -63,3 +64,19 @@ def load_average() -> tuple[float, float, float] | None:
         return os.getloadavg()
     except (AttributeError, OSError):
         return None
+
+
+def environment_header(title: str, versions: dict[str, str], reproduce: str) -> list[str]:
+    """The first lines of a report: its title, the date, the machine, the library versions
+    and the command that reproduces it."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return [
+        f"# {title}",
+        "",
+        f"- Date: {now}",
+        f"- Platform: {platform.platform()}",
+        f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)",
+        f"- Python: {platform.python_version()}",
+        "- Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
+        f"- Reproduce: `{reproduce}`",
+    ]
