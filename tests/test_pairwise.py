@@ -191,18 +191,24 @@ def test_histograms_on_a_support_are_weighted_clouds(method):
 # --- parallel, resumable -----------------------------------------------------------------------
 
 
+def serial_and_parallel(method, options):
+    """pairwise with n_jobs=1 and n_jobs=2: on the clouds for the methods of point clouds,
+    else on the histograms D1, H2 with COST."""
+    if method in ("sinkhorn_divergence", "sliced"):
+        args, kwargs = (CLOUDS,), {}
+    else:
+        args, kwargs = (D1, H2), {"M": COST}
+    serial = ot.pairwise(*args, method=method, **kwargs, **options)
+    return serial, ot.pairwise(*args, method=method, n_jobs=2, **kwargs, **options)
+
+
 @pytest.mark.parametrize(
     "method, options",
     [("exact", {}), ("sinkhorn", {"reg": 0.5}), ("sinkhorn_divergence", {"reg": 1.0})],
 )
 def test_n_jobs_gives_identical_results(method, options):
     pytest.importorskip("joblib")
-    if method == "sinkhorn_divergence":
-        serial = ot.pairwise(CLOUDS, method=method, **options)
-        threads = ot.pairwise(CLOUDS, method=method, n_jobs=2, **options)
-    else:
-        serial = ot.pairwise(D1, H2, M=COST, method=method, **options)
-        threads = ot.pairwise(D1, H2, M=COST, method=method, n_jobs=2, **options)
+    serial, threads = serial_and_parallel(method, options)
     np.testing.assert_array_equal(serial, threads)
 
 
@@ -404,11 +410,6 @@ def test_n_jobs_workers_are_processes_where_the_gil_is_held(monkeypatch, method,
         return original(function, tasks, n_jobs, prefer)
 
     monkeypatch.setattr(_pairwise_dask, "_joblib_map", recorded)
-    if method in ("sinkhorn_divergence", "sliced"):
-        serial = ot.pairwise(CLOUDS, method=method, **options)
-        parallel = ot.pairwise(CLOUDS, method=method, n_jobs=2, **options)
-    else:
-        serial = ot.pairwise(D1, H2, M=COST, method=method, **options)
-        parallel = ot.pairwise(D1, H2, M=COST, method=method, n_jobs=2, **options)
+    serial, parallel = serial_and_parallel(method, options)
     np.testing.assert_array_equal(serial, parallel)
     assert used and set(used) == {expected}
