@@ -118,6 +118,14 @@ COST_RANGE = PAIR_COST_RANGE
 NOT_CERTIFIED = PAIR_NOT_CERTIFIED
 
 
+cdef struct PairTree:
+    # The tree (first: a Tree * to it is a PairTree *), and what the exact pass proved.
+    Tree tree
+    # The last exact pass found every margin rc_ij + REL_TOL (|C_ij| + |pi_i| + |pi_j|) +
+    # ABS_TOL >= 0 (numeric mode, err_weight 0): see _certified.
+    bint proven
+
+
 cdef struct Scratch:
     double *cost    # the sub-cost M_IJ, row-major
     double *a       # a_I
@@ -131,9 +139,16 @@ cdef struct Scratch:
 
 
 cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double primal_rel,
-                     double dual_rel, double dual_floor) noexcept nogil:
+                     double dual_rel, double dual_floor, bint proven) noexcept nogil:
     """certify_solution's checks on the solution held by the tree (support: its arcs with
-    positive flow, as network_simplex returns them; duals in S.u, S.v)."""
+    positive flow, as network_simplex returns them; duals in S.u, S.v).
+
+    ``proven``: the duals are u = -pi, v = pi of the solver's last exact pass, which found
+    every margin rc_ij + REL_TOL s_ij + ABS_TOL >= 0 (s_ij = |C_ij| + |pi_i| + |pi_j|), and
+    dual_rel >= 2 REL_TOL, dual_floor >= 2 ABS_TOL: then the dual pass is skipped.  Its
+    reduced costs (C_ij - u_i) - v_j and scales are the same floating-point operations as
+    the exact pass's (C_ij + pi_i) - pi_j (negation is exact), so each rc_ij >= -(REL_TOL
+    s_ij + ABS_TOL)(1 + 2 eps) >= -(dual_rel s_ij + dual_floor): the pass would accept."""
     cdef int n = T.n, m = T.m, i, j, x
     cdef int64_t row = -1
     cdef double mass_a = 0.0, mass_b = 0.0, primal_tol, worst = 0.0, rc, tau, c
@@ -174,6 +189,8 @@ cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double p
             tau = dual_rel * (fabs(c) + fabs(S.u[i]) + fabs(S.v[j])) + dual_floor
             if fabs(rc) > tau:
                 return False
+    if proven:
+        return True
     return otkit_dual_margin(S.cost, n, m, m, S.u, S.v, dual_rel, dual_floor, &row) >= 0.0
 
 
@@ -268,10 +285,12 @@ cdef int64_t _row_exact_pricing(Tree *T, double *entering_rc,
     thresholds at the arcs' own scale as one compiled loop over the rows (_pairs_pricing.h:
     the same arc)."""
     cdef int64_t arc
+    (<PairTree *> T).proven = False
     if T.symbolic or T.err_weight != 0.0:
         return dense_exact_pricing(T, entering_rc, entering_big)
     arc = otkit_rows_min_margin(T.cost, T.pi, T.pi + T.n, T.n, T.m, REL_TOL, ABS_TOL)
     if arc < 0:
+        (<PairTree *> T).proven = True
         return -1
     return exact_candidate(T, arc, entering_rc, entering_big)
 
@@ -344,6 +363,7 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
     cdef double art
     cdef double mass_a = 0.0, mass_b = 0.0, ratio, peak, total, artificial_flow = 0.0
     cdef double a_u = 0.0, b_v = 0.0, shift, cost = 0.0
+    cdef bint proven
     cdef const double *row
     for i in range(n):
         S.a[i] = weights_a[i]
@@ -371,22 +391,29 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
     pivots[0] = n_iter
     if status != STATUS_OPTIMAL:
         return PAIR_NOT_OPTIMAL
-    # Duals u = -pi (sources), v = pi (sinks), centred so that a.u = b.v.
+    # Duals u = -pi (sources), v = pi (sinks): those the last exact pass priced when it
+    # proved dual feasibility (numeric M centres them before it: a.u = b.v up to rounding),
+    # else centred so that a.u = b.v, as _center_duals does, for the certificate's pass.
+    proven = ((<PairTree *> T).proven and P.dual_rel >= 2.0 * REL_TOL
+              and P.dual_floor >= 2.0 * ABS_TOL)
     for i in range(n):
         S.u[i] = -T.pi[i]
-        a_u += S.a[i] * S.u[i]
     for j in range(m):
         S.v[j] = T.pi[n + j]
-        b_v += S.b[j] * S.v[j]
-    mass_b = 0.0
-    for j in range(m):
-        mass_b += S.b[j]
-    shift = (b_v - a_u) / (mass_a + mass_b)
-    for i in range(n):
-        S.u[i] += shift
-    for j in range(m):
-        S.v[j] -= shift
-    if not _certified(T, S, artificial_flow, P.primal_rel, P.dual_rel, P.dual_floor):
+    if not proven:
+        for i in range(n):
+            a_u += S.a[i] * S.u[i]
+        for j in range(m):
+            b_v += S.b[j] * S.v[j]
+        mass_b = 0.0
+        for j in range(m):
+            mass_b += S.b[j]
+        shift = (b_v - a_u) / (mass_a + mass_b)
+        for i in range(n):
+            S.u[i] += shift
+        for j in range(m):
+            S.v[j] -= shift
+    if not _certified(T, S, artificial_flow, P.primal_rel, P.dual_rel, P.dual_floor, proven):
         return PAIR_NOT_CERTIFIED
     for x in range(n + m):
         if T.arc[x] >= 0 and T.flow[x] > 0.0:
@@ -501,7 +528,8 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
     cdef int64_t n = M.shape[0], m = M.shape[1], n_pairs = first.shape[0], k
     cdef int64_t n_first = starts_a.shape[0] - 1, n_second = starts_b.shape[0] - 1
     cdef int64_t most_a, most_b, sa, sb
-    cdef Tree T
+    cdef PairTree PT
+    cdef Tree *T = &PT.tree
     cdef Scratch S
     cdef Pairs P
     cdef double *doubles
@@ -545,7 +573,7 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
     doubles = <double *> malloc(sizeof(double) * (most_a * most_b + 5 * (most_a + most_b))
                                 + sizeof(int) * 3 * (most_a + most_b)
                                 + sizeof(int32_t) * (n + m))
-    if doubles == NULL or not tree_alloc(&T, <int> most_a, <int> most_b):
+    if doubles == NULL or not tree_alloc(T, <int> most_a, <int> most_b):
         free(doubles)
         raise MemoryError("solve_pairs: cannot allocate the scratch buffers")
     S.residual = doubles + most_a * most_b + 3 * (most_a + most_b)
@@ -570,9 +598,9 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
             if P.src != NULL and (k == 0 or first[k] != first[k - 1]):
                 _filter(&P, &bins_a[sa], <int> (starts_a[first[k] + 1] - sa))
             status_v[k] = _solve_pair(
-                &T, &S, &P, &bins_a[sa], &weights_a[sa], <int> (starts_a[first[k] + 1] - sa),
+                T, &S, &P, &bins_a[sa], &weights_a[sa], <int> (starts_a[first[k] + 1] - sa),
                 &bins_b[sb], &weights_b[sb], <int> (starts_b[second[k] + 1] - sb),
                 &values_v[k], &pivots_v[k])
-    tree_free(&T)
+    tree_free(T)
     free(doubles)
     return values, status, pivots
