@@ -88,7 +88,7 @@ cdef extern from "_pairs_crash.h" nogil:
     int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_t n_order,
                                const int32_t *loc_a, int32_t *out_src, int32_t *out_dst)
     int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *dst,
-                          int64_t n_order, const int32_t *loc_b,
+                          int64_t n_order, const int32_t *loc_b, const double *cost,
                           const double *a, const double *b, int *parent, int64_t *arc,
                           uint8_t *up, double *flow, int *thread, int *rev_thread, int *last,
                           int *work, double *residual, double *basic_flow)
@@ -330,8 +330,8 @@ cdef bint _crash(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_b, int
         return False
     for j in range(m):
         P.loc_b[bins_b[j]] = j
-    ok = otkit_pairs_crash(T.n, m, P.first_src, P.first_dst, P.n_first, P.loc_b, S.a, S.b,
-                           T.parent, T.arc, T.up, T.flow, T.thread, T.rev_thread, T.last,
+    ok = otkit_pairs_crash(T.n, m, P.first_src, P.first_dst, P.n_first, P.loc_b, S.cost, S.a,
+                           S.b, T.parent, T.arc, T.up, T.flow, T.thread, T.rev_thread, T.last,
                            S.work, S.residual, S.basic_flow)
     for j in range(m):
         P.loc_b[bins_b[j]] = -1
