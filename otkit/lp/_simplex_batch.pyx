@@ -68,7 +68,7 @@ from libc.stdlib cimport free, malloc
 
 from ._simplex_driver cimport solve_and_recentre
 from ._simplex_tree cimport (
-    ABS_TOL, REL_TOL, STATUS_OPTIMAL, Tree, block_candidate, exact_candidate,
+    ABS_TOL, BLOCK_TOL, REL_TOL, STATUS_OPTIMAL, Tree, block_candidate, exact_candidate,
     recompute_potentials, tree_alloc, tree_artificial_flow, tree_free, tree_init, tree_reuse,
 )
 from ._dense_simplex cimport (
@@ -220,9 +220,9 @@ cdef int64_t _row_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
     the end of a block that lowers the running minimum (the same arcs, in the same order,
     as the general loop below, which serves symbolic mode)."""
     cdef int n = T.n, m = T.m, rows = <int> ((block_size + m - 1) // m), i, left = n, used
-    cdef int at = 0, where = 0
-    cdef int64_t arc, found
-    cdef double best = 0.0
+    cdef int at = 0, where = 0, t
+    cdef int64_t arc
+    cdef double best = 0.0, scale, tol
     if T.symbolic:
         return _rows_block_pricing(T, block_size, cursor, entering_rc, entering_big)
     i = <int> (cursor[0] // m)
@@ -232,12 +232,29 @@ cdef int64_t _row_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
         if used == 0:
             return -1
         left -= used
+        i += used
+        if i >= n:
+            i -= n
+        # block_candidate's verdict, numeric mode (no symbolic part: entering_big 0), on the
+        # arc from source at to sink n + where, without dividing the arc index
         arc = <int64_t> at * m + where
-        i = (i + used) % n
-        found = block_candidate(T, arc, best, cursor, <int64_t> i * m, entering_rc,
-                                entering_big)
-        if found != -1:
-            return found
+        t = n + where
+        scale = fabs(T.cost[arc]) + fabs(T.pi[at]) + fabs(T.pi[t])
+        if T.fine:
+            tol = REL_TOL * (scale + T.err_weight * (T.err[at] + T.err[t])) + ABS_TOL
+        else:
+            tol = BLOCK_TOL * scale + ABS_TOL
+        if not best < -tol:
+            if T.fine:
+                cursor[0] = <int64_t> i * m
+                return -3
+            continue
+        if (T.parent[at] == t and T.arc[at] == arc) or (T.parent[t] == at and T.arc[t] == arc):
+            return -2
+        cursor[0] = <int64_t> i * m
+        entering_rc[0] = T.cost[arc] + T.pi[at] - T.pi[t]
+        entering_big[0] = 0.0
+        return arc
     return -1
 
 
