@@ -139,9 +139,11 @@ cdef struct Scratch:
 
 
 cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double primal_rel,
-                     double dual_rel, double dual_floor, bint proven) noexcept nogil:
+                     double dual_rel, double dual_floor, bint proven,
+                     double *value) noexcept nogil:
     """certify_solution's checks on the solution held by the tree (support: its arcs with
-    positive flow, as network_simplex returns them; duals in S.u, S.v).
+    positive flow, as network_simplex returns them; duals in S.u, S.v); ``value`` gets
+    <P, C> when they pass (the dual pass, the last, writes nothing).
 
     ``proven``: the duals are u = -pi, v = pi of the solver's last exact pass, which found
     every margin rc_ij + REL_TOL s_ij + ABS_TOL >= 0 (s_ij = |C_ij| + |pi_i| + |pi_j|), and
@@ -151,7 +153,7 @@ cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double p
     s_ij + ABS_TOL)(1 + 2 eps) >= -(dual_rel s_ij + dual_floor): the pass would accept."""
     cdef int n = T.n, m = T.m, i, j, x
     cdef int64_t row = -1
-    cdef double mass_a = 0.0, mass_b = 0.0, primal_tol, worst = 0.0, rc, tau, c
+    cdef double mass_a = 0.0, mass_b = 0.0, primal_tol, worst = 0.0, rc, tau, c, total = 0.0
     for i in range(n):
         mass_a += S.a[i]
     for j in range(m):
@@ -167,6 +169,7 @@ cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double p
         return False
     for x in range(n + m):
         S.sums[x] = 0.0
+    # One pass over the support: the plan's sums, complementary slackness, the value.
     for x in range(n + m):
         if T.arc[x] >= 0 and T.flow[x] > 0.0:
             i = <int> (T.arc[x] // m)
@@ -174,21 +177,19 @@ cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double p
             # (the support holds positive flows only: the negative-flow check is moot)
             S.sums[i] += T.flow[x]
             S.sums[n + j] += T.flow[x]
+            c = S.cost[T.arc[x]]
+            total += T.flow[x] * c
+            rc = c - S.u[i] - S.v[j]
+            tau = dual_rel * (fabs(c) + fabs(S.u[i]) + fabs(S.v[j])) + dual_floor
+            if fabs(rc) > tau:
+                return False
     for i in range(n):
         worst = max(worst, fabs(S.sums[i] - S.a[i]))
     for j in range(m):
         worst = max(worst, fabs(S.sums[n + j] - S.b[j]))
     if worst > primal_tol:
         return False
-    for x in range(n + m):
-        if T.arc[x] >= 0 and T.flow[x] > 0.0:
-            i = <int> (T.arc[x] // m)
-            j = <int> (T.arc[x] % m)
-            c = S.cost[T.arc[x]]
-            rc = c - S.u[i] - S.v[j]
-            tau = dual_rel * (fabs(c) + fabs(S.u[i]) + fabs(S.v[j])) + dual_floor
-            if fabs(rc) > tau:
-                return False
+    value[0] = total
     if proven:
         return True
     return otkit_dual_margin(S.cost, n, m, m, S.u, S.v, dual_rel, dual_floor, &row) >= 0.0
@@ -430,11 +431,9 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
             S.u[i] += shift
         for j in range(m):
             S.v[j] -= shift
-    if not _certified(T, S, artificial_flow, P.primal_rel, P.dual_rel, P.dual_floor, proven):
+    if not _certified(T, S, artificial_flow, P.primal_rel, P.dual_rel, P.dual_floor, proven,
+                      &cost):
         return PAIR_NOT_CERTIFIED
-    for x in range(n + m):
-        if T.arc[x] >= 0 and T.flow[x] > 0.0:
-            cost += T.flow[x] * S.cost[T.arc[x]]
     value[0] = cost
     return PAIR_CERTIFIED
 
