@@ -66,6 +66,7 @@ from libc.math cimport fabs, isfinite, INFINITY
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 
+from ._pairs_simplex cimport pairs_solve, start_potentials
 from ._simplex_driver cimport solve_and_recentre
 from ._simplex_tree cimport (
     ABS_TOL, BLOCK_TOL, REL_TOL, STATUS_OPTIMAL, Tree, block_candidate, exact_candidate,
@@ -136,6 +137,7 @@ cdef struct Scratch:
     double *residual  # the crash's scratch: n + m doubles each, 3 (n + m) ints
     double *basic_flow
     int *work
+    int *mark       # pairs_solve's: n + m + 1 ints
 
 
 cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double primal_rel,
@@ -367,31 +369,9 @@ cdef bint _crash(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_b, int
     T.art_cost[root] = 0.0
     for x in range(root):
         T.art_cost[x] = art
-    _start_potentials(T)
+    start_potentials(T)
     return True
 
-
-cdef void _start_potentials(Tree *T) noexcept nogil:
-    """recompute_potentials without its compensated sums (pi_x = pi_parent -+ c, rounded at
-    each step; err and lo 0) for the crash's start: the block search only needs
-    potentials to a few ulps, and the exact pass, which decides the end, runs on
-    potentials recomputed with them (on 8 x 8 digits, ~11 instructions a node against
-    ~43)."""
-    cdef int root = T.root, x = T.thread[root], par
-    while x != root:
-        par = T.parent[x]
-        if T.arc[x] >= 0:
-            T.pi[x] = T.pi[par] + (-T.cost[T.arc[x]] if T.up[x] else T.cost[T.arc[x]])
-        else:
-            T.pi[x] = T.pi[par] + (-T.art_cost[x] if T.up[x] else T.art_cost[x])
-        T.lo[x] = 0.0
-        T.err[x] = 0.0
-        if par == root:
-            T.big[x] = -T.W if T.up[x] else T.W
-        else:
-            T.big[x] = T.big[par]
-        T.depth[x] = T.depth[par] + 1
-        x = T.thread[x]
 
 
 cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_a,
@@ -426,8 +406,13 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
     T.exact_pricing = _row_exact_pricing
     if not _crash(T, S, P, bins_b, m, art):
         tree_init(T, S.a, S.b, art, NULL, NULL)
-    status = solve_and_recentre(T, block_size, &cursor, P.max_iter, &n_iter, S.a, S.b,
-                                INFINITY)
+    if T.symbolic:
+        status = solve_and_recentre(T, block_size, &cursor, P.max_iter, &n_iter, S.a, S.b,
+                                    INFINITY)
+    else:
+        for x in range(n + m + 1):
+            S.mark[x] = 0
+        status = pairs_solve(T, block_size, &cursor, P.max_iter, &n_iter, S.a, S.b, S.mark)
     artificial_flow = tree_artificial_flow(T)
     pivots[0] = n_iter
     if status != STATUS_OPTIMAL:
@@ -610,7 +595,7 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
         P.first_src = &first_src_v[0]
         P.first_dst = &first_dst_v[0]
     doubles = <double *> malloc(sizeof(double) * (most_a * most_b + 5 * (most_a + most_b))
-                                + sizeof(int) * 3 * (most_a + most_b)
+                                + sizeof(int) * (4 * (most_a + most_b) + 1)
                                 + sizeof(int32_t) * (n + m))
     if doubles == NULL or not tree_alloc(T, <int> most_a, <int> most_b):
         free(doubles)
@@ -618,7 +603,8 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
     S.residual = doubles + most_a * most_b + 3 * (most_a + most_b)
     S.basic_flow = S.residual + most_a + most_b
     S.work = <int *> (S.basic_flow + most_a + most_b)
-    P.loc_a = <int32_t *> (S.work + 3 * (most_a + most_b))
+    S.mark = S.work + 3 * (most_a + most_b)
+    P.loc_a = <int32_t *> (S.mark + most_a + most_b + 1)
     P.loc_b = P.loc_a + n
     for k in range(n):
         P.loc_a[k] = -1
