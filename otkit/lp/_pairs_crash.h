@@ -13,8 +13,9 @@
  * its mass to its cheapest sink with demand left, until one side runs out (76.2 pivots a
  * pair instead of 85.6, 4.7 k fewer instructions; the least-cost pair among them at each
  * step instead took 75.5 pivots, for a scan of ~100 arcs a step).  Every arc that carries
- * flow exhausts one of its ends (x - x is exactly 0), which no later arc meets again: the arcs that carry flow form a forest, and a tree of k arcs has k
- * exhausted nodes out of k + 1, so at most one node with mass left.
+ * flow exhausts one of its ends (x - x is exactly 0), which no later arc meets again: the
+ * arcs that carry flow form a forest, and a tree of k arcs has k exhausted nodes out of
+ * k + 1, so at most one node with mass left.
  *
  * That node hangs its tree from the root by an artificial arc carrying the mass left (up
  * from a source, down to a sink); a tree with none hangs by a zero-flow arc root -> its
@@ -49,8 +50,9 @@ static int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_
 /* Fills parent, arc (-1: the artificial arc), up (1: the arc points to the parent), flow,
  * thread (preorder successor, cyclic through the root), rev_thread and last for the
  * n + m + 1 nodes.  cost: the pair's n x m costs, row-major (NULL: no second stage).
- * Scratch: work, 3 (n + m) ints; residual and basic_flow, n + m doubles each.  Returns 0 (the arrays half written) if the arcs that carry flow are not such a
- * forest (which exact residuals rule out), else 1.
+ * Scratch: work, 3 (n + m) ints; residual and basic_flow, n + m doubles each.  Returns 0
+ * (the arrays half written) if the arcs that carry flow are not such a forest (which exact
+ * residuals rule out), else 1.
  *
  * The tree comes from the order of the greedy arcs, without a search: each arc carrying
  * flow exhausts one of its ends (its source when both), which no later arc meets, so taken

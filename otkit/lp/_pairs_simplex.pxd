@@ -8,14 +8,17 @@
 # both ends in turn, each walk stamping its nodes, until one meets the other's stamp.  On
 # 8 x 8 digits (s and t ~7 deep, the apex ~3, ~18 nodes moved a pivot) that saved ~1 k
 # instructions a pair, and the driver ~2.8 k more (one recomputation of the potentials less
-# before the exact pass).  Symbolic mode keeps the shared pivot and driver.
+# before the exact pass).  Symbolic mode keeps the shared pivot and driver.  Also here: the
+# crash's plain potentials, and the batch's row search in general (symbolic mode).
 cimport cython
 from libc.math cimport fabs, INFINITY
 from libc.stdint cimport int64_t
 
+from ._dense_simplex cimport OTKIT_CHUNK, otkit_segment_argmin, otkit_segment_min
 from ._simplex_driver cimport recentre
 from ._simplex_tree cimport (
-    MAX_TINY, REL_TOL, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL, Tree, recompute_potentials,
+    MAX_TINY, REL_TOL, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL, Tree, block_candidate,
+    recompute_potentials,
 )
 
 
@@ -223,10 +226,9 @@ cdef inline int pairs_solve(Tree *T, int64_t block_size, int64_t *cursor, int64_
 cdef inline void start_potentials(Tree *T) noexcept nogil:
     """_simplex_tree.pxd's ``recompute_potentials`` without its compensated sums (pi_x =
     pi_parent -+ c, rounded at each step; err and lo 0), for the crash's start (either
-    mode, depths set): the block search only needs
-    potentials to a few ulps, and the exact pass, which decides the end, runs on
-    potentials recomputed with them (on 8 x 8 digits, ~11 instructions a node against
-    ~43)."""
+    mode; depths set): the block search only needs potentials to a few ulps, and the exact
+    pass, which decides the end, runs on recomputed ones (on 8 x 8 digits, ~32
+    instructions a node against ~43)."""
     cdef int root = T.root, x = T.thread[root], par
     while x != root:
         par = T.parent[x]
@@ -242,3 +244,60 @@ cdef inline void start_potentials(Tree *T) noexcept nogil:
             T.big[x] = T.big[par]
         T.depth[x] = T.depth[par] + 1
         x = T.thread[x]
+
+
+cdef inline int64_t first_equal(const double *cost, const double *pi_sink, double pi_source,
+                                const double *big_sink, double big_source, int64_t length,
+                                double value) noexcept nogil:
+    """The first arc of the chunk whose reduced cost is ``value``, the chunk's minimum as
+    otkit_segment_min computed it (the same sums, so the same bits): otkit_segment_argmin's
+    answer, without scanning the rest of the chunk."""
+    cdef int64_t k
+    cdef double rc
+    for k in range(length):
+        rc = cost[k] + pi_source - pi_sink[k]
+        if big_sink != NULL:
+            rc += big_source - big_sink[k]
+        if rc == value:
+            return k
+    return otkit_segment_argmin(cost, pi_sink, pi_source, big_sink, big_source, length)
+
+
+cdef inline int64_t rows_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
+                                       double *entering_rc,
+                                       double *entering_big) noexcept nogil:
+    """_simplex_batch.pyx's _row_block_pricing in general: blocks of several rows, or
+    symbolic mode."""
+    cdef int n = T.n, m = T.m, rows = <int> ((block_size + m - 1) // m), t, i, best_i = -1
+    cdef int start = <int> (cursor[0] // m), in_block = 0, length
+    cdef int64_t where = 0, best_where = 0, base, arc, found
+    cdef double best = 0.0, previous
+    cdef const double *pi_sink = T.pi + n
+    cdef const double *big_sink = T.big + n if T.symbolic else NULL
+    for t in range(n):
+        i = start + t
+        if i >= n:
+            i -= n
+        previous = best
+        otkit_segment_min(T.cost + <int64_t> i * m, pi_sink, T.pi[i], big_sink, T.big[i], m,
+                          &best, &where)
+        if best < previous:
+            best_i = i
+            best_where = where
+        in_block += 1
+        if (in_block == rows or t == n - 1) and best_i >= 0:
+            in_block = 0
+            base = <int64_t> best_i * m + best_where
+            length = m - <int> best_where
+            if length > OTKIT_CHUNK:
+                length = OTKIT_CHUNK
+            arc = base + first_equal(T.cost + base, pi_sink + best_where, T.pi[best_i],
+                                      big_sink + best_where if T.symbolic else NULL,
+                                      T.big[best_i], length, best)
+            found = block_candidate(T, arc, best, cursor, <int64_t> ((i + 1) % n) * m,
+                                    entering_rc, entering_big)
+            if found != -1:
+                return found
+        elif in_block == rows:
+            in_block = 0
+    return -1

@@ -27,7 +27,9 @@ the bookkeeping), and each solution is certified in C with the criteria and tole
 - complementary slackness on the plan's support and dual feasibility on all arcs,
   :math:`M_{ij} - u_i - v_j \\ge -\\tau_{ij}` with :math:`\\tau_{ij} = \\mathrm{dual\\_rel}
   (|M_{ij}| + |u_i| + |v_j|) + \\mathrm{dual\\_floor}`, for the duals centred as
-  ``_center_duals`` centres them (:math:`a^\\top u = b^\\top v`).
+  ``_center_duals`` centres them (:math:`a^\\top u = b^\\top v`); in numeric big-M mode,
+  the duals of the solver's last exact pass (centred before it, up to rounding), whose
+  margins at a quarter of :math:`\\tau` already prove dual feasibility (see _certified).
 
 A pair that is not certified (or whose sub-cost exceeds ``max_cost``, which emd2 rescales)
 gets a status other than CERTIFIED and a NaN value: the caller solves it again on the
@@ -37,25 +39,41 @@ initialised afresh for each, without warm start), whatever block it is in.
 
 The start is a crash basis (_pairs_crash.h): the least-cost greedy flow over the cheapest
 1/8 of the arcs of the full cost (in the order of a stable sort, kept from call to call
-while the cost is the same; filtered once per first histogram), its forest hung from the
-artificial root, the mass it leaves on artificial arcs; the artificial tree when the full
-cost has over 16 times the pair's arcs (the scan would cost more than it saves).  In
-numeric big-M mode the block search and the exact pass run as compiled loops over the rows
-(_pairs_pricing.h; the same arcs as the general ones).  Measured with callgrind on the
-4,950 pairs of the first 100 8 x 8 digits (squared grid cost): 210 k instructions per pair
-before (127.7 pivots), 174 k after (85.6 pivots): pricing 56 k (44 k in the row loop),
-pivots and recomputed potentials 73 k (~860 per pivot), crash 10 k, exact pass 7 k, the
-certificate's dual pass 7 k, the rest (gather, cost range, centring, checks) 20 k;
-``pairwise`` on those digits (99 calls) 1,053 M instructions in solve_pairs before, 877 M
-after.  (CPU time, on 2 cores shared under a load of ~9: medians of 0.21-0.26 s against
-0.24-0.29 s for the 4,950 pairs, within the noise.) Tried, and left out (on the 1,225 pairs
-of the first 50 digits): the greedy over all arcs (75.7 pivots on 100 digits, but 209 k per
-pair against 196 k for 1/8 then: its scan cost more than the pivots it saved; at the end
-1/4 gave 180.2 k, 1/16 184.0 k, 1/8 179.7 k), each tree hung from its centre for a
-shallower tree (2% more pivots), blocks of 2 or 4 rows (78 and 68 pivots, +1% and +4.5%
-instructions), the best row's reduced costs kept to find the column (+0.5%), the vector
-loop's scalar tail replaced by its last 4 arcs again (+0.3%).  A warm start from the pair's
-own optimal duals did not save pivots from the artificial tree.
+while the cost is the same; filtered once per first histogram), then the nodes with mass
+left matched (each source to its cheapest sink with demand left), the forest hung from
+the artificial root; the artificial tree when the full cost has over 16 times the pair's
+arcs (the scan would cost more than it saves).  In numeric big-M mode the block search and
+the exact pass run as compiled loops over the rows (_pairs_pricing.h; the same arcs as the
+general ones), the pivots and the driver are those of _pairs_simplex.pxd (the shared ones
+without node depths), and the certificate's dual pass is the solver's last exact pass
+(see _certified).
+
+Profile (callgrind, the 4,950 pairs of the first 100 8 x 8 digits, squared grid cost, 99
+calls of solve_pairs as ``pairwise`` makes them, per pair): 210 k instructions and 127.7
+pivots from the artificial tree; 176.9 k and 85.6 pivots with the greedy crash alone; now
+156.6 k and 76.2 pivots: pivots 57.0 k (~750 each), the row search 39.8 k plus 9.1 k
+around it, crash 13.4 k and its potentials 2.1 k, exact pass 7.4 k, certificate 4.3 k,
+gather and the rest ~23 k.  The steps: the dual pass skipped when the exact pass proved it
+(-7.8 k), the nodes with mass left matched in the crash (85.6 -> 76.2 pivots, -4.7 k), the
+row search's candidate checked without dividing its arc index (-1.6 k), the certificate's
+support checks and the value in one pass (-1.2 k), the crash's potentials by the plain
+recurrence (-1.2 k), the depth-free pivot and one recomputation of the potentials less
+(-3.7 k).  ``pairwise`` on the 500 digits: CPU time 3.46 s against 3.84 s (medians of 3
+interleaved runs, load ~2 on 2 cores).  Tried and left out: the column of the row search's
+minimum found by a vectorized minimum of the matching indices (int: +1.7 k; double:
++10 k) or four columns at a time (+0.7 k) instead of a scalar search; the depth-free
+pivot with s's whole path to the root marked and both paths kept in arrays (+2 k: its
+walk to the root cost more than the depths it saved) and the ratio test fused into the
+depth walk (+2 k); the tree's arrays in locals in the pivot (+1.1 k, spills); the least-
+cost pair among the leftover nodes at each step of the crash (75.5 pivots, for a scan of
+~100 arcs a step); with the matching, the greedy over the cheapest 1/16 or 1/4 of the
+arcs (79.4 and 75.2 pivots, +3.5 k and +1.6 k); blocks of 2 rows (70.9 pivots, +1.6 k)
+and Dantzig's rule over all rows (54.7 pivots, 307 k: a full scan, ~32 rows a pivot,
+which keeping the reduced costs would not remove).  Before (on the first 50 digits): the
+greedy over all arcs (its scan cost more than the pivots it saved), each tree hung from its
+centre (2% more pivots), blocks of 4 rows (+4.5%), the best row's reduced costs kept to find
+the column (+0.5%), the scalar tail replaced by the last 4 arcs (+0.3%); a warm start from
+the pair's own optimal duals did not save pivots from the artificial tree.
 
 References: R. K. Ahuja, T. L. Magnanti, J. B. Orlin, *Network Flows*, Prentice Hall,
 1993, ch. 11 (the network simplex); M. Kusner et al., From word embeddings to document
@@ -66,15 +84,14 @@ from libc.math cimport fabs, isfinite, INFINITY
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 
-from ._pairs_simplex cimport pairs_solve, start_potentials
+from ._pairs_simplex cimport pairs_solve, rows_block_pricing, start_potentials
 from ._simplex_driver cimport solve_and_recentre
 from ._simplex_tree cimport (
-    ABS_TOL, BLOCK_TOL, REL_TOL, STATUS_OPTIMAL, Tree, block_candidate, exact_candidate,
+    ABS_TOL, BLOCK_TOL, REL_TOL, STATUS_OPTIMAL, Tree, exact_candidate,
     tree_alloc, tree_artificial_flow, tree_free, tree_init, tree_reuse,
 )
 from ._dense_simplex cimport (
-    OTKIT_CHUNK, dense_exact_pricing, dense_prepare, otkit_abs_max_sum, otkit_dual_margin,
-    otkit_segment_argmin, otkit_segment_min,
+    dense_exact_pricing, dense_prepare, otkit_abs_max_sum, otkit_dual_margin,
 )
 
 cdef extern from "_pairs_pricing.h" nogil:
@@ -197,23 +214,6 @@ cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double p
     return otkit_dual_margin(S.cost, n, m, m, S.u, S.v, dual_rel, dual_floor, &row) >= 0.0
 
 
-cdef inline int64_t _first_equal(const double *cost, const double *pi_sink, double pi_source,
-                                 const double *big_sink, double big_source, int64_t length,
-                                 double value) noexcept nogil:
-    """The first arc of the chunk whose reduced cost is ``value``, the chunk's minimum as
-    otkit_segment_min computed it (the same sums, so the same bits): otkit_segment_argmin's
-    answer, without scanning the rest of the chunk."""
-    cdef int64_t k
-    cdef double rc
-    for k in range(length):
-        rc = cost[k] + pi_source - pi_sink[k]
-        if big_sink != NULL:
-            rc += big_source - big_sink[k]
-        if rc == value:
-            return k
-    return otkit_segment_argmin(cost, pi_sink, pi_source, big_sink, big_source, length)
-
-
 cdef int64_t _row_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
                                 double *entering_rc, double *entering_big) noexcept nogil:
     """Block-search pricing in whole rows, for small problems: the dense pricing of
@@ -227,7 +227,7 @@ cdef int64_t _row_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
     cdef int64_t arc
     cdef double best = 0.0, scale, tol
     if T.symbolic:
-        return _rows_block_pricing(T, block_size, cursor, entering_rc, entering_big)
+        return rows_block_pricing(T, block_size, cursor, entering_rc, entering_big)
     i = <int> (cursor[0] // m)
     while left > 0:
         used = otkit_rows_below(T.cost, T.pi, T.pi + n, n, m, i, left, rows, &best, &at,
@@ -258,44 +258,6 @@ cdef int64_t _row_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
         entering_rc[0] = T.cost[arc] + T.pi[at] - T.pi[t]
         entering_big[0] = 0.0
         return arc
-    return -1
-
-
-cdef int64_t _rows_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
-                                 double *entering_rc, double *entering_big) noexcept nogil:
-    """_row_block_pricing in general: blocks of several rows, or symbolic mode."""
-    cdef int n = T.n, m = T.m, rows = <int> ((block_size + m - 1) // m), t, i, best_i = -1
-    cdef int start = <int> (cursor[0] // m), in_block = 0, length
-    cdef int64_t where = 0, best_where = 0, base, arc, found
-    cdef double best = 0.0, previous
-    cdef const double *pi_sink = T.pi + n
-    cdef const double *big_sink = T.big + n if T.symbolic else NULL
-    for t in range(n):
-        i = start + t
-        if i >= n:
-            i -= n
-        previous = best
-        otkit_segment_min(T.cost + <int64_t> i * m, pi_sink, T.pi[i], big_sink, T.big[i], m,
-                          &best, &where)
-        if best < previous:
-            best_i = i
-            best_where = where
-        in_block += 1
-        if (in_block == rows or t == n - 1) and best_i >= 0:
-            in_block = 0
-            base = <int64_t> best_i * m + best_where
-            length = m - <int> best_where
-            if length > OTKIT_CHUNK:
-                length = OTKIT_CHUNK
-            arc = base + _first_equal(T.cost + base, pi_sink + best_where, T.pi[best_i],
-                                      big_sink + best_where if T.symbolic else NULL,
-                                      T.big[best_i], length, best)
-            found = block_candidate(T, arc, best, cursor, <int64_t> ((i + 1) % n) * m,
-                                    entering_rc, entering_big)
-            if found != -1:
-                return found
-        elif in_block == rows:
-            in_block = 0
     return -1
 
 
