@@ -51,7 +51,7 @@ without node depths), and the certificate's dual pass is the solver's last exact
 Profile (callgrind, the 4,950 pairs of the first 100 8 x 8 digits, squared grid cost, 99
 calls of solve_pairs as ``pairwise`` makes them, per pair): 210 k instructions and 127.7
 pivots from the artificial tree; 176.9 k and 85.6 pivots with the greedy crash alone; now
-156.6 k and 76.2 pivots: pivots 57.0 k (~750 each), the row search 39.8 k plus 9.1 k
+156.9 k and 76.2 pivots: pivots 57.0 k (~750 each), the row search 39.8 k plus 9.1 k
 around it, crash 13.4 k and its potentials 2.1 k, exact pass 7.4 k, certificate 4.3 k,
 gather and the rest ~23 k.  The steps: the dual pass skipped when the exact pass proved it
 (-7.8 k), the nodes with mass left matched in the crash (85.6 -> 76.2 pivots, -4.7 k), the
