@@ -144,6 +144,50 @@ def test_degenerate_pairs_match_highs_and_single_emd2(side, N, seed):
         assert value == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", [21, 22])
+def test_wide_cost_range_matches_highs(seed):
+    # One cost ~1e8 times the others on 36 x 36 pairs: above 1024 times the mean cost, so
+    # big-M in symbolic mode (the shared pivot and driver, the duals centred and the
+    # certificate's full dual pass), against HiGHS's LP.
+    from oracles import linprog_ot
+
+    H = np.random.default_rng(seed).integers(1, 4, size=(6, 36)).astype(float)
+    H /= H.sum(axis=1, keepdims=True)
+    M = ot.dist(_grid(6))
+    M[0, 35] = 1e9
+    assert M.max() > 1024 * M.mean()  # every pair has all 36 bins: its sub-cost is M
+    i, j = np.triu_indices(6, 1)
+    values, status, _ = _simplex_batch.solve_pairs(
+        *_arguments(H, H, M, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+    )
+    assert np.all(status == _simplex_batch.CERTIFIED)
+    for p, q, value in zip(i, j, values):
+        I, J = np.flatnonzero(H[p]), np.flatnonzero(H[q])
+        _, expected = linprog_ot(H[p, I], H[q, J], M[np.ix_(I, J)])
+        assert value == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_tight_dual_tolerance_runs_the_full_dual_pass():
+    # Below twice the exact pass's own tolerance (8 ulps) the certificate cannot rely on
+    # that pass: its full dual pass runs on centred duals.  A pair it certifies has the
+    # value of the default tolerances; one it does not is NaN, never a wrong number.
+    H = _equal_weight_histograms(8, 36, 31)
+    i, j = np.triu_indices(8, 1)
+    arguments = _arguments(H, H, GRID_COST, (i, j))
+    expected, status, _ = _simplex_batch.solve_pairs(
+        *arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE
+    )
+    assert np.all(status == _simplex_batch.CERTIFIED)
+    eps = np.finfo(float).eps
+    tight = (_pairwise._CERTIFICATE[0], 15 * eps, _pairwise._CERTIFICATE[2])
+    values, status, _ = _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *tight)
+    certified = status == _simplex_batch.CERTIFIED
+    assert np.all(certified | (status == _simplex_batch.NOT_CERTIFIED))
+    assert certified.any()
+    np.testing.assert_array_equal(values[certified], expected[certified])
+    assert np.all(np.isnan(values[~certified]))
+
+
 def test_a_cost_changed_in_place_is_not_served_from_the_cache():
     # solve_pairs keeps the cost order of the last M (its crash start): M changed in place
     # between calls must start from the new order, as a fresh array of the same costs does

@@ -7,10 +7,15 @@
  * source i to sink n + j.  The arcs i -> bin q are taken in the order src[0 .. n_order - 1],
  * dst[...] (the cost order of the full cost, sorted once per call, filtered once per first
  * histogram: otkit_pairs_filter); an arc whose sink bin is zero in the pair (loc_b[q] < 0)
- * is skipped, the others carry min(supply left at the source, demand left at the sink).  Every
- * arc that carries flow exhausts one of its ends (x - x is exactly 0), which no later arc
- * meets again: the arcs that carry flow form a forest, and a tree of k arcs has k
- * exhausted nodes out of k + 1, so at most one node with mass left.
+ * is skipped, the others carry min(supply left at the source, demand left at the sink).
+ * Then the nodes with mass left (on 8 x 8 digits, ~21 of ~64 after the cheapest eighth of
+ * the arcs, each one more tree under the root) are matched too: each source in turn sends
+ * its mass to its cheapest sink with demand left, until one side runs out (76.2 pivots a
+ * pair instead of 85.6, 4.7 k fewer instructions; the least-cost pair among them at each
+ * step instead took 75.5 pivots, for a scan of ~100 arcs a step).  Every arc that carries
+ * flow exhausts one of its ends (x - x is exactly 0), which no later arc meets again: the
+ * arcs that carry flow form a forest, and a tree of k arcs has k exhausted nodes out of
+ * k + 1, so at most one node with mass left.
  *
  * That node hangs its tree from the root by an artificial arc carrying the mass left (up
  * from a source, down to a sink); a tree with none hangs by a zero-flow arc root -> its
@@ -44,9 +49,10 @@ static int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_
 
 /* Fills parent, arc (-1: the artificial arc), up (1: the arc points to the parent), flow,
  * thread (preorder successor, cyclic through the root), rev_thread and last for the
- * n + m + 1 nodes.  Scratch: work, 3 (n + m) ints; residual and basic_flow, n + m doubles
- * each.  Returns 0 (the arrays half written) if the arcs that carry flow are not such a
- * forest (which exact residuals rule out), else 1.
+ * n + m + 1 nodes.  cost: the pair's n x m costs, row-major (NULL: no second stage).
+ * Scratch: work, 3 (n + m) ints; residual and basic_flow, n + m doubles each.  Returns 0
+ * (the arrays half written) if the arcs that carry flow are not such a forest (which exact
+ * residuals rule out), else 1.
  *
  * The tree comes from the order of the greedy arcs, without a search: each arc carrying
  * flow exhausts one of its ends (its source when both), which no later arc meets, so taken
@@ -55,8 +61,9 @@ static int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_
  * preorder right after the parent (a first child).  The top of each tree is the one node
  * no arc exhausted: the node with mass left, if any. */
 static int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *dst,
-                             int64_t n_order, const int32_t *loc_b, const double *a,
-                             const double *b, int *parent, int64_t *arc, uint8_t *up,
+                             int64_t n_order, const int32_t *loc_b, const double *cost,
+                             const double *a, const double *b, int *parent, int64_t *arc,
+                             uint8_t *up,
                              double *flow, int *thread, int *rev_thread, int *last,
                              int *work, double *residual, double *basic_flow)
 {
@@ -87,6 +94,35 @@ static int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *ds
             left_b -= residual[t] == 0.0;
             if (left_a == 0 || left_b == 0)
                 break;
+        }
+    }
+    /* The nodes with mass left: each source in turn sends it to its cheapest sink with
+     * demand left (cost: the pair's n x m costs, row-major), until one side runs out. */
+    if (cost != NULL && left_a > 0 && left_b > 0) {
+        int *open = work + 2 * n_nodes, n_open = 0, k, best_k;
+        for (t = 0; t < m; ++t)
+            if (residual[n + t] > 0.0)
+                open[n_open++] = t;
+        for (s = 0; s < n && n_open > 0; ++s) {
+            while (residual[s] > 0.0 && n_open > 0) {
+                const double *row = cost + (int64_t)s * m;
+                best_k = 0;
+                for (k = 1; k < n_open; ++k)
+                    if (row[open[k]] < row[open[best_k]])
+                        best_k = k;
+                t = n + open[best_k];
+                double f = residual[s] < residual[t] ? residual[s] : residual[t];
+                residual[s] -= f;
+                residual[t] -= f;
+                if (n_basic >= n_nodes - 1)
+                    return 0;
+                basic_s[n_basic] = s;
+                basic_t[n_basic] = t;
+                basic_flow[n_basic] = f;
+                n_basic += 1;
+                if (residual[t] == 0.0)
+                    open[best_k] = open[--n_open];
+            }
         }
     }
     for (x = 0; x < n_nodes; ++x)

@@ -27,7 +27,9 @@ the bookkeeping), and each solution is certified in C with the criteria and tole
 - complementary slackness on the plan's support and dual feasibility on all arcs,
   :math:`M_{ij} - u_i - v_j \\ge -\\tau_{ij}` with :math:`\\tau_{ij} = \\mathrm{dual\\_rel}
   (|M_{ij}| + |u_i| + |v_j|) + \\mathrm{dual\\_floor}`, for the duals centred as
-  ``_center_duals`` centres them (:math:`a^\\top u = b^\\top v`).
+  ``_center_duals`` centres them (:math:`a^\\top u = b^\\top v`); in numeric big-M mode,
+  the duals of the solver's last exact pass (centred before it, up to rounding), whose
+  margins at a quarter of :math:`\\tau` already prove dual feasibility (see _certified).
 
 A pair that is not certified (or whose sub-cost exceeds ``max_cost``, which emd2 rescales)
 gets a status other than CERTIFIED and a NaN value: the caller solves it again on the
@@ -37,25 +39,41 @@ initialised afresh for each, without warm start), whatever block it is in.
 
 The start is a crash basis (_pairs_crash.h): the least-cost greedy flow over the cheapest
 1/8 of the arcs of the full cost (in the order of a stable sort, kept from call to call
-while the cost is the same; filtered once per first histogram), its forest hung from the
-artificial root, the mass it leaves on artificial arcs; the artificial tree when the full
-cost has over 16 times the pair's arcs (the scan would cost more than it saves).  In
-numeric big-M mode the block search and the exact pass run as compiled loops over the rows
-(_pairs_pricing.h; the same arcs as the general ones).  Measured with callgrind on the
-4,950 pairs of the first 100 8 x 8 digits (squared grid cost): 210 k instructions per pair
-before (127.7 pivots), 174 k after (85.6 pivots): pricing 56 k (44 k in the row loop),
-pivots and recomputed potentials 73 k (~860 per pivot), crash 10 k, exact pass 7 k, the
-certificate's dual pass 7 k, the rest (gather, cost range, centring, checks) 20 k;
-``pairwise`` on those digits (99 calls) 1,053 M instructions in solve_pairs before, 877 M
-after.  (CPU time, on 2 cores shared under a load of ~9: medians of 0.21-0.26 s against
-0.24-0.29 s for the 4,950 pairs, within the noise.) Tried, and left out (on the 1,225 pairs
-of the first 50 digits): the greedy over all arcs (75.7 pivots on 100 digits, but 209 k per
-pair against 196 k for 1/8 then: its scan cost more than the pivots it saved; at the end
-1/4 gave 180.2 k, 1/16 184.0 k, 1/8 179.7 k), each tree hung from its centre for a
-shallower tree (2% more pivots), blocks of 2 or 4 rows (78 and 68 pivots, +1% and +4.5%
-instructions), the best row's reduced costs kept to find the column (+0.5%), the vector
-loop's scalar tail replaced by its last 4 arcs again (+0.3%).  A warm start from the pair's
-own optimal duals did not save pivots from the artificial tree.
+while the cost is the same; filtered once per first histogram), then the nodes with mass
+left matched (each source to its cheapest sink with demand left), the forest hung from
+the artificial root; the artificial tree when the full cost has over 16 times the pair's
+arcs (the scan would cost more than it saves).  In numeric big-M mode the block search and
+the exact pass run as compiled loops over the rows (_pairs_pricing.h; the same arcs as the
+general ones), the pivots and the driver are those of _pairs_simplex.pxd (the shared ones
+without node depths), and the certificate's dual pass is the solver's last exact pass
+(see _certified).
+
+Profile (callgrind, the 4,950 pairs of the first 100 8 x 8 digits, squared grid cost, 99
+calls of solve_pairs as ``pairwise`` makes them, per pair): 210 k instructions and 127.7
+pivots from the artificial tree; 176.9 k and 85.6 pivots with the greedy crash alone; now
+156.9 k and 76.2 pivots: pivots 57.0 k (~750 each), the row search 39.8 k plus 9.1 k
+around it, crash 13.4 k and its potentials 2.1 k, exact pass 7.4 k, certificate 4.3 k,
+gather and the rest ~23 k.  The steps: the dual pass skipped when the exact pass proved it
+(-7.8 k), the nodes with mass left matched in the crash (85.6 -> 76.2 pivots, -4.7 k), the
+row search's candidate checked without dividing its arc index (-1.6 k), the certificate's
+support checks and the value in one pass (-1.2 k), the crash's potentials by the plain
+recurrence (-1.2 k), the depth-free pivot and one recomputation of the potentials less
+(-3.7 k).  ``pairwise`` on the 500 digits: CPU time 3.46 s against 3.84 s (medians of 3
+interleaved runs, load ~2 on 2 cores).  Tried and left out: the column of the row search's
+minimum found by a vectorized minimum of the matching indices (int: +1.7 k; double:
++10 k) or four columns at a time (+0.7 k) instead of a scalar search; the depth-free
+pivot with s's whole path to the root marked and both paths kept in arrays (+2 k: its
+walk to the root cost more than the depths it saved) and the ratio test fused into the
+depth walk (+2 k); the tree's arrays in locals in the pivot (+1.1 k, spills); the least-
+cost pair among the leftover nodes at each step of the crash (75.5 pivots, for a scan of
+~100 arcs a step); with the matching, the greedy over the cheapest 1/16 or 1/4 of the
+arcs (79.4 and 75.2 pivots, +3.5 k and +1.6 k); blocks of 2 rows (70.9 pivots, +1.6 k)
+and Dantzig's rule over all rows (54.7 pivots, 307 k: a full scan, ~32 rows a pivot,
+which keeping the reduced costs would not remove).  Before (on the first 50 digits): the
+greedy over all arcs (its scan cost more than the pivots it saved), each tree hung from its
+centre (2% more pivots), blocks of 4 rows (+4.5%), the best row's reduced costs kept to find
+the column (+0.5%), the scalar tail replaced by the last 4 arcs (+0.3%); a warm start from
+the pair's own optimal duals did not save pivots from the artificial tree.
 
 References: R. K. Ahuja, T. L. Magnanti, J. B. Orlin, *Network Flows*, Prentice Hall,
 1993, ch. 11 (the network simplex); M. Kusner et al., From word embeddings to document
@@ -66,14 +84,14 @@ from libc.math cimport fabs, isfinite, INFINITY
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 
+from ._pairs_simplex cimport pairs_solve, rows_block_pricing, start_potentials
 from ._simplex_driver cimport solve_and_recentre
 from ._simplex_tree cimport (
-    ABS_TOL, REL_TOL, STATUS_OPTIMAL, Tree, block_candidate, exact_candidate,
-    recompute_potentials, tree_alloc, tree_artificial_flow, tree_free, tree_init, tree_reuse,
+    ABS_TOL, BLOCK_TOL, REL_TOL, STATUS_OPTIMAL, Tree, exact_candidate,
+    tree_alloc, tree_artificial_flow, tree_free, tree_init, tree_reuse,
 )
 from ._dense_simplex cimport (
-    OTKIT_CHUNK, dense_exact_pricing, dense_prepare, otkit_abs_max_sum, otkit_dual_margin,
-    otkit_segment_argmin, otkit_segment_min,
+    dense_exact_pricing, dense_prepare, otkit_abs_max_sum, otkit_dual_margin,
 )
 
 cdef extern from "_pairs_pricing.h" nogil:
@@ -88,7 +106,7 @@ cdef extern from "_pairs_crash.h" nogil:
     int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_t n_order,
                                const int32_t *loc_a, int32_t *out_src, int32_t *out_dst)
     int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *dst,
-                          int64_t n_order, const int32_t *loc_b,
+                          int64_t n_order, const int32_t *loc_b, const double *cost,
                           const double *a, const double *b, int *parent, int64_t *arc,
                           uint8_t *up, double *flow, int *thread, int *rev_thread, int *last,
                           int *work, double *residual, double *basic_flow)
@@ -118,6 +136,14 @@ COST_RANGE = PAIR_COST_RANGE
 NOT_CERTIFIED = PAIR_NOT_CERTIFIED
 
 
+cdef struct PairTree:
+    # The tree (first: a Tree * to it is a PairTree *), and what the exact pass proved.
+    Tree tree
+    # The last exact pass found every margin rc_ij + REL_TOL (|C_ij| + |pi_i| + |pi_j|) +
+    # ABS_TOL >= 0 (numeric mode, err_weight 0): see _certified.
+    bint proven
+
+
 cdef struct Scratch:
     double *cost    # the sub-cost M_IJ, row-major
     double *a       # a_I
@@ -128,15 +154,25 @@ cdef struct Scratch:
     double *residual  # the crash's scratch: n + m doubles each, 3 (n + m) ints
     double *basic_flow
     int *work
+    int *mark       # pairs_solve's: n + m + 1 ints
 
 
 cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double primal_rel,
-                     double dual_rel, double dual_floor) noexcept nogil:
+                     double dual_rel, double dual_floor, bint proven,
+                     double *value) noexcept nogil:
     """certify_solution's checks on the solution held by the tree (support: its arcs with
-    positive flow, as network_simplex returns them; duals in S.u, S.v)."""
+    positive flow, as network_simplex returns them; duals in S.u, S.v); ``value`` gets
+    <P, C> when they pass (the dual pass, the last, writes nothing).
+
+    ``proven``: the duals are u = -pi, v = pi of the solver's last exact pass, which found
+    every margin rc_ij + REL_TOL s_ij + ABS_TOL >= 0 (s_ij = |C_ij| + |pi_i| + |pi_j|), and
+    dual_rel >= 2 REL_TOL, dual_floor >= 2 ABS_TOL: then the dual pass is skipped.  Its
+    reduced costs (C_ij - u_i) - v_j and scales are the same floating-point operations as
+    the exact pass's (C_ij + pi_i) - pi_j (negation is exact), so each rc_ij >= -(REL_TOL
+    s_ij + ABS_TOL)(1 + 2 eps) >= -(dual_rel s_ij + dual_floor): the pass would accept."""
     cdef int n = T.n, m = T.m, i, j, x
     cdef int64_t row = -1
-    cdef double mass_a = 0.0, mass_b = 0.0, primal_tol, worst = 0.0, rc, tau, c
+    cdef double mass_a = 0.0, mass_b = 0.0, primal_tol, worst = 0.0, rc, tau, c, total = 0.0
     for i in range(n):
         mass_a += S.a[i]
     for j in range(m):
@@ -152,6 +188,7 @@ cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double p
         return False
     for x in range(n + m):
         S.sums[x] = 0.0
+    # One pass over the support: the plan's sums, complementary slackness, the value.
     for x in range(n + m):
         if T.arc[x] >= 0 and T.flow[x] > 0.0:
             i = <int> (T.arc[x] // m)
@@ -159,39 +196,22 @@ cdef bint _certified(Tree *T, const Scratch *S, double artificial_flow, double p
             # (the support holds positive flows only: the negative-flow check is moot)
             S.sums[i] += T.flow[x]
             S.sums[n + j] += T.flow[x]
+            c = S.cost[T.arc[x]]
+            total += T.flow[x] * c
+            rc = c - S.u[i] - S.v[j]
+            tau = dual_rel * (fabs(c) + fabs(S.u[i]) + fabs(S.v[j])) + dual_floor
+            if fabs(rc) > tau:
+                return False
     for i in range(n):
         worst = max(worst, fabs(S.sums[i] - S.a[i]))
     for j in range(m):
         worst = max(worst, fabs(S.sums[n + j] - S.b[j]))
     if worst > primal_tol:
         return False
-    for x in range(n + m):
-        if T.arc[x] >= 0 and T.flow[x] > 0.0:
-            i = <int> (T.arc[x] // m)
-            j = <int> (T.arc[x] % m)
-            c = S.cost[T.arc[x]]
-            rc = c - S.u[i] - S.v[j]
-            tau = dual_rel * (fabs(c) + fabs(S.u[i]) + fabs(S.v[j])) + dual_floor
-            if fabs(rc) > tau:
-                return False
+    value[0] = total
+    if proven:
+        return True
     return otkit_dual_margin(S.cost, n, m, m, S.u, S.v, dual_rel, dual_floor, &row) >= 0.0
-
-
-cdef inline int64_t _first_equal(const double *cost, const double *pi_sink, double pi_source,
-                                 const double *big_sink, double big_source, int64_t length,
-                                 double value) noexcept nogil:
-    """The first arc of the chunk whose reduced cost is ``value``, the chunk's minimum as
-    otkit_segment_min computed it (the same sums, so the same bits): otkit_segment_argmin's
-    answer, without scanning the rest of the chunk."""
-    cdef int64_t k
-    cdef double rc
-    for k in range(length):
-        rc = cost[k] + pi_source - pi_sink[k]
-        if big_sink != NULL:
-            rc += big_source - big_sink[k]
-        if rc == value:
-            return k
-    return otkit_segment_argmin(cost, pi_sink, pi_source, big_sink, big_source, length)
 
 
 cdef int64_t _row_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
@@ -203,11 +223,11 @@ cdef int64_t _row_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
     the end of a block that lowers the running minimum (the same arcs, in the same order,
     as the general loop below, which serves symbolic mode)."""
     cdef int n = T.n, m = T.m, rows = <int> ((block_size + m - 1) // m), i, left = n, used
-    cdef int at = 0, where = 0
-    cdef int64_t arc, found
-    cdef double best = 0.0
+    cdef int at = 0, where = 0, t
+    cdef int64_t arc
+    cdef double best = 0.0, scale, tol
     if T.symbolic:
-        return _rows_block_pricing(T, block_size, cursor, entering_rc, entering_big)
+        return rows_block_pricing(T, block_size, cursor, entering_rc, entering_big)
     i = <int> (cursor[0] // m)
     while left > 0:
         used = otkit_rows_below(T.cost, T.pi, T.pi + n, n, m, i, left, rows, &best, &at,
@@ -215,50 +235,29 @@ cdef int64_t _row_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
         if used == 0:
             return -1
         left -= used
-        arc = <int64_t> at * m + where
-        i = (i + used) % n
-        found = block_candidate(T, arc, best, cursor, <int64_t> i * m, entering_rc,
-                                entering_big)
-        if found != -1:
-            return found
-    return -1
-
-
-cdef int64_t _rows_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
-                                 double *entering_rc, double *entering_big) noexcept nogil:
-    """_row_block_pricing in general: blocks of several rows, or symbolic mode."""
-    cdef int n = T.n, m = T.m, rows = <int> ((block_size + m - 1) // m), t, i, best_i = -1
-    cdef int start = <int> (cursor[0] // m), in_block = 0, length
-    cdef int64_t where = 0, best_where = 0, base, arc, found
-    cdef double best = 0.0, previous
-    cdef const double *pi_sink = T.pi + n
-    cdef const double *big_sink = T.big + n if T.symbolic else NULL
-    for t in range(n):
-        i = start + t
+        i += used
         if i >= n:
             i -= n
-        previous = best
-        otkit_segment_min(T.cost + <int64_t> i * m, pi_sink, T.pi[i], big_sink, T.big[i], m,
-                          &best, &where)
-        if best < previous:
-            best_i = i
-            best_where = where
-        in_block += 1
-        if (in_block == rows or t == n - 1) and best_i >= 0:
-            in_block = 0
-            base = <int64_t> best_i * m + best_where
-            length = m - <int> best_where
-            if length > OTKIT_CHUNK:
-                length = OTKIT_CHUNK
-            arc = base + _first_equal(T.cost + base, pi_sink + best_where, T.pi[best_i],
-                                      big_sink + best_where if T.symbolic else NULL,
-                                      T.big[best_i], length, best)
-            found = block_candidate(T, arc, best, cursor, <int64_t> ((i + 1) % n) * m,
-                                    entering_rc, entering_big)
-            if found != -1:
-                return found
-        elif in_block == rows:
-            in_block = 0
+        # block_candidate's verdict, numeric mode (no symbolic part: entering_big 0), on the
+        # arc from source at to sink n + where, without dividing the arc index
+        arc = <int64_t> at * m + where
+        t = n + where
+        scale = fabs(T.cost[arc]) + fabs(T.pi[at]) + fabs(T.pi[t])
+        if T.fine:
+            tol = REL_TOL * (scale + T.err_weight * (T.err[at] + T.err[t])) + ABS_TOL
+        else:
+            tol = BLOCK_TOL * scale + ABS_TOL
+        if not best < -tol:
+            if T.fine:
+                cursor[0] = <int64_t> i * m
+                return -3
+            continue
+        if (T.parent[at] == t and T.arc[at] == arc) or (T.parent[t] == at and T.arc[t] == arc):
+            return -2
+        cursor[0] = <int64_t> i * m
+        entering_rc[0] = T.cost[arc] + T.pi[at] - T.pi[t]
+        entering_big[0] = 0.0
+        return arc
     return -1
 
 
@@ -268,10 +267,12 @@ cdef int64_t _row_exact_pricing(Tree *T, double *entering_rc,
     thresholds at the arcs' own scale as one compiled loop over the rows (_pairs_pricing.h:
     the same arc)."""
     cdef int64_t arc
+    (<PairTree *> T).proven = False
     if T.symbolic or T.err_weight != 0.0:
         return dense_exact_pricing(T, entering_rc, entering_big)
     arc = otkit_rows_min_margin(T.cost, T.pi, T.pi + T.n, T.n, T.m, REL_TOL, ABS_TOL)
     if arc < 0:
+        (<PairTree *> T).proven = True
         return -1
     return exact_candidate(T, arc, entering_rc, entering_big)
 
@@ -311,8 +312,8 @@ cdef bint _crash(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_b, int
         return False
     for j in range(m):
         P.loc_b[bins_b[j]] = j
-    ok = otkit_pairs_crash(T.n, m, P.first_src, P.first_dst, P.n_first, P.loc_b, S.a, S.b,
-                           T.parent, T.arc, T.up, T.flow, T.thread, T.rev_thread, T.last,
+    ok = otkit_pairs_crash(T.n, m, P.first_src, P.first_dst, P.n_first, P.loc_b, S.cost, S.a,
+                           S.b, T.parent, T.arc, T.up, T.flow, T.thread, T.rev_thread, T.last,
                            S.work, S.residual, S.basic_flow)
     for j in range(m):
         P.loc_b[bins_b[j]] = -1
@@ -330,8 +331,9 @@ cdef bint _crash(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_b, int
     T.art_cost[root] = 0.0
     for x in range(root):
         T.art_cost[x] = art
-    recompute_potentials(T)
+    start_potentials(T)
     return True
+
 
 
 cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_a,
@@ -344,6 +346,7 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
     cdef double art
     cdef double mass_a = 0.0, mass_b = 0.0, ratio, peak, total, artificial_flow = 0.0
     cdef double a_u = 0.0, b_v = 0.0, shift, cost = 0.0
+    cdef bint proven
     cdef const double *row
     for i in range(n):
         S.a[i] = weights_a[i]
@@ -365,32 +368,42 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
     T.exact_pricing = _row_exact_pricing
     if not _crash(T, S, P, bins_b, m, art):
         tree_init(T, S.a, S.b, art, NULL, NULL)
-    status = solve_and_recentre(T, block_size, &cursor, P.max_iter, &n_iter, S.a, S.b,
-                                INFINITY)
+    if T.symbolic:
+        status = solve_and_recentre(T, block_size, &cursor, P.max_iter, &n_iter, S.a, S.b,
+                                    INFINITY)
+    else:
+        for x in range(n + m + 1):
+            S.mark[x] = 0
+        status = pairs_solve(T, block_size, &cursor, P.max_iter, &n_iter, S.a, S.b, S.mark)
     artificial_flow = tree_artificial_flow(T)
     pivots[0] = n_iter
     if status != STATUS_OPTIMAL:
         return PAIR_NOT_OPTIMAL
-    # Duals u = -pi (sources), v = pi (sinks), centred so that a.u = b.v.
+    # Duals u = -pi (sources), v = pi (sinks): those the last exact pass priced when it
+    # proved dual feasibility (numeric M centres them before it: a.u = b.v up to rounding),
+    # else centred so that a.u = b.v, as _center_duals does, for the certificate's pass.
+    proven = ((<PairTree *> T).proven and P.dual_rel >= 2.0 * REL_TOL
+              and P.dual_floor >= 2.0 * ABS_TOL)
     for i in range(n):
         S.u[i] = -T.pi[i]
-        a_u += S.a[i] * S.u[i]
     for j in range(m):
         S.v[j] = T.pi[n + j]
-        b_v += S.b[j] * S.v[j]
-    mass_b = 0.0
-    for j in range(m):
-        mass_b += S.b[j]
-    shift = (b_v - a_u) / (mass_a + mass_b)
-    for i in range(n):
-        S.u[i] += shift
-    for j in range(m):
-        S.v[j] -= shift
-    if not _certified(T, S, artificial_flow, P.primal_rel, P.dual_rel, P.dual_floor):
+    if not proven:
+        for i in range(n):
+            a_u += S.a[i] * S.u[i]
+        for j in range(m):
+            b_v += S.b[j] * S.v[j]
+        mass_b = 0.0
+        for j in range(m):
+            mass_b += S.b[j]
+        shift = (b_v - a_u) / (mass_a + mass_b)
+        for i in range(n):
+            S.u[i] += shift
+        for j in range(m):
+            S.v[j] -= shift
+    if not _certified(T, S, artificial_flow, P.primal_rel, P.dual_rel, P.dual_floor, proven,
+                      &cost):
         return PAIR_NOT_CERTIFIED
-    for x in range(n + m):
-        if T.arc[x] >= 0 and T.flow[x] > 0.0:
-            cost += T.flow[x] * S.cost[T.arc[x]]
     value[0] = cost
     return PAIR_CERTIFIED
 
@@ -501,7 +514,8 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
     cdef int64_t n = M.shape[0], m = M.shape[1], n_pairs = first.shape[0], k
     cdef int64_t n_first = starts_a.shape[0] - 1, n_second = starts_b.shape[0] - 1
     cdef int64_t most_a, most_b, sa, sb
-    cdef Tree T
+    cdef PairTree PT
+    cdef Tree *T = &PT.tree
     cdef Scratch S
     cdef Pairs P
     cdef double *doubles
@@ -543,15 +557,16 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
         P.first_src = &first_src_v[0]
         P.first_dst = &first_dst_v[0]
     doubles = <double *> malloc(sizeof(double) * (most_a * most_b + 5 * (most_a + most_b))
-                                + sizeof(int) * 3 * (most_a + most_b)
+                                + sizeof(int) * (4 * (most_a + most_b) + 1)
                                 + sizeof(int32_t) * (n + m))
-    if doubles == NULL or not tree_alloc(&T, <int> most_a, <int> most_b):
+    if doubles == NULL or not tree_alloc(T, <int> most_a, <int> most_b):
         free(doubles)
         raise MemoryError("solve_pairs: cannot allocate the scratch buffers")
     S.residual = doubles + most_a * most_b + 3 * (most_a + most_b)
     S.basic_flow = S.residual + most_a + most_b
     S.work = <int *> (S.basic_flow + most_a + most_b)
-    P.loc_a = <int32_t *> (S.work + 3 * (most_a + most_b))
+    S.mark = S.work + 3 * (most_a + most_b)
+    P.loc_a = <int32_t *> (S.mark + most_a + most_b + 1)
     P.loc_b = P.loc_a + n
     for k in range(n):
         P.loc_a[k] = -1
@@ -570,9 +585,9 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
             if P.src != NULL and (k == 0 or first[k] != first[k - 1]):
                 _filter(&P, &bins_a[sa], <int> (starts_a[first[k] + 1] - sa))
             status_v[k] = _solve_pair(
-                &T, &S, &P, &bins_a[sa], &weights_a[sa], <int> (starts_a[first[k] + 1] - sa),
+                T, &S, &P, &bins_a[sa], &weights_a[sa], <int> (starts_a[first[k] + 1] - sa),
                 &bins_b[sb], &weights_b[sb], <int> (starts_b[second[k] + 1] - sb),
                 &values_v[k], &pivots_v[k])
-    tree_free(&T)
+    tree_free(T)
     free(doubles)
     return values, status, pivots

@@ -1,0 +1,303 @@
+# cython: language_level=3
+#
+# The pivot and driver of the batch solver of many small dense problems (_simplex_batch.pyx)
+# in numeric big-M mode: those of _simplex_tree.pxd and _simplex_driver.pxd, the same pivots
+# in the same order (the same trees and flows), without the node depths.  The shared pivot
+# finds the apex of the cycle by depths and must then refresh them over the whole moved
+# subtree (non-uniformly: the stem is reversed); here the apex is found by walking up from
+# both ends in turn, each walk stamping its nodes, until one meets the other's stamp.  On
+# 8 x 8 digits (s and t ~7 deep, the apex ~3, ~18 nodes moved a pivot) that saved ~1 k
+# instructions a pair, and the driver ~2.8 k more (one recomputation of the potentials less
+# before the exact pass).  Symbolic mode keeps the shared pivot and driver.  Also here: the
+# crash's plain potentials, and the batch's row search in general (symbolic mode).
+cimport cython
+from libc.math cimport fabs, INFINITY
+from libc.stdint cimport int64_t
+
+from ._dense_simplex cimport OTKIT_CHUNK, otkit_segment_argmin, otkit_segment_min
+from ._simplex_driver cimport recentre
+from ._simplex_tree cimport (
+    MAX_TINY, REL_TOL, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL, Tree, block_candidate,
+    recompute_potentials,
+)
+
+
+@cython.cdivision(True)
+cdef inline void pairs_pivot(Tree *T, int64_t e_in, double rc_in, int *mark,
+                             int stamp) noexcept nogil:
+    """_simplex_tree.pxd's ``pivot`` in numeric mode (dense arcs), without depths (left
+    stale).  ``mark``: an int per node, none equal to ``stamp`` or ``stamp + 1`` before
+    this call (the caller gives each pivot its own pair of stamps)."""
+    cdef int s = <int> (e_in // T.m), t = T.n + <int> (e_in % T.m)
+    cdef int x, y, apex, out_node = -1, q, r, prev, nxt, old_up, old_parent = -1
+    cdef int tail, after, before, before_next, out_last, s_mark = stamp, t_mark = stamp + 1
+    cdef bint out_on_source_side = False, carry_up
+    cdef double delta = INFINITY, sigma, carry_flow, old_flow
+    cdef int64_t carry_arc, old_arc
+    # Apex: up from s and from t in turn (a walk at the root waits there), each stamping
+    # its nodes, until one reaches a node the other has stamped (or the other's node).
+    x = s
+    y = t
+    while True:
+        if mark[x] == t_mark or x == y:
+            apex = x
+            break
+        mark[x] = s_mark
+        if T.parent[x] != -1:
+            x = T.parent[x]
+        if mark[y] == s_mark:
+            apex = y
+            break
+        mark[y] = t_mark
+        if T.parent[y] != -1:
+            y = T.parent[y]
+    # Cycle apex -> ... -> s -> t -> ... -> apex: as in ``pivot``.
+    x = s
+    while x != apex:
+        if T.up[x] and T.flow[x] < delta:
+            delta = T.flow[x]
+            out_node = x
+            out_on_source_side = True
+        x = T.parent[x]
+    x = t
+    while x != apex:
+        if not T.up[x] and T.flow[x] <= delta:
+            delta = T.flow[x]
+            out_node = x
+            out_on_source_side = False
+        x = T.parent[x]
+    if delta > 0.0:
+        x = s
+        while x != apex:
+            T.flow[x] += -delta if T.up[x] else delta
+            x = T.parent[x]
+        x = t
+        while x != apex:
+            T.flow[x] += delta if T.up[x] else -delta
+            x = T.parent[x]
+    # The stem q .. out_node reversed and the subtree re-hung from r: ``pivot``'s steps.
+    if out_on_source_side:
+        q = s
+        r = t
+    else:
+        q = t
+        r = s
+    out_last = T.last[out_node]
+    tail = T.last[q]
+    after = T.thread[tail]
+    before = T.rev_thread[q]
+    carry_arc = e_in
+    carry_up = q == s
+    carry_flow = delta
+    prev = r
+    x = q
+    while True:
+        nxt = T.parent[x]
+        if x != q:
+            before_next = T.rev_thread[x]
+            T.thread[tail] = x
+            T.rev_thread[x] = tail
+            tail = before
+            if T.last[x] != T.last[prev]:
+                T.thread[tail] = after
+                T.rev_thread[after] = tail
+                tail = T.last[x]
+                after = T.thread[tail]
+            before = before_next
+        old_arc = T.arc[x]
+        old_up = T.up[x]
+        old_flow = T.flow[x]
+        T.parent[x] = prev
+        T.arc[x] = carry_arc
+        T.up[x] = carry_up
+        T.flow[x] = carry_flow
+        if x == out_node:
+            old_parent = nxt
+            break
+        carry_arc = old_arc
+        carry_up = not old_up
+        carry_flow = old_flow
+        prev = x
+        x = nxt
+    T.thread[before] = after
+    T.rev_thread[after] = before
+    y = old_parent
+    while y != -1 and T.last[y] == out_last:
+        T.last[y] = before
+        y = T.parent[y]
+    after = T.thread[r]
+    T.thread[r] = q
+    T.rev_thread[q] = r
+    T.thread[tail] = after
+    T.rev_thread[after] = tail
+    if T.last[r] == r:
+        y = r
+        while y != -1 and T.last[y] == r:
+            T.last[y] = tail
+            y = T.parent[y]
+    x = out_node
+    while True:
+        T.last[x] = tail
+        if x == q:
+            break
+        x = T.parent[x]
+    # The moved subtree (q .. tail in the thread) shifted so that the entering arc has rc 0.
+    sigma = rc_in if q == t else -rc_in
+    x = q
+    while True:
+        T.pi[x] += sigma
+        if x == tail:
+            break
+        x = T.thread[x]
+
+
+@cython.cdivision(True)
+cdef inline int pairs_solve(Tree *T, int64_t block_size, int64_t *cursor, int64_t max_iter,
+                            int64_t *n_iter, const double *a, const double *b,
+                            int *mark) noexcept nogil:
+    """_simplex_driver.pxd's ``solve_and_recentre`` in numeric mode (``run_simplex`` from
+    a fresh tree; no recentring rounds after it), pivoting with ``pairs_pivot``.  One
+    change: before an exact pass the potentials are centred from the pivots' potentials,
+    then recomputed once (not recomputed, centred and recomputed: the centre only moves
+    them all alike, and the exact pass prices the recomputed ones).  ``mark``: n + m + 1
+    ints, all below 1."""
+    cdef int64_t e_in, travelled = 0, start
+    cdef double rc_in = 0.0, big_in = 0.0, scale
+    cdef bint exact = False, checked, fresh = True
+    cdef int s, t, status
+    T.supply = a
+    T.demand = b
+    T.fine = False
+    while True:
+        if exact:
+            if recentre(T, a, b) or not fresh:
+                recompute_potentials(T)
+                fresh = True
+            e_in = T.exact_pricing(T, &rc_in, &big_in)
+            exact = False
+            checked = True
+            if e_in < 0:
+                status = STATUS_OPTIMAL
+                break
+        else:
+            if T.fine and not fresh:
+                recompute_potentials(T)
+                fresh = True
+            checked = T.fine
+            start = cursor[0]
+            e_in = T.block_pricing(T, block_size, cursor, &rc_in, &big_in)
+            if e_in == -3:
+                travelled += cursor[0] - start
+                if cursor[0] <= start:
+                    travelled += T.n_arcs
+                if travelled < T.n_arcs:
+                    continue
+                e_in = -1
+            travelled = 0
+            if e_in == -1 or (e_in == -2 and fresh):
+                exact = True
+                continue
+            if e_in == -2:
+                recompute_potentials(T)
+                fresh = True
+                continue
+        if n_iter[0] >= max_iter:
+            recompute_potentials(T)
+            status = STATUS_MAX_ITER_REACHED
+            break
+        if checked:
+            s = <int> (e_in // T.m)
+            t = T.n + <int> (e_in % T.m)
+            scale = fabs(T.cost[e_in]) + fabs(T.pi[s]) + fabs(T.pi[t])
+            if fabs(rc_in) <= REL_TOL * (scale + T.err[s] + T.err[t]):
+                T.tiny_pivots += 1
+                if T.tiny_pivots > MAX_TINY:
+                    T.err_weight = 1.0
+            T.fine = True
+        n_iter[0] += 1
+        pairs_pivot(T, e_in, rc_in, mark, <int> (2 * n_iter[0]))
+        fresh = False
+    T.fine = False
+    T.supply = NULL
+    T.demand = NULL
+    return status
+
+
+cdef inline void start_potentials(Tree *T) noexcept nogil:
+    """_simplex_tree.pxd's ``recompute_potentials`` without its compensated sums (pi_x =
+    pi_parent -+ c, rounded at each step; err and lo 0), for the crash's start (either
+    mode; depths set): the block search only needs potentials to a few ulps, and the exact
+    pass, which decides the end, runs on recomputed ones (on 8 x 8 digits, ~32
+    instructions a node against ~43)."""
+    cdef int root = T.root, x = T.thread[root], par
+    while x != root:
+        par = T.parent[x]
+        if T.arc[x] >= 0:
+            T.pi[x] = T.pi[par] + (-T.cost[T.arc[x]] if T.up[x] else T.cost[T.arc[x]])
+        else:
+            T.pi[x] = T.pi[par] + (-T.art_cost[x] if T.up[x] else T.art_cost[x])
+        T.lo[x] = 0.0
+        T.err[x] = 0.0
+        if par == root:
+            T.big[x] = -T.W if T.up[x] else T.W
+        else:
+            T.big[x] = T.big[par]
+        T.depth[x] = T.depth[par] + 1
+        x = T.thread[x]
+
+
+cdef inline int64_t first_equal(const double *cost, const double *pi_sink, double pi_source,
+                                const double *big_sink, double big_source, int64_t length,
+                                double value) noexcept nogil:
+    """The first arc of the chunk whose reduced cost is ``value``, the chunk's minimum as
+    otkit_segment_min computed it (the same sums, so the same bits): otkit_segment_argmin's
+    answer, without scanning the rest of the chunk."""
+    cdef int64_t k
+    cdef double rc
+    for k in range(length):
+        rc = cost[k] + pi_source - pi_sink[k]
+        if big_sink != NULL:
+            rc += big_source - big_sink[k]
+        if rc == value:
+            return k
+    return otkit_segment_argmin(cost, pi_sink, pi_source, big_sink, big_source, length)
+
+
+cdef inline int64_t rows_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
+                                       double *entering_rc,
+                                       double *entering_big) noexcept nogil:
+    """_simplex_batch.pyx's _row_block_pricing in general: blocks of several rows, or
+    symbolic mode."""
+    cdef int n = T.n, m = T.m, rows = <int> ((block_size + m - 1) // m), t, i, best_i = -1
+    cdef int start = <int> (cursor[0] // m), in_block = 0, length
+    cdef int64_t where = 0, best_where = 0, base, arc, found
+    cdef double best = 0.0, previous
+    cdef const double *pi_sink = T.pi + n
+    cdef const double *big_sink = T.big + n if T.symbolic else NULL
+    for t in range(n):
+        i = start + t
+        if i >= n:
+            i -= n
+        previous = best
+        otkit_segment_min(T.cost + <int64_t> i * m, pi_sink, T.pi[i], big_sink, T.big[i], m,
+                          &best, &where)
+        if best < previous:
+            best_i = i
+            best_where = where
+        in_block += 1
+        if (in_block == rows or t == n - 1) and best_i >= 0:
+            in_block = 0
+            base = <int64_t> best_i * m + best_where
+            length = m - <int> best_where
+            if length > OTKIT_CHUNK:
+                length = OTKIT_CHUNK
+            arc = base + first_equal(T.cost + base, pi_sink + best_where, T.pi[best_i],
+                                      big_sink + best_where if T.symbolic else NULL,
+                                      T.big[best_i], length, best)
+            found = block_candidate(T, arc, best, cursor, <int64_t> ((i + 1) % n) * m,
+                                    entering_rc, entering_big)
+            if found != -1:
+                return found
+        elif in_block == rows:
+            in_block = 0
+    return -1
