@@ -44,6 +44,7 @@ import math
 import numpy as np
 
 from ..backend import host_view
+from ._dense_sweep import ScalingSweep, SelfSweep
 from ._pointcloud import CostSpec, _numpy_softmin
 from ._relaxation import GUARD, OMEGA_MAX, WARMUP
 from ._sinkhorn_numpy import _limits
@@ -86,6 +87,9 @@ class _Kernel:
         self.buffer = np.empty((n, m), dtype=work)
         self.bound, self.floor = _limits(work, np)
         self.ones = np.ones(n, dtype=work)
+        # (the weights as the compiled sweeps take them: contiguous, of the kernel's dtype)
+        self.a_c = np.ascontiguousarray(a, dtype=work)
+        self.b_c = np.ascontiguousarray(b, dtype=work)
         # max |<x_i, y_j>|: the exponents are at least min alpha + min beta - 2 reach / e
         self.reach = math.sqrt(float(np.maximum.reduce(self.x_sq) * np.maximum.reduce(self.y_sq)))
 
@@ -229,9 +233,14 @@ def _norm(values, target):
 def _loop(kern, f, g, eps, num_iter_max, tol):
     """The over-relaxed stabilized scaling loop at eps from (f, T(f)) (see the module note).
 
+    Each iteration is one call of the compiled sweep (:class:`ScalingSweep`: both products
+    from one pass over the kernel), taken at the factor of the last iteration: when the
+    schedule changes it (at most every ``WINDOW`` iterations) the updates are redone from
+    the same row sums, and a scaling out of range is absorbed here as before.
+
     Returns ``(kernel, u, v, f, g, n_iter, trace)``: the plan is ``diag(u) kernel diag(v)``.
     """
-    a, b = kern.a, kern.b
+    b = kern.b
     kernel = kern.build(f, g, eps)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         cols = kern.ones @ kernel
@@ -240,25 +249,29 @@ def _loop(kern, f, g, eps, num_iter_max, tol):
         g = kern.exact_cols(f, eps)
         kernel = kern.build(f, g, eps)
         v, col_sums = np.ones_like(b), b
-    u = np.ones_like(a)
+    sweep = ScalingSweep(kernel, kern.a_c, kern.b_c, kern.bound)
+    sweep.set(1.0, v, col_sums)
     trace, n_iter, relaxed, schedule, w = [], 0, True, None, 1.0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         while True:
-            row_sums = kernel @ v
-            err = _norm(u * row_sums, a)
+            taken = w
+            code, err_rows, err_cols = sweep.step(taken)
+            err = math.sqrt(err_rows)
             if relaxed:
-                err = math.hypot(err, _norm(v * col_sums, b))
+                err = math.hypot(err, math.sqrt(err_cols))
             if math.isnan(err):
                 err = math.inf
             if relaxed and (err < tol or n_iter >= num_iter_max):
                 # End as plain Sinkhorn (exact columns), as the stabilized loop does.
                 relaxed, w = False, 1.0
+                u = sweep.u
                 v = b / (u @ kernel)
                 if not kern.in_range(v):
                     f = f + eps * np.log(u)
                     g = kern.exact_cols(f, eps)
                     kernel = kern.build(f, g, eps)
-                    u, v = np.ones_like(a), np.ones_like(b)
+                    u, v = 1.0, 1.0
+                sweep.set(u, v, b)  # (the column sums no longer count)
                 continue
             trace.append(err)
             if err < tol or n_iter >= num_iter_max:
@@ -268,22 +281,39 @@ def _loop(kern, f, g, eps, num_iter_max, tol):
                     schedule = _Schedule(err)
                 else:
                     w = schedule.step(err)
-            u = _relaxed(u, a / row_sums, w)
-            if not kern.in_range(u):
-                g = g + eps * np.log(v)
-                f = kern.exact_rows(g, eps)
-                kernel = kern.build(f, g, eps)
-                u, v = np.ones_like(a), np.ones_like(b)
-            col_sums = u @ kernel
-            v = _relaxed(v, b / col_sums, w)
-            if not kern.in_range(v):
-                f = f + eps * np.log(u)
-                g = kern.exact_cols(f, eps)
-                kernel = kern.build(f, g, eps)
-                u, v = np.ones_like(a), np.ones_like(b)
-                col_sums = b
+            if w != taken:
+                code = sweep.step(w, True)[0]
+            if code:
+                f, g, kernel = _absorb(kern, sweep, kernel, code, f, g, eps, w)
+            else:
+                sweep.commit()
             n_iter += 1
-    return kernel, u, v, f, g, n_iter, trace
+    return kernel, sweep.u.copy(), sweep.v.copy(), f, g, n_iter, trace
+
+
+def _absorb(kern, sweep, kernel, code, f, g, eps, w):
+    """The rest of an iteration whose new scaling left the range (``code`` of
+    :meth:`ScalingSweep.step`): the potentials absorb the other scaling, the exact half step
+    is taken in the log domain and the kernel rebuilt, as the stabilized loop does.
+    Returns ``(f, g, kernel)``; the sweep holds the new (u, v, column sums)."""
+    a, b = kern.a, kern.b
+    if code == 1:  # u out of range: f = T(g + eps log v), then the column half step
+        g = g + eps * np.log(sweep.v)
+        f = kern.exact_rows(g, eps)
+        kernel = kern.build(f, g, eps)
+        u, v = np.ones_like(a), np.ones_like(b)
+        col_sums = u @ kernel
+        v = _relaxed(v, b / col_sums, w)
+    else:
+        u, v, col_sums = sweep.u_next.copy(), sweep.v_next, sweep.cols.copy()
+    if not kern.in_range(v):
+        f = f + eps * np.log(u)
+        g = kern.exact_cols(f, eps)
+        kernel = kern.build(f, g, eps)
+        u, v = np.ones_like(a), np.ones_like(b)
+        col_sums = b
+    sweep.set(u, v, col_sums)
+    return f, g, kernel
 
 
 def _plan_dual(kern, kernel, u, v, f, g, eps):
@@ -363,24 +393,26 @@ def dense_self(views, eps, f0, num_iter_max, tol):
     a = kern.a
     base = f0
     kernel = kern.build(base, base, eps)
-    s = np.ones_like(a)
+    sweep = SelfSweep(kernel, kern.a_c, kern.bound)
     n_iter = 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        products = kernel @ s
-        trace = [_norm(s * products, a)]
+        products = kernel @ kern.ones  # (K s at s = 1)
+        sweep.start(products)
+        trace = [_norm(products, a)]
         while n_iter < num_iter_max and not trace[-1] < tol:
-            update = np.sqrt(s * (a / products))
-            if kern.in_range(update):
-                s = update
-            else:  # the same step in the log domain, from f (s is in range)
-                f = base + eps * np.log(s)
+            err = sweep.step()  # s <- sqrt(s a / (K s)), then K s and the error
+            if err is None:  # the same step in the log domain, from f (s is in range)
+                f = base + eps * np.log(sweep.s)
                 base = 0.5 * (f + kern.exact_rows(f, eps))
                 kernel = kern.build(base, base, eps)
-                s = np.ones_like(a)
-            products = kernel @ s
-            err = _norm(s * products, a)
+                products = kernel @ kern.ones
+                sweep.start(products)
+                err = _norm(products, a)
+            else:
+                err = math.sqrt(err)
             trace.append(math.inf if math.isnan(err) else err)
             n_iter += 1
+        s = sweep.s.copy()
         f = base + eps * np.log(s)
     out = _plan_dual(kern, kernel, s, s, f, f, eps)
     out.update(f=f, g=f, n_iter=n_iter, err=trace[-1], trace=trace)
