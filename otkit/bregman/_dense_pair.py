@@ -44,7 +44,7 @@ import math
 import numpy as np
 
 from ..backend import host_view
-from ._dense_sweep import ScalingSweep, SelfSweep
+from ._dense_sweep import DONE, END_RELAXED, ScalingSweep, Schedule, SelfSweep
 from ._pointcloud import CostSpec, _numpy_softmin
 from ._relaxation import GUARD, OMEGA_MAX, WARMUP
 from ._sinkhorn_numpy import _limits
@@ -178,35 +178,11 @@ def _anneal(kern, stages, fast=None):
     return f, g
 
 
-def _omega(w, rate):
-    """:func:`otkit.bregman._relaxation.optimal_omega` on floats."""
-    mu = (rate + w - 1.0) / (math.sqrt(rate) * w)
-    mu2 = min(mu * mu, 0.9999)
-    return min(max(2.0 / (1.0 + math.sqrt(1.0 - mu2)), 1.0), OMEGA_MAX)
-
-
-class _Schedule:
-    """:func:`schedule_start` / :func:`schedule_step` of :mod:`otkit.bregman._relaxation`
-    (adaptive factor) on Python floats: the same arithmetic, without array calls."""
-
-    def __init__(self, err):
-        self.w, self.t, self.best, self.mark, self.off = 1.0, 0.0, err, err, False
-
-    def step(self, err):
-        self.t += 1.0
-        t = self.t
-        self.off = self.off or (self.w > 1.0 and err > GUARD * self.best)
-        self.best = min(self.best, err)
-        first = t == WARMUP
-        due = first or (t > WARMUP and math.fmod(t - WARMUP, WINDOW) == 0.0)
-        if due:
-            window = WARMUP if first else WINDOW
-            if err > 0.0 and err < self.mark:
-                self.w = _omega(self.w, (err / self.mark) ** (1.0 / window))
-            self.mark = err
-        if self.off:
-            self.w = 1.0
-        return self.w
+def _schedule(window=None):
+    """The adaptive relaxation factor of the loop (:class:`Schedule`, compiled): the
+    arithmetic of :func:`otkit.bregman._relaxation.schedule_start` / ``schedule_step`` on
+    floats, re-estimated every ``window`` (default ``WINDOW``) iterations."""
+    return Schedule(WARMUP, WINDOW if window is None else window, GUARD, OMEGA_MAX)
 
 
 def _relaxed(previous, exact, w):
@@ -233,10 +209,10 @@ def _norm(values, target):
 def _loop(kern, f, g, eps, num_iter_max, tol):
     """The over-relaxed stabilized scaling loop at eps from (f, T(f)) (see the module note).
 
-    Each iteration is one call of the compiled sweep (:class:`ScalingSweep`: both products
-    from one pass over the kernel), taken at the factor of the last iteration: when the
-    schedule changes it (at most every ``WINDOW`` iterations) the updates are redone from
-    the same row sums, and a scaling out of range is absorbed here as before.
+    The iterations run in :meth:`ScalingSweep.run` (compiled: both products of an
+    iteration from one pass over the kernel) until an event: the end of the relaxed phase
+    (the plain step that ends it), a scaling out of range (absorbed here as before), the
+    end of the loop.
 
     Returns ``(kernel, u, v, f, g, n_iter, trace)``: the plan is ``diag(u) kernel diag(v)``.
     """
@@ -251,19 +227,15 @@ def _loop(kern, f, g, eps, num_iter_max, tol):
         v, col_sums = np.ones_like(b), b
     sweep = ScalingSweep(kernel, kern.a_c, kern.b_c, kern.bound)
     sweep.set(1.0, v, col_sums)
-    trace, n_iter, relaxed, schedule, w = [], 0, True, None, 1.0
+    trace, n_iter, relaxed, schedule = [], 0, True, _schedule()
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         while True:
-            taken = w
-            code, err_rows, err_cols = sweep.step(taken)
-            err = math.sqrt(err_rows)
-            if relaxed:
-                err = math.hypot(err, math.sqrt(err_cols))
-            if math.isnan(err):
-                err = math.inf
-            if relaxed and (err < tol or n_iter >= num_iter_max):
+            event, code, n_iter, w = sweep.run(schedule, relaxed, tol, num_iter_max, n_iter, trace)
+            if event == DONE:
+                break
+            if event == END_RELAXED:
                 # End as plain Sinkhorn (exact columns), as the stabilized loop does.
-                relaxed, w = False, 1.0
+                relaxed = False
                 u = sweep.u
                 v = b / (u @ kernel)
                 if not kern.in_range(v):
@@ -273,20 +245,7 @@ def _loop(kern, f, g, eps, num_iter_max, tol):
                     u, v = 1.0, 1.0
                 sweep.set(u, v, b)  # (the column sums no longer count)
                 continue
-            trace.append(err)
-            if err < tol or n_iter >= num_iter_max:
-                break
-            if relaxed:
-                if schedule is None:
-                    schedule = _Schedule(err)
-                else:
-                    w = schedule.step(err)
-            if w != taken:
-                code = sweep.step(w, True)[0]
-            if code:
-                f, g, kernel = _absorb(kern, sweep, kernel, code, f, g, eps, w)
-            else:
-                sweep.commit()
+            f, g, kernel = _absorb(kern, sweep, kernel, code, f, g, eps, w)
             n_iter += 1
     return kernel, sweep.u.copy(), sweep.v.copy(), f, g, n_iter, trace
 

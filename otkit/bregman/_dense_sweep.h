@@ -82,7 +82,7 @@ static inline double otkit_log_pos(double x)
     p = p * s2 + 0.2;
     p = p * s2 + 0.3333333333333333;
     double log_t = 2.0 * s + 2.0 * s * (s2 * p);
-    return e * 0.6931471804855391 + (log_t + e * 7.440614790965583e-11);
+    return e * 0.6931471804855391 + (log_t + e * 7.440617110012397e-11);
 }
 
 static inline double otkit_relax(double prev, double exact, double w)
@@ -126,16 +126,16 @@ OTKIT_DEFINE_ROWS4(otkit_rows4_f64, double)
 OTKIT_DEFINE_ROWS4(otkit_rows4_f32, float)
 
 /* The sweep: given u, v, the previous column sums `cols` and the factor w,
- *   rows = K v (skipped when rows_given: rows holds K v already),
+ *   rows = K v (mode 1: skipped, rows holds K v already),
  *   err[0] = ||u * rows - a||^2 (the old u), err[1] = ||v * cols - b||^2 (the old sums),
  *   u_new = relax(u, a / rows, w), cols = u_new K, v_new = relax(v, b / cols, w);
  * returns 0, or 1 when u_new leaves (lo, hi) (cols, v_new are then not computed), or 2
- * when v_new does. acc: m doubles of work. */
+ * when v_new does. Mode 2: rows and the errors only (returns 0). acc: m doubles of work. */
 #define OTKIT_DEFINE_SWEEP(NAME, ROWS4, T)                                                  \
     OTKIT_SWEEP_MULTIVERSION                                                                \
     static int NAME(const T *K, int64_t n, int64_t m, const T *a, const T *b, const T *u,   \
                     const T *v, T *rows, T *cols, T *u_new, T *v_new, double *acc,          \
-                    double w, double lo, double hi, int rows_given, double *err)            \
+                    double w, double lo, double hi, int mode, double *err)            \
     {                                                                                       \
         double err_rows = 0.0, err_cols = 0.0;                                              \
         int u_ok = 1, v_ok = 1;                                                             \
@@ -149,7 +149,7 @@ OTKIT_DEFINE_ROWS4(otkit_rows4_f32, float)
             const T *block = K + i0 * m;                                                    \
             double r[OTKIT_BLOCK], s[OTKIT_BLOCK];                                          \
             int64_t k = 0;                                                                  \
-            if (rows_given) {                                                               \
+            if (mode == 1) {                                                                \
                 for (k = 0; k < nb; k++)                                                    \
                     r[k] = (double)rows[i0 + k];                                            \
             } else {                                                                        \
@@ -166,6 +166,8 @@ OTKIT_DEFINE_ROWS4(otkit_rows4_f32, float)
                 double d = (double)u[i0 + k] * r[k] - (double)a[i0 + k];                    \
                 err_rows += d * d;                                                          \
             }                                                                               \
+            if (mode == 2)                                                                  \
+                continue;                                                                   \
             if (w == 1.0) {                                                                 \
                 for (k = 0; k < nb; k++)                                                    \
                     s[k] = (double)a[i0 + k] / r[k];                                        \
@@ -197,6 +199,8 @@ OTKIT_DEFINE_ROWS4(otkit_rows4_f32, float)
         }                                                                                   \
         err[0] = err_rows;                                                                  \
         err[1] = err_cols;                                                                  \
+        if (mode == 2)                                                                      \
+            return 0;                                                                       \
         if (!u_ok)                                                                          \
             return 1;                                                                       \
         for (int64_t j = 0; j < m; j++)                                                 \

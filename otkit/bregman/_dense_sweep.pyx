@@ -11,19 +11,34 @@ they bind (the kernel, the weights) and their own buffers stay in place for thei
 lifetime: their addresses are taken once.
 """
 import numpy as np
+from libc.math cimport INFINITY, fmod, hypot, isnan, pow, sqrt
 from libc.stdint cimport int64_t, uintptr_t
 
-__all__ = ["ScalingSweep", "SelfSweep"]
+__all__ = [
+    "ABSORB", "DONE", "END_RELAXED", "FULL", "GIVEN", "ROWS", "Schedule", "ScalingSweep",
+    "SelfSweep",
+]
+
+# Modes of ScalingSweep.step: the whole iteration, its updates from the stored row sums,
+# the row sums and errors only.
+cdef enum:
+    MODE_FULL = 0
+    MODE_GIVEN = 1
+    MODE_ROWS = 2
+FULL, GIVEN, ROWS = MODE_FULL, MODE_GIVEN, MODE_ROWS
+# Events of ScalingSweep.run.
+DONE, END_RELAXED, ABSORB = 0, 1, 2
+
 
 cdef extern from "_dense_sweep.h" nogil:
     int otkit_sweep_f64(const double *K, int64_t n, int64_t m, const double *a,
                         const double *b, const double *u, const double *v, double *rows,
                         double *cols, double *u_new, double *v_new, double *acc, double w,
-                        double lo, double hi, int rows_given, double *err)
+                        double lo, double hi, int mode, double *err)
     int otkit_sweep_f32(const float *K, int64_t n, int64_t m, const float *a,
                         const float *b, const float *u, const float *v, float *rows,
                         float *cols, float *u_new, float *v_new, double *acc, double w,
-                        double lo, double hi, int rows_given, double *err)
+                        double lo, double hi, int mode, double *err)
     int otkit_self_f64(const double *K, int64_t n, const double *a, const double *s,
                        const double *p, double *s_new, double *p_new, double lo, double hi,
                        double *err)
@@ -50,6 +65,75 @@ def _dtype_of(kernel):
     return kernel.dtype
 
 
+cdef class Schedule:
+    """The adaptive over-relaxation factor of :func:`otkit.bregman._relaxation.schedule_start`
+    / ``schedule_step`` on floats: after ``warmup`` iterations, then every ``window``, the
+    factor is re-estimated from the contraction rate of the error over the window,
+    ``w <- omega(w, (err / mark)^(1 / window))`` (when the error fell); an error above
+    ``guard`` times the best one while relaxed turns the relaxation off for good.
+    :meth:`start` takes the first error (the factor stays 1)."""
+
+    cdef public double w, t, best, mark
+    cdef public bint off, started
+    cdef double warmup, window, guard, omega_max
+
+    def __init__(self, double warmup, double window, double guard, double omega_max):
+        self.warmup, self.window, self.guard, self.omega_max = warmup, window, guard, omega_max
+        self.w, self.t, self.best, self.mark = 1.0, 0.0, INFINITY, INFINITY
+        self.off = self.started = False
+
+    cdef void _start(self, double err) noexcept:
+        self.w, self.t, self.best, self.mark = 1.0, 0.0, err, err
+        self.off, self.started = False, True
+
+    cdef double _omega(self, double rate) noexcept:
+        # (the arithmetic of optimal_omega; min / max as Python's: the first on ties)
+        cdef double mu = (rate + self.w - 1.0) / (sqrt(rate) * self.w)
+        cdef double mu2 = mu * mu, omega
+        if 0.9999 < mu2:
+            mu2 = 0.9999
+        omega = 2.0 / (1.0 + sqrt(1.0 - mu2))
+        if 1.0 > omega:
+            omega = 1.0
+        if self.omega_max < omega:
+            omega = self.omega_max
+        return omega
+
+    cdef bint _due_next(self) noexcept:
+        cdef double t = self.t + 1.0
+        return t == self.warmup or (
+            t > self.warmup and fmod(t - self.warmup, self.window) == 0.0
+        )
+
+    cdef double _step(self, double err) noexcept:
+        cdef bint first, due
+        self.t += 1.0
+        self.off = self.off or (self.w > 1.0 and err > self.guard * self.best)
+        if err < self.best:
+            self.best = err
+        first = self.t == self.warmup
+        due = first or (self.t > self.warmup and fmod(self.t - self.warmup, self.window) == 0.0)
+        if due:
+            if err > 0.0 and err < self.mark:
+                self.w = self._omega(pow(err / self.mark, 1.0 / (self.warmup if first
+                                                                   else self.window)))
+            self.mark = err
+        if self.off:
+            self.w = 1.0
+        return self.w
+
+    def start(self, double err):
+        self._start(err)
+
+    def due_next(self):
+        """Whether the next :meth:`step` re-estimates the factor."""
+        return self._due_next()
+
+    def step(self, double err):
+        """The factor after the error ``err`` of the next iteration."""
+        return self._step(err)
+
+
 cdef class ScalingSweep:
     """The iterates (u, v) of the over-relaxed scaling loop on the (n, m) ``kernel``
     (C-contiguous float64 or float32, the dtype of ``a`` and ``b``; read at every step, so
@@ -62,9 +146,10 @@ cdef class ScalingSweep:
     log(e / p), -1, 1))`` (``e`` at w = 1); it returns ``(code, err_rows, err_cols)``.
     Code 0: (u', v') become (u, v) at :meth:`commit`. Code 1: u' left the range (``u_next``; ``cols``
     and v' are not computed); code 2: v' did (``u_next``, ``v_next`` and ``cols``
-    computed); (u, v) are unchanged in both. ``step(w, True)`` redoes the updates at
-    another factor from the same ``rows`` (its errors are then not those of the
-    iteration). ``u``, ``v``, ``u_next``, ``v_next``, ``rows`` and ``cols`` are the sweep's
+    computed); (u, v) are unchanged in both. ``step(w, GIVEN)`` takes the updates from
+    the ``rows`` of the last step (at another factor, or after ``step(w, ROWS)``, which
+    computes the rows and the errors only); its errors are then not those of the
+    iteration. ``u``, ``v``, ``u_next``, ``v_next``, ``rows`` and ``cols`` are the sweep's
     own buffers, rewritten by later steps.
     """
 
@@ -135,25 +220,76 @@ cdef class ScalingSweep:
         self._v[self.current][...] = v
         self._cols[...] = cols
 
-    def step(self, double w, bint rows_given=False):
-        cdef int code, c = self.current, given = rows_given
+    cdef int _sweep(self, double w, int mode, double *err) noexcept nogil:
+        cdef int c = self.current
+        if self.single:
+            return otkit_sweep_f32(<float *>self.pk, self.n, self.m, <float *>self.pa,
+                                   <float *>self.pb, <float *>self.pu[c], <float *>self.pv[c],
+                                   <float *>self.prows, <float *>self.pcols,
+                                   <float *>self.pu[1 - c], <float *>self.pv[1 - c], self.pacc,
+                                   w, self.lo, self.hi, mode, err)
+        return otkit_sweep_f64(<double *>self.pk, self.n, self.m, <double *>self.pa,
+                               <double *>self.pb, <double *>self.pu[c], <double *>self.pv[c],
+                               <double *>self.prows, <double *>self.pcols,
+                               <double *>self.pu[1 - c], <double *>self.pv[1 - c], self.pacc,
+                               w, self.lo, self.hi, mode, err)
+
+    def step(self, double w, int mode=FULL):
+        cdef int code
         cdef double err[2]
+        if mode != FULL and mode != GIVEN and mode != ROWS:
+            raise ValueError(f"mode must be FULL, GIVEN or ROWS, got {mode}")
         with nogil:
-            if self.single:
-                code = otkit_sweep_f32(<float *>self.pk, self.n, self.m, <float *>self.pa,
-                                       <float *>self.pb, <float *>self.pu[c],
-                                       <float *>self.pv[c], <float *>self.prows,
-                                       <float *>self.pcols, <float *>self.pu[1 - c],
-                                       <float *>self.pv[1 - c], self.pacc, w, self.lo,
-                                       self.hi, given, err)
-            else:
-                code = otkit_sweep_f64(<double *>self.pk, self.n, self.m, <double *>self.pa,
-                                       <double *>self.pb, <double *>self.pu[c],
-                                       <double *>self.pv[c], <double *>self.prows,
-                                       <double *>self.pcols, <double *>self.pu[1 - c],
-                                       <double *>self.pv[1 - c], self.pacc, w, self.lo,
-                                       self.hi, given, err)
+            code = self._sweep(w, mode, err)
         return code, err[0], err[1]
+
+    def run(self, Schedule schedule, bint relaxed, double tol, long num_iter_max,
+            long n_iter, list trace):
+        """Iterate until an event: returns ``(event, code, n_iter, w)``.
+
+        Each iteration is one :meth:`step` (``ROWS`` then ``GIVEN`` where ``schedule``
+        re-estimates the factor, ``FULL`` elsewhere) at the factor ``schedule.w`` (1 when
+        not ``relaxed``); its marginal error (the rows', and the columns' too when
+        ``relaxed``; NaN counted as inf) is appended to ``trace``, then the schedule steps
+        (started at the first error). Events: ``DONE`` (the error appended is below
+        ``tol``, or ``n_iter`` reached ``num_iter_max``), ``END_RELAXED`` (``relaxed`` and
+        the same test: nothing appended, (u, v) unchanged), ``ABSORB`` (the updates at
+        factor ``w`` left the range, ``code`` of :meth:`step`; the iteration is not
+        counted). ``n_iter`` counts the iterations committed.
+        """
+        cdef int code, mode
+        cdef double err[2]
+        cdef double w, new_w, e
+        cdef bint split
+        while True:
+            w = schedule.w if relaxed else 1.0
+            split = relaxed and schedule.started and schedule._due_next()
+            mode = MODE_ROWS if split else MODE_FULL
+            with nogil:
+                code = self._sweep(w, mode, err)
+            e = sqrt(err[0])
+            if relaxed:
+                e = hypot(e, sqrt(err[1]))
+            if isnan(e):
+                e = INFINITY
+            if relaxed and (e < tol or n_iter >= num_iter_max):
+                return END_RELAXED, 0, n_iter, w
+            trace.append(e)
+            if e < tol or n_iter >= num_iter_max:
+                return DONE, 0, n_iter, w
+            new_w = w
+            if relaxed:
+                if schedule.started:
+                    new_w = schedule._step(e)
+                else:
+                    schedule._start(e)
+            if split or new_w != w:
+                with nogil:
+                    code = self._sweep(new_w, MODE_GIVEN, err)
+            if code:
+                return ABSORB, code, n_iter, new_w
+            self.current = 1 - self.current
+            n_iter += 1
 
     def commit(self):
         """Take (u', v') of the last step (code 0) as (u, v)."""
