@@ -166,3 +166,20 @@ def test_a_self_step_out_of_range_changes_nothing():
     assert sweep.step() is None  # (sqrt(a / p) is near 1e3)
     np.testing.assert_array_equal(sweep.s, np.ones(41))
     np.testing.assert_array_equal(sweep.p, p)
+
+
+def test_floor_exp_is_numpys_floored_exp_in_float32():
+    """Within two units in the last place of float32 (2 * 2^-23 relative) from below the
+    floor to the largest finite float; +inf beyond it, NaN kept."""
+    exponents = np.linspace(-120.0, 88.7, 401 * 499).astype(np.float32).reshape(401, 499)
+    floor = -69.0
+    want = np.exp(np.maximum(exponents.astype(np.float64), floor))
+    got = _dense_sweep.floor_exp(exponents.copy(), floor)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=2.0 * 2.0**-23, atol=0)
+    special = np.array([[89.0, np.inf, np.nan, -np.inf]], dtype=np.float32)
+    out = _dense_sweep.floor_exp(special, floor)
+    assert np.isposinf(out[0, :2]).all() and np.isnan(out[0, 2])
+    np.testing.assert_allclose(out[0, 3], np.exp(np.float64(floor)), rtol=2.0**-22)
+    with pytest.raises(TypeError, match="kernel"):
+        _dense_sweep.floor_exp(exponents.astype(np.float64), floor)

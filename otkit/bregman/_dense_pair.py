@@ -44,7 +44,7 @@ import math
 import numpy as np
 
 from ..backend import host_view
-from ._dense_sweep import DONE, END_RELAXED, ScalingSweep, Schedule, SelfSweep
+from ._dense_sweep import DONE, END_RELAXED, ScalingSweep, Schedule, SelfSweep, floor_exp
 from ._pointcloud import CostSpec, _numpy_softmin
 from ._relaxation import GUARD, OMEGA_MAX, WARMUP
 from ._sinkhorn_numpy import _limits
@@ -104,11 +104,13 @@ class _Kernel:
         np.multiply(self.y.T, 2.0 / e, out=self.right[:d])
         self.right[d + 1] = beta
         kernel = np.matmul(self.left, self.right, out=self.buffer)
+        # Potentials far from consistent at e (a stage much smaller than the last) overflow:
+        # the sums are then out of range, and the callers take the exact half steps.
+        if kernel.dtype == np.float32:  # (floor and exp in one compiled pass)
+            return floor_exp(kernel, self.floor)
         lowest = np.minimum.reduce(alpha) + np.minimum.reduce(beta) - 2.0 * self.reach / e
         if not lowest > self.floor:  # (a bound: no pass when no exponent can be below)
             np.maximum(kernel, self.floor, out=kernel)
-        # Potentials far from consistent at e (a stage much smaller than the last) overflow:
-        # the sums are then out of range, and the callers take the exact half steps.
         with np.errstate(over="ignore"):
             return np.exp(kernel, out=kernel)
 

@@ -16,7 +16,7 @@ from libc.stdint cimport int64_t, uintptr_t
 
 __all__ = [
     "ABSORB", "DONE", "END_RELAXED", "FULL", "GIVEN", "ROWS", "Schedule", "ScalingSweep",
-    "SelfSweep",
+    "SelfSweep", "floor_exp",
 ]
 
 # Modes of ScalingSweep.step: the whole iteration, its updates from the stored row sums,
@@ -363,3 +363,17 @@ cdef class SelfSweep:
             return None
         self.current = 1 - c
         return err
+
+
+cdef extern from "_dense_exp.h" nogil:
+    void otkit_floor_exp_f32(float *K, int64_t size, float floor)
+
+
+def floor_exp(kernel, double floor):
+    """``kernel <- exp(max(kernel, floor))`` in place, in one pass, for a C-contiguous
+    float32 ``kernel`` (returned)."""
+    cdef float *pk = <float *>_address(kernel, np.float32, np.shape(kernel), "kernel")
+    cdef int64_t size = kernel.size
+    with nogil:
+        otkit_floor_exp_f32(pk, size, <float>floor)
+    return kernel
