@@ -21,20 +21,31 @@ and ``beta_j = (g_j - |y_j|^2) / e + log b_j``; no cost matrix is stored. Then
 - the loop at eps is the over-relaxed stabilized scaling loop of
   :func:`otkit.bregman._sinkhorn_numpy.stabilized_sinkhorn` (the same updates and stopping
   rule), its adaptive relaxation factor re-estimated every 10 iterations instead of 20
-  (``WINDOW``), on Python floats;
+  (``WINDOW``); it runs compiled (:mod:`otkit.bregman._dense_sweep`, GIL released), one
+  pass over the kernel per iteration: for each block of rows, the row sums ``K v``, the
+  relaxed row updates, then their share of the column sums ``u K`` while the rows are in
+  cache; then the relaxed column updates. The errors are those of the NumPy iteration
+  (the row error with the previous u, the column error with the previous column sums),
+  so the iterates and the stopping decisions are the same up to rounding;
 - the dual value, the linear cost and the envelope gradients come from the final plan
   ``P = diag(u) K diag(v)`` by matrix products: its row and column sums, ``P y``,
   ``P^T x`` and ``P |y|^2`` (no exp pass).
 
 A stage whose sums leave the scaling range (a kernel row or column underflowed) is redone
 by the exact log-domain c-transforms; the loop rebuilds its kernel by an exact half step
-as the stabilized loop does. :func:`dense_self` runs the averaged loop of the self term
-OT_eps(a, a) the same way (one matrix-vector product per iteration).
+as the stabilized loop does (the compiled loop returns here for it). :func:`dense_self`
+runs the averaged loop of the self term OT_eps(a, a) the same way (one matrix-vector
+product per iteration, compiled too).
 
 On issue 16's clouds (200 to 500 points, reg 0.1) an annealing stage costs one float32
-exp per entry where the online stage costs two float64 ones, an iteration at eps two
-matrix-vector products and some 25 vector operations, and ``otkit.pairwise`` of the
-divergences about 0.3 times the CPU time of the generic solve.
+exp per entry where the online stage costs two float64 ones, and an iteration at eps one
+compiled pass over the kernel: the fused pass costs about the two BLAS matrix-vector
+products it replaces (both are bound by the arithmetic here, not by memory) but none of
+the 25 NumPy vector operations around them (about 40 us per iteration). Measured in
+process CPU time, interleaved, 3 repeats (load 1.8 to 2.7 on 2 cores), ``otkit.pairwise``
+of the 4,950 divergences of 100 clouds: median 22.9 s before, 15.6 s with the compiled
+loop (-32%); the iterations at eps are the same (5,363 on 126 pairs) and the values within
+1e-14 relative.
 """
 
 from __future__ import annotations
