@@ -183,3 +183,32 @@ def test_floor_exp_is_numpys_floored_exp_in_float32():
     np.testing.assert_allclose(out[0, 3], np.exp(np.float64(floor)), rtol=2.0**-22)
     with pytest.raises(TypeError, match="kernel"):
         _dense_sweep.floor_exp(exponents.astype(np.float64), floor)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_stage_sums_are_numpys(dtype):
+    """log(c / b) and log(r / a) for c = 1 K, r = K (b / c): within the rounding of the
+    sums to the kernel's dtype (and of NumPy's own float32 products), relative to the
+    logarithms' arguments (absolute on the logarithms)."""
+    K, a, b, *_ = _problem(dtype)
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    stage = _dense_sweep.StageSums(K, a, b, 1e30)
+    dg, df = stage.compute()
+    cols = np.ones(K.shape[0]) @ K.astype(np.float64)
+    rows = K.astype(np.float64) @ (b / cols)
+    atol = 1e-14 if dtype == np.float64 else 4 * 2.0**-24
+    np.testing.assert_allclose(dg, np.log(cols / b), rtol=0, atol=atol)
+    np.testing.assert_allclose(df, np.log(rows / a), rtol=0, atol=atol)
+
+
+def test_stage_sums_out_of_range_are_none():
+    """A column of 1e-40 (b / c near 1e38, above the bound), then rows scaled by 1e-20
+    (a / r near 1e20): the stage reports None either way."""
+    K, a, b, *_ = _problem(np.float64)
+    column = K.copy()
+    column[:, 2] = 1e-40
+    assert _dense_sweep.StageSums(column, a, b, 1e30).compute() is None
+    rows = K.copy()
+    rows[4] *= 1e-20  # (its column sums barely move: only a_4 / r_4 leaves the range)
+    assert _dense_sweep.StageSums(rows, a, b, 1e10).compute() is None
+    assert _dense_sweep.StageSums(K, a, b, 1e10).compute() is not None

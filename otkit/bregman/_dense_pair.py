@@ -55,7 +55,15 @@ import math
 import numpy as np
 
 from ..backend import host_view
-from ._dense_sweep import DONE, END_RELAXED, ScalingSweep, Schedule, SelfSweep, floor_exp
+from ._dense_sweep import (
+    DONE,
+    END_RELAXED,
+    ScalingSweep,
+    Schedule,
+    SelfSweep,
+    StageSums,
+    floor_exp,
+)
 from ._pointcloud import CostSpec, _numpy_softmin
 from ._relaxation import GUARD, OMEGA_MAX, WARMUP
 from ._sinkhorn_numpy import _limits
@@ -101,6 +109,7 @@ class _Kernel:
         # (the weights as the compiled sweeps take them: contiguous, of the kernel's dtype)
         self.a_c = np.ascontiguousarray(a, dtype=work)
         self.b_c = np.ascontiguousarray(b, dtype=work)
+        self.stage = StageSums(self.buffer, a, b, self.bound)
         # max |<x_i, y_j>|: the exponents are at least min alpha + min beta - 2 reach / e
         self.reach = math.sqrt(float(np.maximum.reduce(self.x_sq) * np.maximum.reduce(self.y_sq)))
 
@@ -174,17 +183,11 @@ def _anneal(kern, stages, fast=None):
         use = fast if fast is not None and reach + logs < _FLOAT32_EXPONENT else kern
         # The column sums of the kernel give the exact g <- T(f) whatever g it was built
         # with, unless a column underflowed or overflowed (then b / sums is out of range).
-        kernel = use.build(f, g, e)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            cols = use.ones @ kernel
-            ratio = kern.b / cols
-            ok = use.in_range(ratio)
-            if ok:
-                rows = kernel @ ratio.astype(kernel.dtype, copy=False)
-                ok = use.in_range(kern.a / rows)
-        if ok:
-            g = g - e * np.log(cols / kern.b)
-            f = f - e * np.log(rows / kern.a)
+        use.build(f, g, e)
+        logs_cols_rows = use.stage.compute()  # (compiled: 1 K, then K (b / (1 K)))
+        if logs_cols_rows is not None:
+            g = (g - e * logs_cols_rows[0]).astype(dtype, copy=False)
+            f = (f - e * logs_cols_rows[1]).astype(dtype, copy=False)
         else:
             g = kern.exact_cols(f, e)
             f = kern.exact_rows(g, e)

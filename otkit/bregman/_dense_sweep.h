@@ -257,4 +257,54 @@ OTKIT_DEFINE_SWEEP(otkit_sweep_f32, otkit_rows4_f32, float)
 OTKIT_DEFINE_SELF(otkit_self_f64, otkit_rows4_f64, double)
 OTKIT_DEFINE_SELF(otkit_self_f32, otkit_rows4_f32, float)
 
+/* An annealing stage's sums on the kernel K (n x m, storage T; a, b in double): the
+ * column sums c = 1 K (rounded to T, as a product in T would leave them), the ratio
+ * b / c, then the row sums r = K (b / c) (the ratio rounded to T, the sums to T); returns
+ * 0 with dg = log(c / b) and df = log(r / a) when every b_j / c_j and every a_i / r_i lies
+ * in (lo, hi), else 1 (dg, df then unspecified). acc: m doubles, ratio: m T. */
+#define OTKIT_DEFINE_STAGE(NAME, ROWS4, T)                                              \
+    OTKIT_SWEEP_MULTIVERSION                                                            \
+    static int NAME(const T *K, int64_t n, int64_t m, const double *a, const double *b, \
+                    double lo, double hi, double *acc, T *ratio, double *dg, double *df)\
+    {                                                                                   \
+        int ok = 1;                                                                     \
+        for (int64_t j = 0; j < m; j++)                                                 \
+            acc[j] = 0.0;                                                               \
+        for (int64_t i = 0; i < n; i++) {                                               \
+            const T *row = K + i * m;                                                   \
+            _Pragma("omp simd") for (int64_t j = 0; j < m; j++) acc[j] += (double)row[j];\
+        }                                                                               \
+        for (int64_t j = 0; j < m; j++) {                                               \
+            double c = (double)(T)acc[j], q = b[j] / c;                                 \
+            if (!otkit_in_range(q, lo, hi))                                             \
+                ok = 0;                                                                 \
+            ratio[j] = (T)q;                                                            \
+            acc[j] = c;                                                                 \
+        }                                                                               \
+        if (!ok)                                                                        \
+            return 1;                                                                   \
+        int64_t i = 0;                                                                  \
+        double r[4];                                                                    \
+        for (; i + 4 <= n; i += 4) {                                                    \
+            ROWS4(K + i * m, m, ratio, r);                                              \
+            for (int k = 0; k < 4; k++)                                                 \
+                df[i + k] = (double)(T)r[k];                                            \
+        }                                                                               \
+        for (; i < n; i++)                                                              \
+            df[i] = (double)(T)ROWS4##_one(K + i * m, m, ratio);                        \
+        for (i = 0; i < n; i++)                                                         \
+            if (!otkit_in_range(a[i] / df[i], lo, hi))                                  \
+                ok = 0;                                                                 \
+        if (!ok)                                                                        \
+            return 1;                                                                   \
+        _Pragma("omp simd") for (int64_t j = 0; j < m; j++) dg[j] =                     \
+            otkit_log_pos(acc[j] / b[j]);                                               \
+        _Pragma("omp simd") for (int64_t k = 0; k < n; k++) df[k] =                     \
+            otkit_log_pos(df[k] / a[k]);                                                \
+        return 0;                                                                       \
+    }
+
+OTKIT_DEFINE_STAGE(otkit_stage_f64, otkit_rows4_f64, double)
+OTKIT_DEFINE_STAGE(otkit_stage_f32, otkit_rows4_f32, float)
+
 #endif

@@ -16,7 +16,7 @@ from libc.stdint cimport int64_t, uintptr_t
 
 __all__ = [
     "ABSORB", "DONE", "END_RELAXED", "FULL", "GIVEN", "ROWS", "Schedule", "ScalingSweep",
-    "SelfSweep", "floor_exp",
+    "SelfSweep", "StageSums", "floor_exp",
 ]
 
 # Modes of ScalingSweep.step: the whole iteration, its updates from the stored row sums,
@@ -39,6 +39,12 @@ cdef extern from "_dense_sweep.h" nogil:
                         const float *b, const float *u, const float *v, float *rows,
                         float *cols, float *u_new, float *v_new, double *acc, double w,
                         double lo, double hi, int mode, double *err)
+    int otkit_stage_f64(const double *K, int64_t n, int64_t m, const double *a,
+                        const double *b, double lo, double hi, double *acc, double *ratio,
+                        double *dg, double *df)
+    int otkit_stage_f32(const float *K, int64_t n, int64_t m, const double *a,
+                        const double *b, double lo, double hi, double *acc, float *ratio,
+                        double *dg, double *df)
     int otkit_self_f64(const double *K, int64_t n, const double *a, const double *s,
                        const double *p, double *s_new, double *p_new, double lo, double hi,
                        double *err)
@@ -363,6 +369,62 @@ cdef class SelfSweep:
             return None
         self.current = 1 - c
         return err
+
+
+cdef class StageSums:
+    """The sums of an annealing stage on the (n, m) ``kernel`` (C-contiguous float64 or
+    float32, read at every call; the weights ``a``, ``b`` any floating dtype) with the
+    scaling range ``(1 / bound, bound)``: :meth:`compute` returns ``(dg, df)`` with
+    ``dg = log(c / b)`` for the column sums ``c = 1 K`` and ``df = log(r / a)`` for the row
+    sums ``r = K (b / c)`` (sums accumulated in double, rounded to the kernel's dtype, as
+    its products would leave them), or None when some ``b / c`` or ``a / r`` leaves the
+    range. ``dg`` and ``df`` are the object's float64 buffers, rewritten at each call."""
+
+    cdef object _kernel, _a, _b, _acc, _ratio, _dg, _df
+    cdef void *pk
+    cdef double *pa
+    cdef double *pb
+    cdef double *pacc
+    cdef void *pratio
+    cdef double *pdg
+    cdef double *pdf
+    cdef int64_t n, m
+    cdef int single
+    cdef double lo, hi
+
+    def __init__(self, kernel, a, b, double bound):
+        dtype = _dtype_of(kernel)
+        n, m = kernel.shape
+        self.pk = _address(kernel, dtype, (n, m), "kernel")
+        self._kernel = kernel
+        self._a = np.array(a, dtype=np.float64)  # (copies: contiguous float64)
+        self._b = np.array(b, dtype=np.float64)
+        self.pa = <double *>_address(self._a, np.float64, (n,), "a")
+        self.pb = <double *>_address(self._b, np.float64, (m,), "b")
+        self._acc = np.empty(m, dtype=np.float64)
+        self._ratio = np.empty(m, dtype=dtype)
+        self._dg = np.empty(m, dtype=np.float64)
+        self._df = np.empty(n, dtype=np.float64)
+        self.pacc = <double *>_address(self._acc, np.float64, (m,), "acc")
+        self.pratio = _address(self._ratio, dtype, (m,), "ratio")
+        self.pdg = <double *>_address(self._dg, np.float64, (m,), "dg")
+        self.pdf = <double *>_address(self._df, np.float64, (n,), "df")
+        self.n, self.m = n, m
+        self.single = dtype == np.float32
+        self.lo, self.hi = 1.0 / bound, bound
+
+    def compute(self):
+        cdef int code
+        with nogil:
+            if self.single:
+                code = otkit_stage_f32(<float *>self.pk, self.n, self.m, self.pa, self.pb,
+                                       self.lo, self.hi, self.pacc, <float *>self.pratio,
+                                       self.pdg, self.pdf)
+            else:
+                code = otkit_stage_f64(<double *>self.pk, self.n, self.m, self.pa, self.pb,
+                                       self.lo, self.hi, self.pacc, <double *>self.pratio,
+                                       self.pdg, self.pdf)
+        return None if code else (self._dg, self._df)
 
 
 cdef extern from "_dense_exp.h" nogil:
