@@ -38,14 +38,15 @@ runs the averaged loop of the self term OT_eps(a, a) the same way (one matrix-ve
 product per iteration, compiled too).
 
 On issue 16's clouds (200 to 500 points, reg 0.1) an annealing stage costs one float32
-exp per entry where the online stage costs two float64 ones, and an iteration at eps one
-compiled pass over the kernel: the fused pass costs about the two BLAS matrix-vector
-products it replaces (both are bound by the arithmetic here, not by memory) but none of
-the 25 NumPy vector operations around them (about 40 us per iteration). Measured in
-process CPU time, interleaved, 3 repeats (load 1.8 to 2.7 on 2 cores), ``otkit.pairwise``
-of the 4,950 divergences of 100 clouds: median 22.9 s before, 15.6 s with the compiled
-loop (-32%); the iterations at eps are the same (5,363 on 126 pairs) and the values within
-1e-14 relative.
+exp per entry where the online stage costs two float64 ones (the floor and the exp in one
+compiled pass, its sums in one compiled call), and an iteration at eps one compiled pass
+over the kernel: the fused pass costs about the two BLAS matrix-vector products it
+replaces (both are bound by the arithmetic here, not by memory) but none of the 25 NumPy
+vector operations around them (about 40 us per iteration). Measured in process CPU time,
+old and new interleaved, 3 repeats each (2 shared cores, load 2.3 to 2.9),
+``otkit.pairwise`` of the 4,950 divergences of 100 clouds: median 20.1 s with the NumPy
+loop, 14.3 s compiled (-29%; -28% to -32% over two earlier sets); the iterations at eps
+are the same (5,363 on 126 pairs) and the values within 2e-15 relative.
 """
 
 from __future__ import annotations
