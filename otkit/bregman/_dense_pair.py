@@ -45,8 +45,9 @@ replaces (both are bound by the arithmetic here, not by memory) but none of the 
 vector operations around them (about 40 us per iteration). Measured in process CPU time,
 old and new interleaved, 3 repeats each (2 shared cores, load 2.3 to 2.9),
 ``otkit.pairwise`` of the 4,950 divergences of 100 clouds: median 20.1 s with the NumPy
-loop, 14.3 s compiled (-29%; -28% to -32% over two earlier sets); the iterations at eps
-are the same (5,363 on 126 pairs) and the values within 2e-15 relative.
+loop, 14.3 s compiled (-29%; two earlier sets, before the compiled stage sums: -32% and
+-23%, the timings' noise); the iterations at eps are the same (5,363 on 126 pairs) and
+the values within 2e-15 relative.
 """
 
 from __future__ import annotations
