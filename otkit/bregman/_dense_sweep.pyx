@@ -1,14 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
 """Compiled iterations of the scaling loops of :mod:`otkit.bregman._dense_pair` (the C
-kernels are in _dense_sweep.h): one pass over the stored kernel per iteration, the GIL
-released.
+kernels are in _dense_sweep.h and _dense_exp.h): one pass over the stored kernel per
+iteration, the GIL released.
 
 :class:`ScalingSweep` holds the scalings (u, v) of the over-relaxed loop and advances them
-one iteration at a time; :class:`SelfSweep` holds the scaling s of the averaged self-term
-loop. Both leave the exceptional cases (a scaling out of range) to the caller. The arrays
-they bind (the kernel, the weights) and their own buffers stay in place for their
-lifetime: their addresses are taken once.
+one iteration at a time (:meth:`ScalingSweep.step`) or until an event
+(:meth:`ScalingSweep.run`, with the relaxation factor of :class:`Schedule`);
+:class:`SelfSweep` holds the scaling s of the averaged self-term loop; :class:`StageSums`
+gives an annealing stage's updates from its kernel and :func:`floor_exp` writes a float32
+kernel's exponentials. They leave the exceptional cases (a scaling out of range) to the
+caller. The arrays they bind (the kernel, the weights) and their own buffers stay in place
+for their lifetime: their addresses are taken once.
 """
 import numpy as np
 from libc.math cimport INFINITY, fmod, hypot, isnan, pow, sqrt
