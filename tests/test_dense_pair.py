@@ -160,21 +160,25 @@ def test_a_cold_start_rebuilds_the_kernel(monkeypatch):
 
 
 def test_the_float_schedule_is_the_array_schedule():
-    """_Schedule (floats) gives the factors of schedule_start / schedule_step for the same
-    errors, with the same estimation window."""
+    """The compiled schedule (floats) gives the factors of schedule_start / schedule_step
+    for the same errors, with the same estimation window, and says which steps
+    re-estimate."""
     errors = 0.05 * np.exp(-0.05 * np.arange(60)) * (1 + 0.3 * np.sin(np.arange(60)))
     errors[45] = 10.0  # a blow-up: the relaxation stops for good
-    window = _dense_pair.WINDOW
     schedule = relaxation.schedule_start(np.asarray(errors[0]), None, np)
-    floats = _dense_pair._Schedule(float(errors[0]))
-    try:
-        _dense_pair.WINDOW = relaxation.WINDOW
-        for err in errors[1:]:
-            schedule = relaxation.schedule_step(schedule, np.asarray(err), True, np)
-            assert floats.step(float(err)) == pytest.approx(float(schedule[0]), rel=1e-14)
-    finally:
-        _dense_pair.WINDOW = window
+    floats = _dense_pair._schedule(relaxation.WINDOW)
+    floats.start(float(errors[0]))
+    changes = []
+    for err in errors[1:]:
+        due = floats.due_next()
+        before = floats.w
+        schedule = relaxation.schedule_step(schedule, np.asarray(err), True, np)
+        assert floats.step(float(err)) == pytest.approx(float(schedule[0]), rel=1e-14)
+        changes.append((floats.w != before, due))
     assert floats.w == 1.0
+    # the factor changes only where due_next said so (re-estimates), or where it stops
+    assert all(due for changed, due in changes[:44] if changed)
+    assert sum(due for _, due in changes) >= 2
 
 
 def test_backends_agree_and_keep_their_types(xp):
@@ -240,3 +244,93 @@ def test_the_self_term_takes_a_log_domain_step_when_its_scaling_leaves_the_range
     _generic(monkeypatch)
     generic = ot.sinkhorn_divergence(X, X, A, A, reg=eps, debias=False, **TIGHT)
     np.testing.assert_allclose(calm["value"], float(generic), rtol=1e-12)
+
+
+def _numpy_loop(kern, f, g, eps, num_iter_max, tol):
+    """The loop at eps as NumPy array operations (the oracle of the compiled sweeps): the
+    same iteration, stopping rule and absorptions as _dense_pair._loop."""
+    a, b = kern.a, kern.b
+    kernel = kern.build(f, g, eps).copy()
+    v, col_sums = b / (kern.ones @ kernel), kern.ones @ kernel
+    assert kern.in_range(v)
+    u = np.ones_like(a)
+    trace, n_iter, relaxed, schedule, w = [], 0, True, None, 1.0
+    while True:
+        row_sums = kernel @ v
+        err = np.linalg.norm(u * row_sums - a)
+        if relaxed:
+            err = np.hypot(err, np.linalg.norm(v * col_sums - b))
+        if relaxed and (err < tol or n_iter >= num_iter_max):
+            relaxed, w = False, 1.0
+            v = b / (u @ kernel)
+            continue
+        trace.append(err)
+        if err < tol or n_iter >= num_iter_max:
+            break
+        if relaxed:
+            if schedule is None:
+                schedule = _dense_pair._schedule()
+                schedule.start(err)
+            else:
+                w = schedule.step(err)
+        u = _dense_pair._relaxed(u, a / row_sums, w)
+        col_sums = u @ kernel
+        v = _dense_pair._relaxed(v, b / col_sums, w)
+        assert kern.in_range(u) and kern.in_range(v)
+        n_iter += 1
+    return u, v, n_iter, trace
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.02])
+def test_the_compiled_loop_is_the_numpy_loop(eps):
+    """From the annealed start: the same iterations, errors within rounding (they are
+    differences of sums near 1e-9 at the end: absolute rounding of order 1e-17), the
+    same scalings."""
+    views = (X, Y, A, B)
+    kern = _dense_pair._Kernel(*views)
+    f, g = _dense_pair._anneal(kern, [2.0 * 0.5**t for t in range(8) if 2.0 * 0.5**t > eps])
+    u, v, n_iter, trace = _numpy_loop(kern, f, g, eps, 10000, 1e-9)
+    _, u_c, v_c, f_c, _, n_iter_c, trace_c = _dense_pair._loop(kern, f, g, eps, 10000, 1e-9)
+    assert (n_iter_c, len(trace_c)) == (n_iter, len(trace))
+    assert n_iter > 20  # (the relaxation schedule re-estimated the factor)
+    np.testing.assert_allclose(trace_c, trace, rtol=1e-6, atol=1e-15)
+    np.testing.assert_array_equal(f_c, f)  # (no absorption)
+    np.testing.assert_allclose(u_c, u, rtol=1e-11)
+    np.testing.assert_allclose(v_c, v, rtol=1e-11)
+
+
+def test_scalings_out_of_range_are_absorbed(monkeypatch):
+    """With the scaling range narrowed to [1e-3, 1e3], row and column scalings leave it
+    often (cold start at eps = 0.05, then the relaxed steps): the loop absorbs them by
+    exact half steps and still ends at the brute-force value."""
+    floor = _dense_pair._limits(np.dtype(np.float64), np)[1]
+    monkeypatch.setattr(_dense_pair, "_limits", lambda dtype, xp: (1e3, floor))
+    calls = _count_exact_transforms(monkeypatch)
+    got = ot.sinkhorn_divergence(X, Y, A, B, reg=0.05, scaling=None, debias=False, **TIGHT)
+    assert calls.count("exact_rows") > 1 and calls.count("exact_cols") > 1
+    value, _ = _brute_force(X, Y, A, B, 0.05, tol=1e-12)
+    np.testing.assert_allclose(float(got), value, rtol=1e-9)
+
+
+def test_identical_clouds_give_a_zero_divergence():
+    """A cloud against a copy of itself: the (x, y) problem on the host kernel and the
+    self term by the averaged loop solve the same OT_eps(a, a); their values agree within
+    the marginal tolerance, and the divergence is zero to that accuracy."""
+    views = (X, X.copy(), A, A.copy())
+    pair = _dense_pair.dense_pair(views, 0.1, [2.0 * 0.5**t for t in range(4)], 10000, 1e-12)
+    self_term = _dense_pair.dense_self((X, X, A, A), 0.1, np.zeros(150), 10000, 1e-12)
+    np.testing.assert_allclose(pair["value"], self_term["value"], rtol=1e-10)
+    value = ot.sinkhorn_divergence(X, X.copy(), A, A.copy(), reg=0.1, **TIGHT)
+    assert abs(float(value)) < 1e-10
+
+
+def test_the_debiased_divergence_equals_the_brute_force_one():
+    """S_eps = OT_eps(a, b) - (OT_eps(a, a) + OT_eps(b, b)) / 2 from the compiled loops
+    (the pair and both self terms on host kernels) and from the brute-force log-domain
+    Sinkhorn converged to 1e-13, at the marginal tolerance 1e-12."""
+    eps = 0.1
+    want = _brute_force(X, Y, A, B, eps)[0] - 0.5 * (
+        _brute_force(X, X, A, A, eps)[0] + _brute_force(Y, Y, B, B, eps)[0]
+    )
+    got = ot.sinkhorn_divergence(X, Y, A, B, reg=eps, **TIGHT)
+    np.testing.assert_allclose(float(got), want, rtol=1e-9)
