@@ -11,14 +11,14 @@
 # before the exact pass).  Symbolic mode keeps the shared pivot and driver.  Also here: the
 # crash's plain potentials, and the batch's row search in general (symbolic mode).
 cimport cython
-from libc.math cimport fabs, INFINITY
+from libc.math cimport fabs
 from libc.stdint cimport int64_t
 
 from ._dense_simplex cimport OTKIT_CHUNK, otkit_segment_argmin, otkit_segment_min
 from ._simplex_driver cimport recentre
 from ._simplex_tree cimport (
     MAX_TINY, REL_TOL, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL, Tree, block_candidate,
-    recompute_potentials,
+    push_around_cycle, recompute_potentials, rehang_subtree,
 )
 
 
@@ -29,11 +29,9 @@ cdef inline void pairs_pivot(Tree *T, int64_t e_in, double rc_in, int *mark,
     stale).  ``mark``: an int per node, none equal to ``stamp`` or ``stamp + 1`` before
     this call (the caller gives each pivot its own pair of stamps)."""
     cdef int s = <int> (e_in // T.m), t = T.n + <int> (e_in % T.m)
-    cdef int x, y, apex, out_node = -1, q, r, prev, nxt, old_up, old_parent = -1
-    cdef int tail, after, before, before_next, out_last, s_mark = stamp, t_mark = stamp + 1
-    cdef bint out_on_source_side = False, carry_up
-    cdef double delta = INFINITY, sigma, carry_flow, old_flow
-    cdef int64_t carry_arc, old_arc
+    cdef int x, y, apex, out_node, q, r, tail, s_mark = stamp, t_mark = stamp + 1
+    cdef bint out_on_source_side
+    cdef double delta, sigma
     # Apex: up from s and from t in turn (a walk at the root waits there), each stamping
     # its nodes, until one reaches a node the other has stamped (or the other's node).
     x = s
@@ -51,96 +49,16 @@ cdef inline void pairs_pivot(Tree *T, int64_t e_in, double rc_in, int *mark,
         mark[y] = t_mark
         if T.parent[y] != -1:
             y = T.parent[y]
-    # Cycle apex -> ... -> s -> t -> ... -> apex: as in ``pivot``.
-    x = s
-    while x != apex:
-        if T.up[x] and T.flow[x] < delta:
-            delta = T.flow[x]
-            out_node = x
-            out_on_source_side = True
-        x = T.parent[x]
-    x = t
-    while x != apex:
-        if not T.up[x] and T.flow[x] <= delta:
-            delta = T.flow[x]
-            out_node = x
-            out_on_source_side = False
-        x = T.parent[x]
-    if delta > 0.0:
-        x = s
-        while x != apex:
-            T.flow[x] += -delta if T.up[x] else delta
-            x = T.parent[x]
-        x = t
-        while x != apex:
-            T.flow[x] += delta if T.up[x] else -delta
-            x = T.parent[x]
-    # The stem q .. out_node reversed and the subtree re-hung from r: ``pivot``'s steps.
+    # Cycle apex -> ... -> s -> t -> ... -> apex, the stem reversed and the subtree re-hung
+    # from r: as in ``pivot``.
+    out_node = push_around_cycle(T, s, t, apex, &delta, &out_on_source_side)
     if out_on_source_side:
         q = s
         r = t
     else:
         q = t
         r = s
-    out_last = T.last[out_node]
-    tail = T.last[q]
-    after = T.thread[tail]
-    before = T.rev_thread[q]
-    carry_arc = e_in
-    carry_up = q == s
-    carry_flow = delta
-    prev = r
-    x = q
-    while True:
-        nxt = T.parent[x]
-        if x != q:
-            before_next = T.rev_thread[x]
-            T.thread[tail] = x
-            T.rev_thread[x] = tail
-            tail = before
-            if T.last[x] != T.last[prev]:
-                T.thread[tail] = after
-                T.rev_thread[after] = tail
-                tail = T.last[x]
-                after = T.thread[tail]
-            before = before_next
-        old_arc = T.arc[x]
-        old_up = T.up[x]
-        old_flow = T.flow[x]
-        T.parent[x] = prev
-        T.arc[x] = carry_arc
-        T.up[x] = carry_up
-        T.flow[x] = carry_flow
-        if x == out_node:
-            old_parent = nxt
-            break
-        carry_arc = old_arc
-        carry_up = not old_up
-        carry_flow = old_flow
-        prev = x
-        x = nxt
-    T.thread[before] = after
-    T.rev_thread[after] = before
-    y = old_parent
-    while y != -1 and T.last[y] == out_last:
-        T.last[y] = before
-        y = T.parent[y]
-    after = T.thread[r]
-    T.thread[r] = q
-    T.rev_thread[q] = r
-    T.thread[tail] = after
-    T.rev_thread[after] = tail
-    if T.last[r] == r:
-        y = r
-        while y != -1 and T.last[y] == r:
-            T.last[y] = tail
-            y = T.parent[y]
-    x = out_node
-    while True:
-        T.last[x] = tail
-        if x == q:
-            break
-        x = T.parent[x]
+    tail = rehang_subtree(T, e_in, q, r, out_node, out_on_source_side, delta)
     # The moved subtree (q .. tail in the thread) shifted so that the entering arc has rc 0.
     sigma = rc_in if q == t else -rc_in
     x = q

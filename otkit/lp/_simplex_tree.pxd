@@ -354,42 +354,29 @@ cdef inline void recompute_potentials(Tree *T) noexcept nogil:
         x = T.thread[x]
 
 
-cdef inline void pivot(Tree *T, int64_t e_in, double rc_in, double big_in) noexcept nogil:
-    """Push flow around the cycle closed by arc e_in and update the tree (the rounding
-    bounds err are left stale: only the exact pass reads them, after a recomputation)."""
-    cdef int s = arc_source(T, e_in), t = arc_sink(T, e_in)
-    cdef int x, y, apex, out_node = -1, q, r, prev, nxt, old_up, old_parent = -1
-    cdef int tail, after, before, before_next, out_last
-    cdef bint out_on_source_side = False, carry_up
-    cdef double delta = INFINITY, sigma, sigma_big, carry_flow, old_flow
-    cdef int64_t carry_arc, old_arc
-    # Apex of the cycle: lowest common ancestor of s and t.
-    x = s
-    y = t
-    while x != y:
-        if T.depth[x] > T.depth[y]:
-            x = T.parent[x]
-        elif T.depth[y] > T.depth[x]:
-            y = T.parent[y]
-        else:
-            x = T.parent[x]
-            y = T.parent[y]
-    apex = x
-    # Cycle orientation: apex -> ... -> s -> t -> ... -> apex.  Blocking arcs are the
-    # backward ones; the leaving arc is the last blocking arc met from the apex on.
+cdef inline int push_around_cycle(Tree *T, int s, int t, int apex, double *pushed,
+                                  bint *on_source_side) noexcept nogil:
+    """The ratio test on the cycle apex -> ... -> s -> t -> ... -> apex closed by the
+    entering arc (s, t), and the flow pushed around it: returns the node whose parent arc
+    leaves the tree, ``*on_source_side`` whether it lies on s's side, ``*pushed`` the flow.
+    Blocking arcs are the backward ones; the leaving arc is the last blocking arc met from
+    the apex on."""
+    cdef int x, out_node = -1
+    cdef double delta = INFINITY
+    on_source_side[0] = False
     x = s
     while x != apex:
         if T.up[x] and T.flow[x] < delta:
             delta = T.flow[x]
             out_node = x
-            out_on_source_side = True
+            on_source_side[0] = True
         x = T.parent[x]
     x = t
     while x != apex:
         if not T.up[x] and T.flow[x] <= delta:
             delta = T.flow[x]
             out_node = x
-            out_on_source_side = False
+            on_source_side[0] = False
         x = T.parent[x]
     if delta > 0.0:
         x = s
@@ -400,14 +387,21 @@ cdef inline void pivot(Tree *T, int64_t e_in, double rc_in, double big_in) noexc
         while x != apex:
             T.flow[x] += delta if T.up[x] else -delta
             x = T.parent[x]
-    # The subtree S under the leaving arc is re-hung from the entering arc: reverse the stem
-    # v_0 = q (the entering endpoint inside it), v_1 = parent of q, ..., v_k = out_node.
-    if out_on_source_side:
-        q = s
-        r = t
-    else:
-        q = t
-        r = s
+    pushed[0] = delta
+    return out_node
+
+
+cdef inline int rehang_subtree(Tree *T, int64_t e_in, int q, int r, int out_node,
+                               bint q_is_source, double delta) noexcept nogil:
+    """Re-hangs the subtree S under the leaving arc (that of ``out_node``) from the entering
+    arc e_in = (q, r) or (r, q) (q inside S, r outside), which carries ``delta``: the stem
+    v_0 = q, v_1 = parent of q, ..., v_k = out_node reversed, the thread and the subtree ends
+    (``last``) updated.  Returns the last node of S in the new thread (S is q .. it)."""
+    cdef int x, y, prev, nxt, old_up, old_parent = -1
+    cdef int tail, after, before, before_next, out_last
+    cdef bint carry_up
+    cdef double carry_flow, old_flow
+    cdef int64_t carry_arc, old_arc
     # Its new preorder (AMO 11.3) is made of pieces of the old one: the subtree of q, then
     # for each v_i (i >= 1) the part of its old subtree before that of v_{i-1} (v_i first)
     # and the part after it; so every stem node's subtree ends at the same node, `tail`.
@@ -419,7 +413,7 @@ cdef inline void pivot(Tree *T, int64_t e_in, double rc_in, double big_in) noexc
     after = T.thread[tail]
     before = T.rev_thread[q]
     carry_arc = e_in
-    carry_up = q == s
+    carry_up = q_is_source
     carry_flow = delta
     prev = r
     x = q
@@ -475,6 +469,38 @@ cdef inline void pivot(Tree *T, int64_t e_in, double rc_in, double big_in) noexc
         if x == q:
             break
         x = T.parent[x]
+    return tail
+
+
+cdef inline void pivot(Tree *T, int64_t e_in, double rc_in, double big_in) noexcept nogil:
+    """Push flow around the cycle closed by arc e_in and update the tree (the rounding
+    bounds err are left stale: only the exact pass reads them, after a recomputation)."""
+    cdef int s = arc_source(T, e_in), t = arc_sink(T, e_in)
+    cdef int x, y, apex, out_node, q, r, tail
+    cdef bint out_on_source_side
+    cdef double delta, sigma, sigma_big
+    # Apex of the cycle: lowest common ancestor of s and t.
+    x = s
+    y = t
+    while x != y:
+        if T.depth[x] > T.depth[y]:
+            x = T.parent[x]
+        elif T.depth[y] > T.depth[x]:
+            y = T.parent[y]
+        else:
+            x = T.parent[x]
+            y = T.parent[y]
+    apex = x
+    out_node = push_around_cycle(T, s, t, apex, &delta, &out_on_source_side)
+    # The subtree under the leaving arc is re-hung from the entering arc: q is the entering
+    # endpoint inside it.
+    if out_on_source_side:
+        q = s
+        r = t
+    else:
+        q = t
+        r = s
+    tail = rehang_subtree(T, e_in, q, r, out_node, out_on_source_side, delta)
     # Shift potentials on the moved subtree (q .. tail in the thread) so that the entering
     # arc gets rc = 0, and refresh depths (the stem reversal changes them non-uniformly).
     sigma = rc_in if q == t else -rc_in
