@@ -11,13 +11,12 @@
 # before the exact pass).  Symbolic mode keeps the shared pivot and driver.  Also here: the
 # crash's plain potentials, and the batch's row search in general (symbolic mode).
 cimport cython
-from libc.math cimport fabs
 from libc.stdint cimport int64_t
 
 from ._dense_simplex cimport OTKIT_CHUNK, otkit_segment_argmin, otkit_segment_min
-from ._simplex_driver cimport recentre
+from ._simplex_driver cimport count_tiny_pivot, recentre, search_blocks
 from ._simplex_tree cimport (
-    MAX_TINY, REL_TOL, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL, Tree, block_candidate,
+    MAX_TINY, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL, Tree, block_candidate,
     push_around_cycle, recompute_potentials, rehang_subtree,
 )
 
@@ -79,10 +78,10 @@ cdef inline int pairs_solve(Tree *T, int64_t block_size, int64_t *cursor, int64_
     then recomputed once (not recomputed, centred and recomputed: the centre only moves
     them all alike, and the exact pass prices the recomputed ones).  ``mark``: n + m + 1
     ints, all below 1."""
-    cdef int64_t e_in, travelled = 0, start
-    cdef double rc_in = 0.0, big_in = 0.0, scale
+    cdef int64_t e_in, travelled = 0
+    cdef double rc_in = 0.0, big_in = 0.0
     cdef bint exact = False, checked, fresh = True
-    cdef int s, t, status
+    cdef int status
     T.supply = a
     T.demand = b
     T.fine = False
@@ -102,16 +101,9 @@ cdef inline int pairs_solve(Tree *T, int64_t block_size, int64_t *cursor, int64_
                 recompute_potentials(T)
                 fresh = True
             checked = T.fine
-            start = cursor[0]
-            e_in = T.block_pricing(T, block_size, cursor, &rc_in, &big_in)
+            e_in = search_blocks(T, block_size, cursor, &rc_in, &big_in, &travelled)
             if e_in == -3:
-                travelled += cursor[0] - start
-                if cursor[0] <= start:
-                    travelled += T.n_arcs
-                if travelled < T.n_arcs:
-                    continue
-                e_in = -1
-            travelled = 0
+                continue
             if e_in == -1 or (e_in == -2 and fresh):
                 exact = True
                 continue
@@ -124,13 +116,8 @@ cdef inline int pairs_solve(Tree *T, int64_t block_size, int64_t *cursor, int64_
             status = STATUS_MAX_ITER_REACHED
             break
         if checked:
-            s = <int> (e_in // T.m)
-            t = T.n + <int> (e_in % T.m)
-            scale = fabs(T.cost[e_in]) + fabs(T.pi[s]) + fabs(T.pi[t])
-            if fabs(rc_in) <= REL_TOL * (scale + T.err[s] + T.err[t]):
-                T.tiny_pivots += 1
-                if T.tiny_pivots > MAX_TINY:
-                    T.err_weight = 1.0
+            count_tiny_pivot(T, e_in, <int> (e_in // T.m), T.n + <int> (e_in % T.m), rc_in,
+                             MAX_TINY)
             T.fine = True
         n_iter[0] += 1
         pairs_pivot(T, e_in, rc_in, mark, <int> (2 * n_iter[0]))

@@ -16,6 +16,39 @@ from ._simplex_tree cimport (
 )
 
 
+cdef inline int64_t search_blocks(Tree *T, int64_t block_size, int64_t *cursor,
+                                  double *rc_in, double *big_in,
+                                  int64_t *travelled) noexcept nogil:
+    """One block of the search: an entering arc, -1 (none below its threshold once around
+    all arcs since the last find), -2 (a tree arc below its threshold) or -3 (none in this
+    block: the end game searches on, ``travelled`` counting the arcs seen)."""
+    cdef int64_t start = cursor[0]
+    cdef int64_t e_in = T.block_pricing(T, block_size, cursor, rc_in, big_in)
+    if e_in == -3:
+        travelled[0] += cursor[0] - start
+        if cursor[0] <= start:
+            travelled[0] += T.n_arcs
+        if travelled[0] < T.n_arcs:
+            return -3
+        e_in = -1
+    travelled[0] = 0
+    return e_in
+
+
+cdef inline void count_tiny_pivot(Tree *T, int64_t e_in, int s, int t, double rc_in,
+                                  int64_t max_tiny) noexcept nogil:
+    """Fresh potentials, exact thresholds: they prove an improvement while the potentials'
+    remaining error (REL_TOL err, see recompute_potentials) is below their spare, i.e.
+    unless the |pi| summed along the paths reach ~1e16 times the arc's scale.  Else a tie
+    could enter and its reverse next, forever: after ``max_tiny`` pivots within that error
+    the thresholds also count it (err_weight)."""
+    cdef double scale = fabs(T.cost[e_in]) + fabs(T.pi[s]) + fabs(T.pi[t])
+    if fabs(rc_in) <= REL_TOL * (scale + T.err[s] + T.err[t]):
+        T.tiny_pivots += 1
+        if T.tiny_pivots > max_tiny:
+            T.err_weight = 1.0
+
+
 cdef inline int run_simplex(Tree *T, int64_t block_size, int64_t *cursor, int64_t max_iter,
                             int64_t *n_iter, bint fresh, bint start_exact) noexcept nogil:
     """Pivot until a full pricing pass with exact potentials finds no entering arc.
@@ -31,10 +64,9 @@ cdef inline int run_simplex(Tree *T, int64_t block_size, int64_t *cursor, int64_
     centres the potentials before each exact pass (see solve_and_recentre).
     fresh: the potentials are exact now.  start_exact: begin with that pass (after a
     recentring; never on the initial tree, where block search picks a better path)."""
-    cdef int64_t e_in, max_tiny = MAX_TINY, travelled = 0, start
-    cdef double rc_in = 0.0, big_in = 0.0, scale
+    cdef int64_t e_in, max_tiny = MAX_TINY, travelled = 0
+    cdef double rc_in = 0.0, big_in = 0.0
     cdef bint exact = start_exact, checked
-    cdef int s, t
     T.fine = False
     while True:
         if exact:
@@ -55,18 +87,11 @@ cdef inline int run_simplex(Tree *T, int64_t block_size, int64_t *cursor, int64_
                 recompute_potentials(T)
                 fresh = True
             checked = T.fine
-            start = cursor[0]
-            e_in = T.block_pricing(T, block_size, cursor, &rc_in, &big_in)
+            # End game: a block without an arc below its threshold (-3); the next blocks,
+            # until the search has been once around all arcs since the last pivot.
+            e_in = search_blocks(T, block_size, cursor, &rc_in, &big_in, &travelled)
             if e_in == -3:
-                # End game: a block without an arc below its threshold; the next blocks,
-                # until the search has been once around all arcs since the last pivot.
-                travelled += cursor[0] - start
-                if cursor[0] <= start:
-                    travelled += T.n_arcs
-                if travelled < T.n_arcs:
-                    continue
-                e_in = -1
-            travelled = 0
+                continue
             if e_in == -1 or (e_in == -2 and fresh):
                 # Nothing found, or a tree arc below threshold with exact potentials: let
                 # an exact pass with exact potentials decide.
@@ -84,18 +109,9 @@ cdef inline int run_simplex(Tree *T, int64_t block_size, int64_t *cursor, int64_
             T.fine = False
             return STATUS_MAX_ITER_REACHED
         if checked:
-            # Fresh potentials, exact thresholds: they prove an improvement while the
-            # potentials' remaining error (REL_TOL err, see recompute_potentials) is below
-            # their spare, i.e. unless the |pi| summed along the paths reach ~1e16 times
-            # the arc's scale.  Else a tie could enter and its reverse next, forever: after
-            # MAX_TINY pivots within that error the thresholds also count it (err_weight).
-            s = arc_source(T, e_in)
-            t = arc_sink(T, e_in)
-            scale = fabs(T.cost[e_in]) + fabs(T.pi[s]) + fabs(T.pi[t])
-            if big_in == 0.0 and fabs(rc_in) <= REL_TOL * (scale + T.err[s] + T.err[t]):
-                T.tiny_pivots += 1
-                if T.tiny_pivots > max_tiny:
-                    T.err_weight = 1.0
+            if big_in == 0.0:
+                count_tiny_pivot(T, e_in, arc_source(T, e_in), arc_sink(T, e_in), rc_in,
+                                 max_tiny)
             T.fine = True
         pivot(T, e_in, rc_in, big_in)
         n_iter[0] += 1
