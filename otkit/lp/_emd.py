@@ -249,10 +249,15 @@ def _complete_duals(M, rows, cols, u_sub, v_sub):
     v = np.full(m, np.nan)
     u[rows] = u_sub
     v[cols] = v_sub
-    zero_cols = np.setdiff1d(np.arange(m), cols)
+    # (masks, not np.setdiff1d: ~50 us a call on 64 bins)
+    zero = np.ones(max(n, m), dtype=bool)
+    zero[cols] = False
+    zero_cols = np.flatnonzero(zero[:m])
     if zero_cols.size:
-        v[zero_cols] = np.min(M[np.ix_(rows, zero_cols)] - u_sub[:, None], axis=0)
-    zero_rows = np.setdiff1d(np.arange(n), rows)
+        v[zero_cols] = np.min(M[rows][:, zero_cols] - u_sub[:, None], axis=0)
+    zero[:] = True
+    zero[rows] = False
+    zero_rows = np.flatnonzero(zero[:n])
     if zero_rows.size:
         u[zero_rows] = np.min(M[zero_rows, :] - v[None, :], axis=1)
     return u, v
