@@ -458,8 +458,10 @@ class _Solver:
         """The joblib workers for ``n_jobs``: processes for the per-pair paths of NumPy
         input, which hold the GIL in many small array operations (on threads,
         'sinkhorn_divergence' between 100 clouds ran 0.88 times as fast with
-        ``n_jobs=2`` as with 1); threads for Sinkhorn on histograms (batched products that
-        release it) and for the arrays of other libraries (kept in their process)."""
+        ``n_jobs=2`` as with 1; with its checks made once per cloud, 60 clouds: 1.40x on
+        threads, 1.81x on processes, and the threads spent 19% more CPU than the serial
+        run); threads for Sinkhorn on histograms (batched products that release it) and
+        for the arrays of other libraries (kept in their process)."""
         if (self.method == "sinkhorn" and self.histograms) or not is_numpy_namespace(self.xp):
             return "threads"
         return "processes"
