@@ -36,7 +36,7 @@ from ._divergence_core import (
 from ._implicit_online import attach_implicit_linear
 from ._pointcloud import diameter
 
-__all__ = ["divergence", "sinkhorn_divergence"]
+__all__ = ["check_options", "divergence", "sinkhorn_divergence", "warn_not_converged"]
 
 VALUES = ("regularized", "linear")
 
@@ -281,22 +281,10 @@ def divergence(X_s, X_t, a, b, *, reg, blur, p, metric, debias, reach, rho, valu
     """:func:`sinkhorn_divergence`, whose ``log`` may also be 'potentials': a log with the
     keys 'reg', 'n_stages', 'n_iter', 'err', 'expansion' and (without the expansion) the
     potentials 'f', 'g', 'f_aa', 'g_bb' only (what :class:`otkit.SamplesLoss` reads)."""
-    if value not in VALUES:
-        raise ValueError(f"value must be 'regularized' or 'linear', got {value!r}")
-    if grad not in ("implicit", "envelope"):
-        raise ValueError(f"grad must be 'implicit' or 'envelope', got {grad!r}")
-    if reg is not None and blur is not None:
-        raise ValueError("pass reg (epsilon in cost units) or blur (sigma), not both")
-    if reach is not None and rho is not None:
-        raise ValueError("pass reach (rho = p reach^p) or rho (cost units), not both")
-    scaling = check_real(scaling, "scaling", minimum=0, maximum=1, inclusive=(False, False),
-                         allow_none=True, allow_traced=False)  # fmt: skip
-    block = check_integer(batch_size, "batch_size", minimum=1, allow_none=True) or 0
-    stopThr = check_real(stopThr, "stopThr", minimum=0, allow_none=True, allow_traced=False)
-    numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
-    spec, exponent = cost_spec(metric, p, block)
-    reg, blur = positive_parameter(reg, "reg"), positive_parameter(blur, "blur")
-    reach, rho = positive_parameter(reach, "reach"), positive_parameter(rho, "rho")
+    scaling, stopThr, numItermax, spec, exponent, reg, blur, reach, rho = check_options(
+        reg=reg, blur=blur, p=p, metric=metric, reach=reach, rho=rho, value=value, grad=grad,
+        scaling=scaling, numItermax=numItermax, stopThr=stopThr, batch_size=batch_size,
+    )  # fmt: skip
     balanced = reach is None and rho is None
     low_eps = low_precision_eps(a, b)
     low, low_xp, (X_s, X_t, a, b) = upcast_low_precision(X_s, X_t, a, b)
@@ -363,13 +351,7 @@ def divergence(X_s, X_t, a, b, *, reg, blur, p, metric, debias, reach, rho, valu
     converged = err <= config.tol
     user_eps = times_power_of_two(eps, log2_factor) if log2_factor else eps
     if not traced and not converged and warn:
-        warnings.warn(
-            f"sinkhorn_divergence did not converge: marginal error {err:.3e} > "
-            f"stopThr={config.tol:g} after {n_iter} iterations at eps={user_eps:g}; "
-            "increase numItermax or the blur",
-            UserWarning,
-            stacklevel=_user_stacklevel(),
-        )
+        warn_not_converged(err, config.tol, n_iter, user_eps)
     if not log:
         return downcast_low_precision(total, low, low_xp)
     if log == "potentials":
@@ -391,6 +373,40 @@ def divergence(X_s, X_t, a, b, *, reg, blur, p, metric, debias, reach, rho, valu
             out, keys, user_eps, rho_user, err, n_iter, converged, config, scale, xp, dtype
         )
     return downcast_low_precision((total, info), low, low_xp)
+
+
+def check_options(*, reg, blur, p, metric, reach, rho, value, grad, scaling, numItermax,
+                  stopThr, batch_size):  # fmt: skip
+    """The options of :func:`sinkhorn_divergence` checked: (scaling, stopThr, numItermax,
+    spec, exponent of the blur rule, reg, blur, reach, rho)."""
+    if value not in VALUES:
+        raise ValueError(f"value must be 'regularized' or 'linear', got {value!r}")
+    if grad not in ("implicit", "envelope"):
+        raise ValueError(f"grad must be 'implicit' or 'envelope', got {grad!r}")
+    if reg is not None and blur is not None:
+        raise ValueError("pass reg (epsilon in cost units) or blur (sigma), not both")
+    if reach is not None and rho is not None:
+        raise ValueError("pass reach (rho = p reach^p) or rho (cost units), not both")
+    scaling = check_real(scaling, "scaling", minimum=0, maximum=1, inclusive=(False, False),
+                         allow_none=True, allow_traced=False)  # fmt: skip
+    block = check_integer(batch_size, "batch_size", minimum=1, allow_none=True) or 0
+    stopThr = check_real(stopThr, "stopThr", minimum=0, allow_none=True, allow_traced=False)
+    numItermax = check_integer(numItermax, "numItermax", allow_traced=False)
+    spec, exponent = cost_spec(metric, p, block)
+    reg, blur = positive_parameter(reg, "reg"), positive_parameter(blur, "blur")
+    reach, rho = positive_parameter(reach, "reach"), positive_parameter(rho, "rho")
+    return scaling, stopThr, numItermax, spec, exponent, reg, blur, reach, rho
+
+
+def warn_not_converged(err, tol, n_iter, eps):
+    """The warning of a solve that stopped above ``stopThr`` (``eps`` in the user's units)."""
+    warnings.warn(
+        f"sinkhorn_divergence did not converge: marginal error {err:.3e} > "
+        f"stopThr={tol:g} after {n_iter} iterations at eps={eps:g}; "
+        "increase numItermax or the blur",
+        UserWarning,
+        stacklevel=_user_stacklevel(),
+    )
 
 
 def _float32_rules_agree(views, spec, exponent, reg, blur, balanced):
