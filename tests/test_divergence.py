@@ -372,3 +372,25 @@ def test_bad_points_and_weights():
         ot.sinkhorn_divergence(X, Y, -A, B)
     with pytest.raises(ValueError, match="same total mass"):
         ot.sinkhorn_divergence(X, Y, 2 * A, B)
+
+
+def test_zero_weights_on_the_stored_cost_path(xp):
+    """A zero weight on a problem of more than 4,096 pairs (the stored-cost scaling loop):
+    no warning (the test config turns them into errors), the value of the same problem
+    without those points (both solved to a marginal error of 1e-11), finite gradients."""
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(140, 2)), rng.normal(size=(170, 2)) + 0.5
+    a, b = np.full(140, 1.0 / 139), np.full(170, 1.0 / 169)
+    a[5] = b[0] = 0.0
+    tight = {"stopThr": 1e-11, "numItermax": 20000}
+    value = ot.sinkhorn_divergence(to_xp(xp, x), to_xp(xp, y), to_xp(xp, a), to_xp(xp, b),
+                                   reg=0.2, **tight)  # fmt: skip
+    expected = ot.sinkhorn_divergence(np.delete(x, 5, 0), y[1:], np.delete(a, 5), b[1:],
+                                      reg=0.2, **tight)  # fmt: skip
+    np.testing.assert_allclose(float(value), float(expected), rtol=1e-9)
+    if xp.__name__.startswith("torch"):
+        import torch
+
+        xt, bt = torch.tensor(x, requires_grad=True), torch.tensor(b, requires_grad=True)
+        ot.sinkhorn_divergence(xt, torch.tensor(y), torch.tensor(a), bt, reg=0.2).backward()
+        assert torch.isfinite(xt.grad).all() and torch.isfinite(bt.grad).all()

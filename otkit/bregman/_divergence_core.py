@@ -66,6 +66,7 @@ from ._pointcloud import (
 )
 from ._sinkhorn_loop import log_weights, sinkhorn_log_loop, symmetric_log_loop
 from ._sinkhorn_numpy import stabilized_sinkhorn
+from ._sinkhorn_solve import host_on_support
 
 __all__ = [
     "SMALL_EPS", "SolveConfig", "attach_gradients", "check_scales", "epsilon_stages",
@@ -400,6 +401,14 @@ def _dense_pair(x, y, a, b, eps, f0, config, xp):
     """The (x, y) problem by the stabilized scaling loop on the stored cost matrix
     (over-relaxed with the adaptive factor, as the online loop)."""
     cost = _stored_cost(x, y, config.spec, xp)
+    if is_numpy_namespace(xp) and not (np.minimum.reduce(a) > 0 and np.minimum.reduce(b) > 0):
+        # Zero weights: their kernel slices vanish (0 / 0 scalings, a rebuild at every
+        # iteration, NumPy warnings): solved on the support, their potentials by c-transforms.
+        engine = functools.partial(stabilized_sinkhorn, omega=None)
+        _, f, g, n_iter, trace = host_on_support(
+            engine, a, b, cost, float(eps), f0, config.num_iter_max, config.tol, False, True
+        )
+        return f, g, n_iter, trace[-1], trace
     _, f, g, n_iter, trace, _ = stabilized_sinkhorn(
         a, b, cost, float(eps), f0, config.num_iter_max, config.tol, omega=None, xp=xp
     )
