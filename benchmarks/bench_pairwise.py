@@ -166,6 +166,22 @@ def time_interleaved(calls, repeats):
     return {n: median(t) for n, t in wall.items()}, {n: median(t) for n, t in cpu.items()}, values
 
 
+def table_row(case, name, wall, cpu, ours, ours_cpu, value, reference):
+    """A row of the table (printed): times, pairwise's serial times over them, the value."""
+    row = [
+        case,
+        name,
+        f"{wall:.3f}",
+        f"{cpu:.3f}",
+        f"**{ours / wall:.3f}**",
+        f"{ours_cpu / cpu:.3f}",
+        f"{value:.8g}",
+        f"{relative_difference(value, reference):.1e}",
+    ]
+    print("  ".join(f"{cell:>24}" for cell in row), flush=True)
+    return row
+
+
 def run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs):
     return _run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs)
 
@@ -305,18 +321,11 @@ def _run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs):
             reference = values["otkit pairwise"]
             if subset and name in loops:  # the subset's values against pairwise's on it
                 reference = upper_sum(last[key], key == "sinkhorn", limit=subset)
-            row = [
-                case,
-                name,
-                f"{times[name]:.3f}",
-                f"{cpu[name]:.3f}",
-                f"**{ours / times[name]:.3f}**",
-                f"{ours_cpu / cpu[name]:.3f}",
-                f"{values[name]:.8g}",
-                f"{relative_difference(values[name], reference):.1e}",
-            ]
-            print("  ".join(f"{cell:>24}" for cell in row), flush=True)
-            rows[key].append(row)
+            rows[key].append(
+                table_row(
+                    case, name, times[name], cpu[name], ours, ours_cpu, values[name], reference
+                )
+            )
             if "n_jobs" in name:  # ratio: 2 workers over 1
                 summary.append(entry(case, times[name], "n_jobs=1", ours, otkit=name))
             elif name != "otkit pairwise":
@@ -332,18 +341,11 @@ def _run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs):
             times, cpu, values = time_interleaved(calls, repeats)
             ours, ours_cpu, reference = serial[key]
             for name in calls:
-                row = [
-                    case,
-                    name,
-                    f"{times[name]:.3f}",
-                    f"{cpu[name]:.3f}",
-                    f"**{ours / times[name]:.3f}**",
-                    f"{ours_cpu / cpu[name]:.3f}",
-                    f"{values[name]:.8g}",
-                    f"{relative_difference(values[name], reference):.1e}",
-                ]
-                print("  ".join(f"{cell:>24}" for cell in row), flush=True)
-                rows[key].append(row)
+                rows[key].append(
+                    table_row(
+                        case, name, times[name], cpu[name], ours, ours_cpu, values[name], reference
+                    )
+                )
             # ratio: the Dask cluster over joblib's 2 workers, both beside the cluster
             summary.append(
                 entry(case, times[dask], "joblib n_jobs=2", times[joblib_name], otkit=dask)
