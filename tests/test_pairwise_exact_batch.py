@@ -121,7 +121,7 @@ def test_degenerate_pairs_match_highs_and_single_emd2(side, N, seed):
     # Integer grid costs and equal weights: every pair certified, its value that of the
     # single-pair emd2 (both certified optimal: equal to rounding) and of HiGHS's LP on the
     # nonzero bins (to HiGHS's 1e-10 tolerances).  10 x 10 grids with few bins take the
-    # artificial start (the crash would scan too many arcs), the others the greedy crash.
+    # artificial start (the crash would scan too many arcs), the others Vogel's start.
     from oracles import linprog_ot
 
     H = _equal_weight_histograms(N, side * side, seed)
@@ -189,7 +189,7 @@ def test_tight_dual_tolerance_runs_the_full_dual_pass():
 
 
 def test_a_cost_changed_in_place_is_not_served_from_the_cache():
-    # solve_pairs keeps the cost order of the last M (its crash start): M changed in place
+    # solve_pairs keeps the cost orders of the last M (its start): M changed in place
     # between calls must start from the new order, as a fresh array of the same costs does
     # (the same pivots, the same bits)
     i, j = np.triu_indices(len(IMAGES), 1)
@@ -306,8 +306,16 @@ def test_costs_beyond_the_solver_range_go_through_emd2():
 
 
 def test_max_iter_reports_not_optimal():
+    # the pairs that take more than 2 pivots from their start, stopped after 2
+    i, j = (p.ravel() for p in np.meshgrid(np.arange(len(X)), np.arange(len(Y)), indexing="ij"))
+    _, status, pivots = _simplex_batch.solve_pairs(
+        *_arguments(X, Y, RECTANGULAR, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+    )
+    assert np.all(status == _simplex_batch.CERTIFIED)
+    long = pivots > 2
+    assert np.count_nonzero(long) >= 3
     values, status, pivots = _simplex_batch.solve_pairs(
-        *_arguments(X, Y, RECTANGULAR, (np.arange(2, 5), np.arange(2, 5))),
+        *_arguments(X, Y, RECTANGULAR, (i[long], j[long])),
         2,
         2.0**512,
         *_pairwise._CERTIFICATE,

@@ -1,7 +1,8 @@
-/* The crash basis of the batch solver of many small dense problems (_simplex_batch.pyx):
- * the forest of a least-cost greedy flow, written into the arrays of a spanning tree
- * through an artificial root (the layout of _simplex_tree.pxd), as _shortlist_crash.h does
- * for the sparse solver.
+/* The crash basis of the batch solver of many small dense problems (_simplex_batch.pyx)
+ * on costs too large for the orders of Vogel's start (_pairs_vogel.h): the forest of a
+ * least-cost greedy flow, written into the arrays of a spanning tree through an artificial
+ * root (the layout of _simplex_tree.pxd), as _shortlist_crash.h does for the sparse solver.
+ * The tree of a forest (otkit_pairs_forest) serves both starts.
  *
  * Nodes: sources 0 .. n - 1, sinks n .. n + m - 1, the root n + m; arc i * m + j runs from
  * source i to sink n + j.  The arcs i -> bin q are taken in the order src[0 .. n_order - 1],
@@ -47,6 +48,12 @@ static int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_
     return count;
 }
 
+static int otkit_pairs_forest(int n, int m, int n_basic, const int *basic_s,
+                              const int *basic_t, const double *basic_flow,
+                              const double *residual, int *parent, int64_t *arc, uint8_t *up,
+                              double *flow, int *thread, int *rev_thread, int *last,
+                              int *preorder);
+
 /* Fills parent, arc (-1: the artificial arc), up (1: the arc points to the parent), flow,
  * thread (preorder successor, cyclic through the root), rev_thread and last for the
  * n + m + 1 nodes.  cost: the pair's n x m costs, row-major (NULL: no second stage).
@@ -67,7 +74,7 @@ static int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *ds
                              double *flow, int *thread, int *rev_thread, int *last,
                              int *work, double *residual, double *basic_flow)
 {
-    int n_nodes = n + m, root = n + m, x, y, s, t, e, n_basic = 0, left_a = n, left_b = m;
+    int n_nodes = n + m, x, s, t, n_basic = 0, left_a = n, left_b = m;
     int *basic_s = work, *basic_t = basic_s + n_nodes, *preorder = basic_t + n_nodes;
     int64_t q;
     for (x = 0; x < n; ++x)
@@ -125,6 +132,21 @@ static int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *ds
             }
         }
     }
+    return otkit_pairs_forest(n, m, n_basic, basic_s, basic_t, basic_flow, residual, parent,
+                              arc, up, flow, thread, rev_thread, last, preorder);
+}
+
+/* The tree of the forest of basic arcs basic_s[e] -> basic_t[e] carrying basic_flow[e]
+ * (e < n_basic, in the order they were taken, each exhausting one of its ends, which no
+ * later arc meets), residual: the mass left at each node, as described above (the greedy's
+ * arcs or VAM's).  Scratch: preorder, n + m ints. */
+static int otkit_pairs_forest(int n, int m, int n_basic, const int *basic_s,
+                              const int *basic_t, const double *basic_flow,
+                              const double *residual, int *parent, int64_t *arc, uint8_t *up,
+                              double *flow, int *thread, int *rev_thread, int *last,
+                              int *preorder)
+{
+    int n_nodes = n + m, root = n + m, x, y, s, t, e;
     for (x = 0; x < n_nodes; ++x)
         parent[x] = -1; /* not met */
     thread[root] = root;

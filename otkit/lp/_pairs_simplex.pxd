@@ -9,7 +9,7 @@
 # 8 x 8 digits (s and t ~7 deep, the apex ~3, ~18 nodes moved a pivot) that saved ~1 k
 # instructions a pair, and the driver ~2.8 k more (one recomputation of the potentials less
 # before the exact pass).  Symbolic mode keeps the shared pivot and driver.  Also here: the
-# crash's plain potentials, and the batch's row search in general (symbolic mode).
+# start's root and plain potentials, and the batch's row search in general (symbolic mode).
 cimport cython
 from libc.stdint cimport int64_t
 
@@ -149,6 +149,25 @@ cdef inline void start_potentials(Tree *T) noexcept nogil:
             T.big[x] = T.big[par]
         T.depth[x] = T.depth[par] + 1
         x = T.thread[x]
+
+
+cdef inline void start_tree(Tree *T, double art) noexcept nogil:
+    """A crash's tree (arcs, flows and thread written by _pairs_crash.h): the root's fields,
+    the artificial arcs' cost ``art``, then the potentials (start_potentials)."""
+    cdef int x, root = T.root
+    T.parent[root] = -1
+    T.depth[root] = 0
+    T.pi[root] = 0.0
+    T.lo[root] = 0.0
+    T.err[root] = 0.0
+    T.big[root] = 0.0
+    T.arc[root] = -1
+    T.flow[root] = 0.0
+    T.up[root] = 0
+    T.art_cost[root] = 0.0
+    for x in range(root):
+        T.art_cost[x] = art
+    start_potentials(T)
 
 
 cdef inline int64_t first_equal(const double *cost, const double *pi_sink, double pi_source,

@@ -37,12 +37,14 @@ per-pair path, so no uncertified number is returned.  No state is shared between
 blocks run concurrently on threads; a pair's value depends only on the pair (the tree is
 initialised afresh for each, without warm start), whatever block it is in.
 
-The start is a crash basis (_pairs_crash.h): the least-cost greedy flow over the cheapest
-1/8 of the arcs of the full cost (in the order of a stable sort, kept from call to call
-while the cost is the same; filtered once per first histogram), then the nodes with mass
-left matched (each source to its cheapest sink with demand left), the forest hung from
-the artificial root; the artificial tree when the full cost has over 16 times the pair's
-arcs (the scan would cost more than it saves).  In numeric big-M mode the block search and
+The start is Vogel's approximation method (_pairs_vogel.h: each step, the line of largest
+penalty sends what it can on its cheapest arc; cursors on the rows and columns of the full
+cost in cost order, sorted once per cost, _pairs_orders.py), the forest of its arcs hung
+from the artificial root (_pairs_crash.h); on costs of over VOGEL_LIMIT entries the
+least-cost greedy flow over the cheapest 1/8 of the arcs (filtered once per first
+histogram), then the nodes with mass left matched (each source to its cheapest sink with
+demand left); the artificial tree when the full cost has over 16 times the pair's arcs
+(the scan would cost more than it saves).  In numeric big-M mode the block search and
 the exact pass run as compiled loops over the rows (_pairs_pricing.h; the same arcs as the
 general ones), the pivots and the driver are those of _pairs_simplex.pxd (the shared ones
 without node depths), and the certificate's dual pass is the solver's last exact pass
@@ -50,39 +52,37 @@ without node depths), and the certificate's dual pass is the solver's last exact
 
 Profile (callgrind, the 4,950 pairs of the first 100 8 x 8 digits, squared grid cost, 99
 calls of solve_pairs as ``pairwise`` makes them, per pair): 210 k instructions and 127.7
-pivots from the artificial tree; 176.9 k and 85.6 pivots with the greedy crash alone; now
-156.9 k and 76.2 pivots: pivots 57.0 k (~750 each), the row search 39.8 k plus 9.1 k
-around it, crash 13.4 k and its potentials 2.1 k, exact pass 7.4 k, certificate 4.3 k,
-gather and the rest ~23 k.  The steps: the dual pass skipped when the exact pass proved it
-(-7.8 k), the nodes with mass left matched in the crash (85.6 -> 76.2 pivots, -4.7 k), the
-row search's candidate checked without dividing its arc index (-1.6 k), the certificate's
-support checks and the value in one pass (-1.2 k), the crash's potentials by the plain
-recurrence (-1.2 k), the depth-free pivot and one recomputation of the potentials less
-(-3.7 k).  ``pairwise`` on the 500 digits: CPU time 3.46 s against 3.84 s (medians of 3
-interleaved runs, load ~2 on 2 cores).  Tried and left out: the column of the row search's
-minimum found by a vectorized minimum of the matching indices (int: +1.7 k; double:
-+10 k) or four columns at a time (+0.7 k) instead of a scalar search; the depth-free
-pivot with s's whole path to the root marked and both paths kept in arrays (+2 k: its
-walk to the root cost more than the depths it saved) and the ratio test fused into the
-depth walk (+2 k); the tree's arrays in locals in the pivot (+1.1 k, spills); the least-
-cost pair among the leftover nodes at each step of the crash (75.5 pivots, for a scan of
-~100 arcs a step); with the matching, the greedy over the cheapest 1/16 or 1/4 of the
-arcs (79.4 and 75.2 pivots, +3.5 k and +1.6 k); blocks of 2 rows (70.9 pivots, +1.6 k)
-and Dantzig's rule over all rows (54.7 pivots, 307 k: a full scan, ~32 rows a pivot,
-which keeping the reduced costs would not remove); Vogel's approximation method as the
-crash (largest penalty first, the gap between a node's two cheapest arcs to nodes with mass
-left; ties to the larger cheapest cost): 32.5 pivots (42.9 with ties to the first node,
-55.3 with the sources' penalties only, 64.2 with the first penalties only), but ~58 k for
-the start (cursors on each row's and column's cost order, watch lists, a tournament tree
-for the maximum; a flat scan cost more): 152.6 k; up to 85% of the mass, then the matching,
-34.6 pivots and 149.6 k, CPU 3.42 s against 3.49 s (noise).  Before (first 50 digits): the
-greedy over all arcs (its scan cost more than the pivots it saved), each tree hung from its
-centre (2% more pivots), blocks of 4 rows (+4.5%), the best row's reduced costs kept to find
-the column (+0.5%), the scalar tail replaced by the last 4 arcs (+0.3%); a warm start from
-the pair's own optimal duals did not save pivots from the artificial tree.
+pivots from the artificial tree; 176.9 k and 85.6 pivots with the greedy crash alone;
+157.2 k and 76.2 pivots with the matching; now 124.0 k and 32.5 pivots (34.4 on the
+124,750 pairs of 500 digits, against 79.9): VAM 30.5 k, its forest 5.1 k and potentials
+2.1 k, pivots ~24 k (~750 each), the row search 23.8 k plus 4.2 k around it, exact pass
+7.4 k, certificate 4.3 k, gather and the rest ~23 k.  The steps: the dual pass skipped
+when the exact pass proved it (-7.8 k), the nodes with mass left matched in the crash
+(85.6 -> 76.2 pivots, -4.7 k), the row search's candidate checked without dividing its arc
+index (-1.6 k), the certificate's support checks and the value in one pass (-1.2 k), the
+crash's potentials by the plain recurrence (-1.2 k), the depth-free pivot and one
+recomputation of the potentials less (-3.7 k), VAM instead of the greedy (-33.2 k).
+``pairwise`` on the 500 digits: CPU time 2.69 s against 3.37 s with the greedy (medians of
+3 interleaved runs, load ~1.1-1.7 on 2 cores; 3.46 s against 3.84 s for the step before).
+Tried and left out: the column of the row search's minimum found by a vectorized minimum of
+the matching indices (int: +1.7 k; double: +10 k) or four columns at a time (+0.7 k)
+instead of a scalar search; the depth-free pivot with s's whole path to the root marked and
+both paths kept in arrays (+2 k: its walk to the root cost more than the depths it saved)
+and the ratio test fused into the depth walk (+2 k); the tree's arrays in locals in the
+pivot (+1.1 k, spills); with the greedy's matching, the greedy over the cheapest 1/16 or
+1/4 of the arcs (79.4 and 75.2 pivots, +3.5 k and +1.6 k); blocks of 2 rows (70.9 pivots,
++1.6 k) and Dantzig's rule over all rows (54.7 pivots, 307 k: a full scan, ~32 rows a
+pivot, which keeping the reduced costs would not remove); VAM with other ties or penalties
+(42.9 to 64.2 pivots), lazy penalties (60.3) or a tournament tree for the maximum (a first
+try: ~58 k a start, 152.6 k in all; more in _pairs_vogel.h). Before (first 50 digits): the
+greedy over all arcs (its scan cost more than the pivots it saved), blocks of 4 rows
+(+4.5%), the best row's reduced costs kept to find the column (+0.5%), the scalar tail
+replaced by the last 4 arcs (+0.3%); a warm start from the pair's own optimal duals did not
+save pivots from the artificial tree.
 
 References: R. K. Ahuja, T. L. Magnanti, J. B. Orlin, *Network Flows*, Prentice Hall,
-1993, ch. 11 (the network simplex); M. Kusner et al., From word embeddings to document
+1993, ch. 11 (the network simplex); N. V. Reinfeld, W. R. Vogel, *Mathematical
+Programming*, Prentice-Hall, 1958 (VAM); M. Kusner et al., From word embeddings to document
 distances, ICML 2015 (matrices of exact OT distances between histograms).
 """
 import numpy as np
@@ -90,7 +90,9 @@ from libc.math cimport fabs, isfinite, INFINITY
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 
-from ._pairs_simplex cimport pairs_solve, rows_block_pricing, start_potentials
+from . import _pairs_orders
+
+from ._pairs_simplex cimport pairs_solve, rows_block_pricing, start_tree
 from ._simplex_driver cimport solve_and_recentre
 from ._simplex_tree cimport (
     ABS_TOL, BLOCK_TOL, REL_TOL, STATUS_OPTIMAL, Tree, exact_candidate,
@@ -108,7 +110,24 @@ cdef extern from "_pairs_pricing.h" nogil:
                                   const double *pi_sink, int n, int m, double rel_tol,
                                   double abs_tol)
 
+cdef extern from "_pairs_vogel.h" nogil:
+    ctypedef struct OtkitVogelLine:
+        double key
+    enum:
+        OTKIT_VOGEL_BLOCK
+    int otkit_pairs_vogel(int n, int m, const int64_t *bins_a, const int64_t *bins_b,
+                          const int32_t *order_r, int64_t n_full, const int32_t *order_c,
+                          int64_t m_full, const double *cost, int32_t *loc_a,
+                          int32_t *loc_b, const double *a, const double *b, int *basic_s,
+                          int *basic_t, double *basic_flow, double *residual,
+                          OtkitVogelLine *lines, int *bbest, double *bkey)
+
 cdef extern from "_pairs_crash.h" nogil:
+    int otkit_pairs_forest(int n, int m, int n_basic, const int *basic_s,
+                           const int *basic_t, const double *basic_flow,
+                           const double *residual, int *parent, int64_t *arc, uint8_t *up,
+                           double *flow, int *thread, int *rev_thread, int *last,
+                           int *preorder)
     int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_t n_order,
                                const int32_t *loc_a, int32_t *out_src, int32_t *out_dst)
     int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *dst,
@@ -295,6 +314,12 @@ cdef struct Pairs:
     int64_t n_first
     int32_t *loc_a          # bin -> index among the pair's nonzero bins, -1 elsewhere
     int32_t *loc_b
+    const int32_t *order_r  # VAM's: the bins of M's rows, columns in cost order, NULL: greedy
+    const int32_t *order_c
+    int64_t n_full
+    OtkitVogelLine *lines   # VAM's scratch
+    int *bbest
+    double *bkey
     int64_t max_iter
     double max_cost, primal_rel, dual_rel, dual_floor, block_factor
 
@@ -310,36 +335,33 @@ cdef void _filter(Pairs *P, const int64_t *bins_a, int n) noexcept nogil:
         P.loc_a[bins_a[i]] = -1
 
 
-cdef bint _crash(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_b, int m,
-                 double art) noexcept nogil:
-    """The greedy start of _pairs_crash.h in T (False, the tree half written, if none)."""
-    cdef int j, x, root = T.root, ok
-    if P.src == NULL:
+cdef bint _crash(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_a,
+                 const int64_t *bins_b, int m, double art) noexcept nogil:
+    """The start in T: Vogel's approximation method (_pairs_vogel.h), or the greedy of
+    _pairs_crash.h on costs too large to keep their orders (False, the tree half written,
+    if none)."""
+    cdef int j, ok, n_basic, N = T.n + m
+    if P.order_r != NULL:
+        n_basic = otkit_pairs_vogel(T.n, m, bins_a, bins_b, P.order_r, P.n_full, P.order_c,
+                                    P.ld, S.cost, P.loc_a, P.loc_b, S.a, S.b, S.work,
+                                    S.work + N, S.basic_flow, S.residual, P.lines, P.bbest,
+                                    P.bkey)
+        ok = n_basic >= 0 and otkit_pairs_forest(
+            T.n, m, n_basic, S.work, S.work + N, S.basic_flow, S.residual, T.parent, T.arc,
+            T.up, T.flow, T.thread, T.rev_thread, T.last, S.work + 2 * N)
+    elif P.src != NULL:
+        for j in range(m):
+            P.loc_b[bins_b[j]] = j
+        ok = otkit_pairs_crash(T.n, m, P.first_src, P.first_dst, P.n_first, P.loc_b, S.cost,
+                               S.a, S.b, T.parent, T.arc, T.up, T.flow, T.thread,
+                               T.rev_thread, T.last, S.work, S.residual, S.basic_flow)
+        for j in range(m):
+            P.loc_b[bins_b[j]] = -1
+    else:
         return False
-    for j in range(m):
-        P.loc_b[bins_b[j]] = j
-    ok = otkit_pairs_crash(T.n, m, P.first_src, P.first_dst, P.n_first, P.loc_b, S.cost, S.a,
-                           S.b, T.parent, T.arc, T.up, T.flow, T.thread, T.rev_thread, T.last,
-                           S.work, S.residual, S.basic_flow)
-    for j in range(m):
-        P.loc_b[bins_b[j]] = -1
-    if not ok:
-        return False
-    T.parent[root] = -1
-    T.depth[root] = 0
-    T.pi[root] = 0.0
-    T.lo[root] = 0.0
-    T.err[root] = 0.0
-    T.big[root] = 0.0
-    T.arc[root] = -1
-    T.flow[root] = 0.0
-    T.up[root] = 0
-    T.art_cost[root] = 0.0
-    for x in range(root):
-        T.art_cost[x] = art
-    start_potentials(T)
-    return True
-
+    if ok:
+        start_tree(T, art)
+    return ok
 
 
 cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins_a,
@@ -372,7 +394,7 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
     block_size = dense_prepare(T, S.cost, NULL, NULL, P.block_factor, -1, peak, total, &art)
     T.block_pricing = _row_block_pricing
     T.exact_pricing = _row_exact_pricing
-    if not _crash(T, S, P, bins_b, m, art):
+    if not _crash(T, S, P, bins_a, bins_b, m, art):
         tree_init(T, S.a, S.b, art, NULL, NULL)
     if T.symbolic:
         status = solve_and_recentre(T, block_size, &cursor, P.max_iter, &n_iter, S.a, S.b,
@@ -412,34 +434,6 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
         return PAIR_NOT_CERTIFIED
     value[0] = cost
     return PAIR_CERTIFIED
-
-
-# The crash order of the last cost seen, with a copy of that cost: (M, src, dst).  pairwise
-# calls solve_pairs once per block with the same M; a stable sort of 64 x 64 costs took
-# ~330 us a call, a tenth of the time of a block of 100 digits.  Checked by value at each
-# call (a few us), so a cost changed in place is sorted again; costs of more than
-# ORDER_CACHE_LIMIT entries are not kept.
-_ORDER_CACHE = [None]
-cdef enum:
-    ORDER_CACHE_LIMIT = 1 << 20
-
-
-def _crash_order(M, int64_t count):
-    """The ``count`` cheapest arcs of the cost M (rows and columns, int32), in the order of
-    a stable sort of M's entries (by cost, ties by index), without sorting them all."""
-    cached = _ORDER_CACHE[0]
-    if cached is not None and cached[1].size == count and cached[0].shape == M.shape:
-        if np.array_equal(cached[0], M):
-            return cached[1], cached[2]
-    flat = M.ravel()
-    kth = np.partition(flat, count - 1)[count - 1]
-    cheap = np.flatnonzero(flat <= kth)  # the count cheapest and kth's ties, by index
-    order = cheap[np.argsort(flat[cheap], kind="stable")][:count]
-    src = (order // M.shape[1]).astype(np.int32)
-    dst = (order % M.shape[1]).astype(np.int32)
-    if M.size <= ORDER_CACHE_LIMIT:
-        _ORDER_CACHE[0] = (M.copy(), src, dst)
-    return src, dst
 
 
 def _check_bins(const int64_t[::1] starts, const int64_t[::1] bins, const double[::1] weights,
@@ -548,35 +542,50 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
     P.dual_rel = dual_rel
     P.dual_floor = dual_floor
     P.block_factor = block_factor
-    # The crash's arcs: those of M in cost order (the cheapest 1 / CRASH_SHARE), and room for
-    # those of one first histogram.
+    # The start: VAM's orders of M, or (above VOGEL_LIMIT entries) the greedy's arcs, those
+    # of M in cost order (the cheapest 1 / CRASH_SHARE), with room for those of one first
+    # histogram.
+    cdef int32_t[:, ::1] order_r_v, order_c_v
     cdef int32_t[::1] src_v, dst_v, first_src_v, first_dst_v
+    cdef int64_t n_lines = most_a + most_b + OTKIT_VOGEL_BLOCK + 1
     P.src = P.dst = P.first_src = P.first_dst = NULL
+    P.order_r = P.order_c = NULL
     P.n_order = 0
-    if n * m <= CRASH_RATIO * most_a * most_b:
+    P.n_full = n
+    if n * m <= CRASH_RATIO * most_a * most_b and n * m <= _pairs_orders.VOGEL_LIMIT:
+        order_r_v, order_c_v = _pairs_orders.cached_order(np.asarray(M),
+                                                          _pairs_orders.vogel_order)
+        P.order_r = &order_r_v[0, 0]
+        P.order_c = &order_c_v[0, 0]
+    elif n * m <= CRASH_RATIO * most_a * most_b:
         P.n_order = (n * m + CRASH_SHARE - 1) // CRASH_SHARE
-        src_v, dst_v = _crash_order(np.asarray(M), P.n_order)
+        src_v, dst_v = _pairs_orders.cached_order(np.asarray(M), _pairs_orders.crash_order,
+                                                  P.n_order)
         first_src_v = np.empty(P.n_order, dtype=np.int32)
         first_dst_v = np.empty(P.n_order, dtype=np.int32)
         P.src = &src_v[0]
         P.dst = &dst_v[0]
         P.first_src = &first_src_v[0]
         P.first_dst = &first_dst_v[0]
-    doubles = <double *> malloc(sizeof(double) * (most_a * most_b + 5 * (most_a + most_b))
-                                + sizeof(int) * (4 * (most_a + most_b) + 1)
-                                + sizeof(int32_t) * (n + m))
+    doubles = <double *> malloc(sizeof(double) * (most_a * most_b + 6 * (most_a + most_b) + 2)
+                                + sizeof(OtkitVogelLine) * n_lines
+                                + sizeof(int) * (5 * (most_a + most_b) + 2)
+                                + sizeof(int32_t) * (n + m + 2))
     if doubles == NULL or not tree_alloc(T, <int> most_a, <int> most_b):
         free(doubles)
         raise MemoryError("solve_pairs: cannot allocate the scratch buffers")
     S.residual = doubles + most_a * most_b + 3 * (most_a + most_b)
     S.basic_flow = S.residual + most_a + most_b
-    S.work = <int *> (S.basic_flow + most_a + most_b)
+    P.bkey = S.basic_flow + most_a + most_b  # (VAM's: one per 16 nodes, and one)
+    P.lines = <OtkitVogelLine *> (P.bkey + most_a + most_b + 2)
+    S.work = <int *> (P.lines + n_lines)
     S.mark = S.work + 3 * (most_a + most_b)
-    P.loc_a = <int32_t *> (S.mark + most_a + most_b + 1)
-    P.loc_b = P.loc_a + n
-    for k in range(n):
+    P.bbest = S.mark + most_a + most_b + 1
+    P.loc_a = <int32_t *> (P.bbest + most_a + most_b + 1)
+    P.loc_b = P.loc_a + n + 1
+    for k in range(n + 1):
         P.loc_a[k] = -1
-    for k in range(m):
+    for k in range(m + 1):
         P.loc_b[k] = -1
     S.cost = doubles
     S.a = S.cost + most_a * most_b
