@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import types
+
 import numpy as np
 import pytest
 from conftest import assert_same_backend, to_np, to_xp
@@ -220,9 +223,9 @@ def test_n_jobs_none_follows_joblib_parallel_config(monkeypatch, config, expecte
     joblib = pytest.importorskip("joblib")
     used, original = [], _pairwise_dask._joblib_map
 
-    def recorded(function, tasks, n_jobs, prefer="threads"):
+    def recorded(function, tasks, n_jobs, prefer="threads", cost=None):
         used.append(n_jobs)
-        return original(function, tasks, n_jobs, prefer)
+        return original(function, tasks, n_jobs, prefer, cost)
 
     monkeypatch.setattr(_pairwise_dask, "_joblib_map", recorded)
     with joblib.parallel_config(**config):
@@ -233,15 +236,37 @@ def test_n_jobs_none_follows_joblib_parallel_config(monkeypatch, config, expecte
 
 @pytest.mark.parametrize("n_blocks, n_threads", [(1, 1), (5, 2), (40, 2), (300, 1), (3000, 4)])
 def test_dask_tasks_group_consecutive_blocks(n_blocks, n_threads):
-    """Every block once, in order; at least 4 tasks per thread (or one per block), and
+    """Every block once, in order; at least 8 tasks per thread (or one per block), and
     about 2048 pairs per task when there are more."""
     sizes = np.arange(n_blocks, 0, -1)  # the rows of an upper triangle
     blocks = [(i, None, np.arange(size)) for i, size in enumerate(sizes)]
     chunks = _pairwise_dask._chunks(blocks, n_threads)
     assert [b for chunk in chunks for b in chunk] == blocks
-    assert len(chunks) == min(n_blocks, max(np.ceil(sizes.sum() / 2048), 4 * n_threads))
+    assert len(chunks) == min(n_blocks, max(np.ceil(sizes.sum() / 2048), 8 * n_threads))
     pairs = [sum(b[2].size for b in chunk) for chunk in chunks]
     assert max(pairs) <= sizes.sum() / len(chunks) + sizes.max()
+
+
+def test_chunks_balance_the_solver_costs():
+    """With the solver's task costs (clouds: the sizes' products), chunks of about equal
+    cost, not equal numbers of pairs; every task once, in order."""
+    rng = np.random.default_rng(5)
+    X = [rng.normal(size=(n, 2)) for n in (5, 60, 7, 50, 6, 40, 8, 30, 9, 20)]
+    clouds = types.SimpleNamespace(points=X)
+    solver = types.SimpleNamespace(
+        histograms=False, method="sinkhorn_divergence", first=clouds, second=clouds
+    )
+    task_costs = functools.partial(_pairwise._Solver.task_costs, solver)
+    blocks = [(i, None, np.arange(i + 1, 10)) for i in range(9)]
+    costs = task_costs(blocks)
+    assert costs[0] == 5 * (60 + 7 + 50 + 6 + 40 + 8 + 30 + 9 + 20)
+    assert task_costs([(True, 1), (False, 2)]) == [3600.0, 49.0]
+    chunks = _pairwise_dask._chunks(blocks, 1, task_costs)
+    assert [b for chunk in chunks for b in chunk] == blocks
+    per_chunk = [sum(task_costs(chunk)) for chunk in chunks]
+    assert max(per_chunk) <= sum(costs) / len(chunks) + max(costs)
+    solver.method = "sliced"  # other methods: numbers of pairs
+    assert task_costs(blocks) == [9 - i for i in range(9)]
 
 
 def test_out_memmap_resumes_and_keeps_what_is_filled(tmp_path):
@@ -405,9 +430,9 @@ def test_n_jobs_workers_are_processes_where_the_gil_is_held(monkeypatch, method,
     pytest.importorskip("joblib")
     used, original = [], _pairwise_dask._joblib_map
 
-    def recorded(function, tasks, n_jobs, prefer="threads"):
+    def recorded(function, tasks, n_jobs, prefer="threads", cost=None):
         used.append(prefer)
-        return original(function, tasks, n_jobs, prefer)
+        return original(function, tasks, n_jobs, prefer, cost)
 
     monkeypatch.setattr(_pairwise_dask, "_joblib_map", recorded)
     serial, parallel = serial_and_parallel(method, options)

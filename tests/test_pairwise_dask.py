@@ -81,7 +81,7 @@ def test_exact_histograms_equal_the_serial_run_bit_for_bit(client, symmetric):
     with _workers_used(client) as used:
         D = ot.pairwise(H1, second, M=COST, client=client)
     np.testing.assert_array_equal(D, serial)
-    assert used == _all_workers(client)  # 8 tasks (4 per worker thread) on 2 idle workers
+    assert used == _all_workers(client)  # 16 tasks (8 per worker thread) on 2 idle workers
 
 
 def test_sinkhorn_histograms_equal_the_serial_run_bit_for_bit(client):

@@ -509,6 +509,16 @@ class _Solver:
         options = {"reg": self.reg, "p": self.p, "metric": self.metric, **self.options}
         return float(sinkhorn_divergence(x, y, a, b, debias=False, **options))
 
+    def task_costs(self, tasks):
+        """Relative costs of blocks (i, cols, need) and self terms (in_first, k) for the
+        parallel routes' chunks: Sinkhorn on clouds, the sizes' products; else pairs."""
+        pairs = [task[2].size if len(task) == 3 else 1 for task in tasks]
+        if self.histograms or self.method not in ("sinkhorn", "sinkhorn_divergence"):
+            return pairs
+        n = [np.array([len(x) for x in m.points], float) for m in (self.first, self.second)]
+        return [n[0][t[0]] * np.sum(n[1][t[2]]) if len(t) == 3 else n[1 - t[0]][t[1]] ** 2
+                for t in tasks]  # fmt: skip
+
     def preliminary(self, blocks):
         """[("self_term", tasks)]: OT_eps(mu, mu) of every measure that the pending blocks
         need, once each (none for the other methods)."""

@@ -5,8 +5,8 @@ An executor is a context manager giving ``run(jobs)``: for jobs ``[(name, tasks)
 an iterator over ``(name, getattr(solver, name)(task))`` for every task of every job, in
 any order (serially and on joblib: job after job, each in order). On Dask the solver (with
 the shared cost or support and every measure) is scattered to all the workers once
-(``broadcast=True``), consecutive tasks are grouped into Dask tasks of about equal numbers
-of pairs, all the jobs are submitted at once (the earlier ones first in priority), and the
+(``broadcast=True``), consecutive tasks are grouped into Dask tasks of about equal cost (the
+solver's ``task_costs``, else numbers of pairs; the same chunks for joblib's processes), all the jobs are submitted at once (the earlier ones first in priority), and the
 results come back as the tasks complete. A block's values never depend on
 where or with which others it runs, so every route gives the same numbers, bit for bit
 (BLAS and OpenMP pools are held to one thread in each worker process, as in the caller).
@@ -31,7 +31,7 @@ _INSTALL = 'pip install "otkit[dask]"'
 # Pairs per Dask task when there are many: long enough that the scheduler's few
 # milliseconds per task are negligible, short enough for frequent writes to ``out``.
 _PAIRS_PER_TASK = 2048
-_TASKS_PER_THREAD = 4  # at least: load balance when pairs cost unequal times
+_TASKS_PER_THREAD = 8  # at least: load balance (the last chunks finish unevenly)
 
 
 def check_client(client):
@@ -76,8 +76,9 @@ def executor(solver, n_jobs, client):
         client = _joblib_dask_client()
         if client is None:
             prefer = getattr(solver, "parallel_prefer", "threads")
+            cost = getattr(solver, "task_costs", None)
             yield lambda jobs: _in_order(
-                solver, jobs, lambda f, t: _joblib_map(f, t, n_jobs, prefer)
+                solver, jobs, lambda f, t: _joblib_map(f, t, n_jobs, prefer, cost)
             )
             return
     with _dask_client(client, n_jobs) as dask_client:
@@ -121,7 +122,7 @@ def _joblib_dask_client():
     return backend.client
 
 
-def _joblib_map(function, tasks, n_jobs, prefer="threads"):
+def _joblib_map(function, tasks, n_jobs, prefer="threads", cost=None):
     """``function`` over ``tasks`` in order on ``n_jobs`` joblib workers of the kind
     ``prefer`` ('threads' or 'processes', joblib's hint) unless ``joblib.parallel_config``
     names a backend (the solvers are picklable)."""
@@ -137,7 +138,7 @@ def _joblib_map(function, tasks, n_jobs, prefer="threads"):
     # holds every measure: chunks of tasks send it once per chunk, as the Dask route does
     # (one call per task cost the parent ~1 s of pickling on 100 clouds, on a core the
     # workers needed).
-    chunks = _chunks(list(tasks), joblib.effective_n_jobs(n_jobs))
+    chunks = _chunks(list(tasks), joblib.effective_n_jobs(n_jobs), cost)
     for results in parallel(joblib.delayed(_call_each)(function, chunk) for chunk in chunks):
         yield from results
 
@@ -186,12 +187,16 @@ def _dask_client(client, n_jobs):
         yield local
 
 
-def _chunks(tasks, n_threads):
-    """Consecutive tasks grouped into ``min(len(tasks), max(pairs / 2048, 4 n_threads))``
-    chunks of about equal numbers of pairs (a block weighs its pairs, a self term 1)."""
-    weights = np.array([task[2].size if len(task) == 3 else 1 for task in tasks], dtype=float)
+def _chunks(tasks, n_threads, cost=None):
+    """Consecutive tasks grouped into ``min(len(tasks), max(pairs / 2048, 8 n_threads))``
+    chunks of about equal cost: ``cost(tasks)`` (the solver's ``task_costs``: on point
+    clouds, the sizes' products), else the numbers of pairs (a self term 1)."""
+    pairs = np.array([task[2].size if len(task) == 3 else 1 for task in tasks], dtype=float)
+    weights = pairs if cost is None else np.asarray(cost(tasks), dtype=float)
     total, n = float(weights.sum()), len(tasks)
-    n_chunks = min(n, max(math.ceil(total / _PAIRS_PER_TASK), _TASKS_PER_THREAD * n_threads))
+    n_chunks = min(
+        n, max(math.ceil(float(pairs.sum()) / _PAIRS_PER_TASK), _TASKS_PER_THREAD * n_threads)
+    )
     ideal = np.searchsorted(np.cumsum(weights), total * np.arange(1, n_chunks) / n_chunks) + 1
     bounds = [0]
     for k, end in enumerate(ideal.tolist()):  # increasing, one task at least per chunk
@@ -217,7 +222,7 @@ class _DaskRunner:
         n_threads = max(1, sum(client.nthreads().values()))
         names, futures = {}, []
         for index, (name, tasks) in enumerate(jobs):
-            chunks = _chunks(list(tasks), n_threads)
+            chunks = _chunks(list(tasks), n_threads, getattr(self.solver, "task_costs", None))
             label = f"otkit-pairwise-{name.strip('_')}-{self.token}"
             keys = [f"{label}-{k}" for k in range(len(chunks))]
             futures += client.map(
