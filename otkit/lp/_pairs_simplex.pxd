@@ -10,6 +10,9 @@
 # instructions a pair, and the driver ~2.8 k more (one recomputation of the potentials less
 # before the exact pass).  Symbolic mode keeps the shared pivot and driver.  Also here: the
 # start's root and plain potentials, and the batch's row search in general (symbolic mode).
+# Tried: s's whole path to the root marked and both paths kept in arrays (+2 k a pair: the
+# walk to the root cost more than the depths it saved), the ratio test fused into the depth
+# walk (+2 k), the tree's arrays in locals in the pivot (+1.1 k, spills).
 cimport cython
 from libc.stdint cimport int64_t
 

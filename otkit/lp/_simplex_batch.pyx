@@ -53,32 +53,26 @@ without node depths), and the certificate's dual pass is the solver's last exact
 Profile (callgrind, the 4,950 pairs of the first 100 8 x 8 digits, squared grid cost, 99
 calls of solve_pairs as ``pairwise`` makes them, per pair): 210 k instructions and 127.7
 pivots from the artificial tree; 176.9 k and 85.6 pivots with the greedy crash alone;
-157.2 k and 76.2 pivots with the matching; now 124.0 k and 32.5 pivots (34.4 on the
-124,750 pairs of 500 digits, against 79.9): VAM 30.5 k, its forest 5.1 k and potentials
-2.1 k, pivots ~24 k (~750 each), the row search 23.8 k plus 4.2 k around it, exact pass
-7.4 k, certificate 4.3 k, gather and the rest ~23 k.  The steps: the dual pass skipped
-when the exact pass proved it (-7.8 k), the nodes with mass left matched in the crash
-(85.6 -> 76.2 pivots, -4.7 k), the row search's candidate checked without dividing its arc
-index (-1.6 k), the certificate's support checks and the value in one pass (-1.2 k), the
-crash's potentials by the plain recurrence (-1.2 k), the depth-free pivot and one
-recomputation of the potentials less (-3.7 k), VAM instead of the greedy (-33.2 k).
-``pairwise`` on the 500 digits: CPU time 2.69 s against 3.37 s with the greedy (medians of
-3 interleaved runs, load ~1.1-1.7 on 2 cores; 3.46 s against 3.84 s for the step before).
-Tried and left out: the column of the row search's minimum found by a vectorized minimum of
-the matching indices (int: +1.7 k; double: +10 k) or four columns at a time (+0.7 k)
-instead of a scalar search; the depth-free pivot with s's whole path to the root marked and
-both paths kept in arrays (+2 k: its walk to the root cost more than the depths it saved)
-and the ratio test fused into the depth walk (+2 k); the tree's arrays in locals in the
-pivot (+1.1 k, spills); with the greedy's matching, the greedy over the cheapest 1/16 or
-1/4 of the arcs (79.4 and 75.2 pivots, +3.5 k and +1.6 k); blocks of 2 rows (70.9 pivots,
-+1.6 k) and Dantzig's rule over all rows (54.7 pivots, 307 k: a full scan, ~32 rows a
-pivot, which keeping the reduced costs would not remove); VAM with other ties or penalties
-(42.9 to 64.2 pivots), lazy penalties (60.3) or a tournament tree for the maximum (a first
-try: ~58 k a start, 152.6 k in all; more in _pairs_vogel.h). Before (first 50 digits): the
-greedy over all arcs (its scan cost more than the pivots it saved), blocks of 4 rows
-(+4.5%), the best row's reduced costs kept to find the column (+0.5%), the scalar tail
-replaced by the last 4 arcs (+0.3%); a warm start from the pair's own optimal duals did not
-save pivots from the artificial tree.
+157.2 k and 76.2 pivots with the matching; 124.0 k and 32.5 pivots with VAM (34.4 on the
+124,750 pairs of 500 digits, against 79.9); now 120.3 k: VAM 30.5 k, its forest 5.1 k and
+potentials 2.0 k, pivots ~24 k (~750 each), the row search 23.8 k plus 4.2 k around it,
+exact pass 7.4 k, gather 6.9 k, certificate 4.3 k, the rest ~12 k.  The steps: the dual
+pass skipped when the exact pass proved it (-7.8 k), the nodes with mass left matched in
+the crash (-4.7 k), the row search's candidate checked without dividing its arc index
+(-1.6 k), the certificate's support checks and the value in one pass (-1.2 k), the crash's
+potentials by the plain recurrence (-1.2 k), the depth-free pivot and one recomputation
+of the potentials less (-3.7 k), VAM instead of the greedy (-33.2 k), the sub-cost
+gathered with its range in one vectorized pass (-3.1 k; -2.6 k with the abs as a select),
+the bins checked on the pairs' histograms only (-0.9 k: pairwise calls once per row).
+``pairwise`` on the 500 digits, CPU time (medians of 3 interleaved runs, 2 cores): 2.69 s
+with VAM against 3.37 s with the greedy (load ~1.1-1.7); the last two steps not measurable
+(solve_pairs' calls: 2.70 s against 2.70 s, load 2.2-3.3; the gather's loads bound both).
+Tried and left out: the start's potentials set while the forest is built (-0.16 k only:
+its tops' branches cost what the thread walk saved); the row search's and the pivot's (in
+_pairs_pricing.h, _pairs_simplex.pxd); with the greedy's matching, the greedy over the
+cheapest 1/16 or 1/4 of the arcs (+3.5 k, +1.6 k) or all of them; VAM with other ties or
+penalties (42.9 to 64.2 pivots), lazy ones (60.3) or a tournament tree (_pairs_vogel.h); a
+warm start from the pair's own optimal duals (no fewer pivots from the artificial tree).
 
 References: R. K. Ahuja, T. L. Magnanti, J. B. Orlin, *Network Flows*, Prentice Hall,
 1993, ch. 11 (the network simplex); N. V. Reinfeld, W. R. Vogel, *Mathematical
@@ -99,7 +93,7 @@ from ._simplex_tree cimport (
     tree_alloc, tree_artificial_flow, tree_free, tree_init, tree_reuse,
 )
 from ._dense_simplex cimport (
-    dense_exact_pricing, dense_prepare, otkit_abs_max_sum, otkit_dual_margin,
+    dense_exact_pricing, dense_prepare, otkit_dual_margin,
 )
 
 cdef extern from "_pairs_pricing.h" nogil:
@@ -109,6 +103,9 @@ cdef extern from "_pairs_pricing.h" nogil:
     int64_t otkit_rows_min_margin(const double *cost, const double *pi_source,
                                   const double *pi_sink, int n, int m, double rel_tol,
                                   double abs_tol)
+    void otkit_pairs_gather(const double *M, int64_t ld, const int64_t *bins_a, int n,
+                            const int64_t *bins_b, int m, double *out, double *peak_out,
+                            double *sum_out)
 
 cdef extern from "_pairs_vogel.h" nogil:
     ctypedef struct OtkitVogelLine:
@@ -375,19 +372,15 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
     cdef double mass_a = 0.0, mass_b = 0.0, ratio, peak, total, artificial_flow = 0.0
     cdef double a_u = 0.0, b_v = 0.0, shift, cost = 0.0
     cdef bint proven
-    cdef const double *row
     for i in range(n):
         S.a[i] = weights_a[i]
         mass_a += weights_a[i]
-        row = P.M + bins_a[i] * P.ld
-        for j in range(m):
-            S.cost[<int64_t> i * m + j] = row[bins_b[j]]
     for j in range(m):
         mass_b += weights_b[j]
     ratio = mass_a / mass_b
     for j in range(m):
         S.b[j] = weights_b[j] * ratio
-    otkit_abs_max_sum(S.cost, <int64_t> n * m, &peak, &total)
+    otkit_pairs_gather(P.M, P.ld, bins_a, n, bins_b, m, S.cost, &peak, &total)
     if not peak <= P.max_cost:
         return PAIR_COST_RANGE
     tree_reuse(T, n, m)
@@ -437,10 +430,11 @@ cdef int8_t _solve_pair(Tree *T, Scratch *S, const Pairs *P, const int64_t *bins
 
 
 def _check_bins(const int64_t[::1] starts, const int64_t[::1] bins, const double[::1] weights,
-                int64_t n_bins, str name):
+                int64_t n_bins, const int64_t[::1] used, str name):
     """The nonzero bins of N histograms: histogram k has bins[starts[k]:starts[k + 1]]
-    (in [0, n_bins), each a positive weight); returns the most bins of one histogram."""
-    cdef int64_t k, count, most = 0
+    (in [0, n_bins), each a positive weight; checked on the histograms used[q] only, the
+    others unread); returns the most bins of one histogram."""
+    cdef int64_t k, q, h, count, most = 0
     if starts.shape[0] < 2 or starts[0] != 0 or starts[starts.shape[0] - 1] != bins.shape[0]:
         raise ValueError(f"{name}: starts must run from 0 to the number of bins")
     if weights.shape[0] != bins.shape[0]:
@@ -450,11 +444,17 @@ def _check_bins(const int64_t[::1] starts, const int64_t[::1] bins, const double
         if count < 1:
             raise ValueError(f"{name}[{k}] has no positive weight")
         most = max(most, count)
-    for k in range(bins.shape[0]):
-        if not 0 <= bins[k] < n_bins:
-            raise ValueError(f"{name}: bin index {bins[k]} out of range [0, {n_bins})")
-        if not weights[k] > 0.0:
-            raise ValueError(f"{name}: weights of the nonzero bins must be positive")
+    cdef uint8_t[::1] seen = np.zeros(starts.shape[0], dtype=np.uint8)
+    for q in range(used.shape[0]):
+        h = used[q]
+        if seen[h]:
+            continue
+        seen[h] = 1
+        for k in range(starts[h], starts[h + 1]):
+            if not 0 <= bins[k] < n_bins:
+                raise ValueError(f"{name}: bin index {bins[k]} out of range [0, {n_bins})")
+            if not weights[k] > 0.0:
+                raise ValueError(f"{name}: weights of the nonzero bins must be positive")
     return most
 
 
@@ -521,11 +521,11 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
     cdef double *doubles
     if second.shape[0] != n_pairs:
         raise ValueError("first and second must have one length")
-    most_a = _check_bins(starts_a, bins_a, weights_a, n, "first collection")
-    most_b = _check_bins(starts_b, bins_b, weights_b, m, "second collection")
     for k in range(n_pairs):
         if not (0 <= first[k] < n_first and 0 <= second[k] < n_second):
             raise ValueError(f"pair {k}: index out of range")
+    most_a = _check_bins(starts_a, bins_a, weights_a, n, first, "first collection")
+    most_b = _check_bins(starts_b, bins_b, weights_b, m, second, "second collection")
     values = np.full(n_pairs, np.nan)
     status = np.zeros(n_pairs, dtype=np.int8)
     pivots = np.zeros(n_pairs, dtype=np.int64)
