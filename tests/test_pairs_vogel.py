@@ -9,11 +9,11 @@ import pytest
 from oracles import linprog_ot
 
 from otkit.lp import _pairs_orders, _simplex_batch
-from otkit.solvers import _pairwise
+from otkit.solvers import _pairwise_exact
 
 
 def _solve(H, H2, M, pairs):
-    bins = _pairwise._nonzero_bins(H), _pairwise._nonzero_bins(H2)
+    bins = _pairwise_exact._nonzero_bins(H), _pairwise_exact._nonzero_bins(H2)
     rows, cols = (np.ascontiguousarray(p, dtype=np.int64) for p in pairs)
     return _simplex_batch.solve_pairs(
         *bins[0],
@@ -23,7 +23,7 @@ def _solve(H, H2, M, pairs):
         cols,
         100000,
         2.0**512,
-        *_pairwise._CERTIFICATE,
+        *_pairwise_exact._CERTIFICATE,
     )
 
 

@@ -287,7 +287,7 @@ def test_out_after_an_interruption(tmp_path, monkeypatch):
     expected = ot.pairwise(H, M=COST)
     out = np.lib.format.open_memmap(tmp_path / "D.npy", mode="w+", shape=(6, 6))
     out[:] = np.nan
-    original, done = _pairwise._ExactSolver.__call__, []
+    original, done = _pairwise.ExactSolver.__call__, []
 
     def interrupted(self, block):
         if len(done) == 2:
@@ -295,12 +295,12 @@ def test_out_after_an_interruption(tmp_path, monkeypatch):
         done.append(block[0])
         return original(self, block)
 
-    monkeypatch.setattr(_pairwise._ExactSolver, "__call__", interrupted)
+    monkeypatch.setattr(_pairwise.ExactSolver, "__call__", interrupted)
     with pytest.raises(KeyboardInterrupt):
         ot.pairwise(H, M=COST, out=out)
     np.testing.assert_array_equal(out[:2], expected[:2])  # two rows written (and mirrored)
     assert np.isnan(out[2, 3:]).all()
-    monkeypatch.setattr(_pairwise._ExactSolver, "__call__", original)
+    monkeypatch.setattr(_pairwise.ExactSolver, "__call__", original)
     saved = np.load(tmp_path / "D.npy")  # what is on disk
     np.testing.assert_array_equal(saved[:2], expected[:2])
     ot.pairwise(H, M=COST, out=out)

@@ -12,7 +12,7 @@ from conftest import assert_same_backend, to_np, to_xp
 
 import otkit as ot
 from otkit.lp import _simplex_batch
-from otkit.solvers import _pairwise
+from otkit.solvers import _pairwise_exact
 
 
 def _histograms(N, n, seed, zero_fraction=0.5):
@@ -45,7 +45,7 @@ def _emd2_loop(first, second, M, emd2=ot.emd2):
 
 
 def _arguments(first, second, M, pairs):
-    bins = _pairwise._nonzero_bins(first), _pairwise._nonzero_bins(second)
+    bins = _pairwise_exact._nonzero_bins(first), _pairwise_exact._nonzero_bins(second)
     rows, cols = (np.ascontiguousarray(p, dtype=np.int64) for p in pairs)
     return (*bins[0], *bins[1], np.ascontiguousarray(M), rows, cols)
 
@@ -133,7 +133,7 @@ def test_degenerate_pairs_match_highs_and_single_emd2(side, N, seed):
     M = ot.dist(_grid(side))
     i, j = np.triu_indices(N, 1)
     values, status, _ = _simplex_batch.solve_pairs(
-        *_arguments(H, H, M, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+        *_arguments(H, H, M, (i, j)), 100000, 2.0**512, *_pairwise_exact._CERTIFICATE
     )
     assert np.all(status == _simplex_batch.CERTIFIED)
     single = np.array([float(ot.emd2(H[p], H[q], M)) for p, q in zip(i, j)])
@@ -158,7 +158,7 @@ def test_wide_cost_range_matches_highs(seed):
     assert M.max() > 1024 * M.mean()  # every pair has all 36 bins: its sub-cost is M
     i, j = np.triu_indices(6, 1)
     values, status, _ = _simplex_batch.solve_pairs(
-        *_arguments(H, H, M, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+        *_arguments(H, H, M, (i, j)), 100000, 2.0**512, *_pairwise_exact._CERTIFICATE
     )
     assert np.all(status == _simplex_batch.CERTIFIED)
     for p, q, value in zip(i, j, values):
@@ -175,11 +175,11 @@ def test_tight_dual_tolerance_runs_the_full_dual_pass():
     i, j = np.triu_indices(8, 1)
     arguments = _arguments(H, H, GRID_COST, (i, j))
     expected, status, _ = _simplex_batch.solve_pairs(
-        *arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE
+        *arguments, 100000, 2.0**512, *_pairwise_exact._CERTIFICATE
     )
     assert np.all(status == _simplex_batch.CERTIFIED)
     eps = np.finfo(float).eps
-    tight = (_pairwise._CERTIFICATE[0], 15 * eps, _pairwise._CERTIFICATE[2])
+    tight = (_pairwise_exact._CERTIFICATE[0], 15 * eps, _pairwise_exact._CERTIFICATE[2])
     values, status, _ = _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *tight)
     certified = status == _simplex_batch.CERTIFIED
     assert np.all(certified | (status == _simplex_batch.NOT_CERTIFIED))
@@ -198,12 +198,14 @@ def test_a_cost_changed_in_place_is_not_served_from_the_cache():
         *_arguments(IMAGES, IMAGES, reversed_cost.copy(), (i, j)),
         100000,
         2.0**512,
-        *_pairwise._CERTIFICATE,
+        *_pairwise_exact._CERTIFICATE,
     )
     arguments = list(_arguments(IMAGES, IMAGES, GRID_COST.copy(), (i, j)))
-    _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
+    _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise_exact._CERTIFICATE)
     arguments[6][...] = reversed_cost  # the same array, now the reversed costs
-    changed = _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
+    changed = _simplex_batch.solve_pairs(
+        *arguments, 100000, 2.0**512, *_pairwise_exact._CERTIFICATE
+    )
     assert np.all(changed[1] == _simplex_batch.CERTIFIED)
     np.testing.assert_array_equal(changed[0], fresh[0])
     np.testing.assert_array_equal(changed[2], fresh[2])  # pivots: the same start
@@ -228,7 +230,10 @@ def test_a_value_does_not_depend_on_its_block():
     # and the kernel on the pairs in another order, in blocks of another size
     i, j = np.triu_indices(len(IMAGES), 1)
     values, status, _ = _simplex_batch.solve_pairs(
-        *_arguments(IMAGES, IMAGES, GRID_COST, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+        *_arguments(IMAGES, IMAGES, GRID_COST, (i, j)),
+        100000,
+        2.0**512,
+        *_pairwise_exact._CERTIFICATE,
     )
     assert np.all(status == _simplex_batch.CERTIFIED)
     np.testing.assert_array_equal(values, D[i, j])
@@ -238,7 +243,7 @@ def test_a_value_does_not_depend_on_its_block():
             *_arguments(IMAGES, IMAGES, GRID_COST, (i[chunk], j[chunk])),
             100000,
             2.0**512,
-            *_pairwise._CERTIFICATE,
+            *_pairwise_exact._CERTIFICATE,
         )
         np.testing.assert_array_equal(part, D[i[chunk], j[chunk]])
 
@@ -253,7 +258,7 @@ def test_the_batch_releases_the_gil():
 
     def solve():
         start = time.perf_counter()
-        _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
+        _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise_exact._CERTIFICATE)
         span.extend([start, time.perf_counter()])
 
     worker = threading.Thread(target=solve)
@@ -274,7 +279,7 @@ def test_the_batch_releases_the_gil():
 
 def test_uncertified_pairs_are_solved_again_on_the_emd2_path(monkeypatch):
     real, fallback_calls = _simplex_batch.solve_pairs, []
-    exact_pair = _pairwise._exact_pair
+    exact_pair = _pairwise_exact._exact_pair
 
     def failing(*args, **kwargs):  # every other pair "fails its certificate"
         values, status, pivots = real(*args, **kwargs)
@@ -286,8 +291,8 @@ def test_uncertified_pairs_are_solved_again_on_the_emd2_path(monkeypatch):
         fallback_calls.append(args)
         return exact_pair(*args)
 
-    monkeypatch.setattr(_pairwise, "solve_pairs", failing)
-    monkeypatch.setattr(_pairwise, "_exact_pair", counted)
+    monkeypatch.setattr(_pairwise_exact, "solve_pairs", failing)
+    monkeypatch.setattr(_pairwise_exact, "_exact_pair", counted)
     D = ot.pairwise(X, Y, M=RECTANGULAR)
     np.testing.assert_allclose(D, _emd2_loop(X, Y, RECTANGULAR), rtol=1e-12, atol=1e-15)
     assert len(fallback_calls) == sum((len(Y) + 1) // 2 for _ in X)
@@ -298,7 +303,7 @@ def test_costs_beyond_the_solver_range_go_through_emd2():
     M = RECTANGULAR * 2.0**600
     i, j = np.arange(3), np.arange(3)
     values, status, _ = _simplex_batch.solve_pairs(
-        *_arguments(X, Y, M, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+        *_arguments(X, Y, M, (i, j)), 100000, 2.0**512, *_pairwise_exact._CERTIFICATE
     )
     assert np.all(status == _simplex_batch.COST_RANGE) and np.all(np.isnan(values))
     D = ot.pairwise(X[:3], Y[:4], M=M)
@@ -309,7 +314,7 @@ def test_max_iter_reports_not_optimal():
     # the pairs that take more than 2 pivots from their start, stopped after 2
     i, j = (p.ravel() for p in np.meshgrid(np.arange(len(X)), np.arange(len(Y)), indexing="ij"))
     _, status, pivots = _simplex_batch.solve_pairs(
-        *_arguments(X, Y, RECTANGULAR, (i, j)), 100000, 2.0**512, *_pairwise._CERTIFICATE
+        *_arguments(X, Y, RECTANGULAR, (i, j)), 100000, 2.0**512, *_pairwise_exact._CERTIFICATE
     )
     assert np.all(status == _simplex_batch.CERTIFIED)
     long = pivots > 2
@@ -318,7 +323,7 @@ def test_max_iter_reports_not_optimal():
         *_arguments(X, Y, RECTANGULAR, (i[long], j[long])),
         2,
         2.0**512,
-        *_pairwise._CERTIFICATE,
+        *_pairwise_exact._CERTIFICATE,
     )
     assert np.all(status == _simplex_batch.NOT_OPTIMAL) and np.all(np.isnan(values))
     assert np.all(pivots == 2)
@@ -337,4 +342,4 @@ def test_kernel_rejects_bad_input(change, match):
     arguments = list(_arguments(X, Y, RECTANGULAR, (np.arange(2), np.arange(2))))
     change(arguments)
     with pytest.raises(ValueError, match=match):
-        _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise._CERTIFICATE)
+        _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise_exact._CERTIFICATE)

@@ -20,15 +20,12 @@ import numpy as np
 from ..backend import device_of, from_numpy, is_numpy_namespace, result_float_dtype, to_numpy
 from ..bregman import sinkhorn2, sinkhorn_divergence
 from ..bregman._divergence_pairs import EntropicPairs
-from ..lp import emd2, wasserstein_1d
-from ..lp._certificate import DUAL_ULPS, PRIMAL_ULPS, certify_solution
-from ..lp._emd import _MAX_COST, _center_duals
-from ..lp._network_simplex import OPTIMAL, network_simplex
-from ..lp._simplex_batch import CERTIFIED, solve_pairs
+from ..lp import wasserstein_1d
 from ..sliced import sliced_wasserstein_distance
 from ..sliced._sliced import random_projections
 from ..utils import dist
 from ._pairwise_dask import check_client, executor, one_inner_thread
+from ._pairwise_exact import ExactSolver
 from ._pairwise_inputs import (
     check_clouds,
     check_n_jobs,
@@ -286,7 +283,7 @@ def pairwise(
     blocks = pending_blocks(buffer, symmetric, zero_diagonal)
     if blocks:
         if method == "exact":
-            solver = _ExactSolver(first, second, M, metric, p, options)
+            solver = ExactSolver(first, second, M, metric, p, options)
         else:
             solver = _Solver(method, first, second, M, metric, p, reg, options, xp)
         total = sum(need.size for _, _, need in blocks)
@@ -330,106 +327,6 @@ def _store(buffer, symmetric, i, need, values):
 
 
 # --- solvers: each maps a block (i, cols, need) to (i, need, values as float64) --------------
-
-
-def _exact_pair(a, b, M, num_iter_max):
-    """W_p^p of one pair on the host (float64, validated): the network simplex on the
-    nonzero weights, certified as in ``emd2``; anything short of a certified optimum is
-    solved again by ``emd2`` (its retries and warnings)."""
-    rows, cols = np.flatnonzero(a), np.flatnonzero(b)
-    a_sub, b_sub = a[rows], b[cols]
-    b_sub = b_sub * (a_sub.sum() / b_sub.sum())
-    M_sub = np.ascontiguousarray(M[np.ix_(rows, cols)])
-    if np.max(np.abs(M_sub)) <= _MAX_COST:
-        tree_rows, tree_cols, flows, u, v, status, _, art, _ = network_simplex(
-            a_sub, b_sub, M_sub, num_iter_max
-        )
-        if status == OPTIMAL:
-            u, v = _center_duals(u, v, a_sub, b_sub)
-            if (
-                certify_solution(a_sub, b_sub, M_sub, tree_rows, tree_cols, flows, u, v, art)
-                is None
-            ):
-                return float(np.dot(flows, M_sub[tree_rows, tree_cols]))
-    return float(emd2(a, b, M, numItermax=num_iter_max, check_marginals=False))
-
-
-# certify_solution's tolerances (per node of the primal; dual: relative, floor)
-_EPS = float(np.finfo(np.float64).eps)
-_CERTIFICATE = (
-    PRIMAL_ULPS * _EPS,
-    DUAL_ULPS * _EPS,
-    DUAL_ULPS * float(np.finfo(np.float64).smallest_subnormal),
-)
-
-
-def _nonzero_bins(H):
-    """The nonzero bins of each row of H (float64), row by row: (starts, bins, weights)."""
-    mask = H > 0
-    starts = np.zeros(H.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.count_nonzero(mask, axis=1), out=starts[1:])
-    return starts, np.nonzero(mask)[1].astype(np.int64), np.ascontiguousarray(H[mask])
-
-
-class _ExactSolver:
-    """'exact' on the host, NumPy arrays only (cheap to send to worker processes).
-
-    Histograms: a block is solved by one call of the compiled batch solver (GIL released;
-    each pair certified in C as ``emd2`` certifies it), and the pairs it could not certify
-    by ``_exact_pair``. Point clouds: ``_exact_pair`` on each pair's cost."""
-
-    def __init__(self, first, second, M, metric, p, options):
-        self.num_iter_max = int(options.get("numItermax", 100000))
-        self.metric, self.p = metric, p
-        if first.kind == "histograms":
-            H = np.ascontiguousarray(first.host_weights, dtype=np.float64)
-            H2 = H if second is first else np.ascontiguousarray(second.host_weights, np.float64)
-            self.weights = (H, H2)
-            self.points, self.M = None, np.ascontiguousarray(to_numpy(M), dtype=np.float64)
-            bins = _nonzero_bins(H)
-            self.bins = (bins, bins if H2 is H else _nonzero_bins(H2))
-        else:
-            (points_a, weights_a), (points_b, weights_b) = first.host(), second.host()
-            self.points, self.weights, self.M = (points_a, points_b), (weights_a, weights_b), None
-
-    def __call__(self, block):
-        i, _, need = block
-        if self.points is None:
-            return i, need, self._histogram_block(i, need)
-        values = np.empty(need.size)
-        for k, j in enumerate(need):
-            M = dist(self.points[0][i], self.points[1][j], metric=self.metric, p=self.p)
-            values[k] = _exact_pair(self.weights[0][i], self.weights[1][j], M, self.num_iter_max)
-        return i, need, values
-
-    def _histogram_block(self, i, need):
-        columns = np.ascontiguousarray(need, dtype=np.int64)
-        values, status, _ = solve_pairs(
-            *self.bins[0],
-            *self.bins[1],
-            self.M,
-            np.full(columns.size, i, dtype=np.int64),
-            columns,
-            self.num_iter_max,
-            _MAX_COST,
-            *_CERTIFICATE,
-        )
-        for k in np.flatnonzero(status != CERTIFIED):  # emd2's path: its retries, warnings
-            a, b = self.weights[0][i], self.weights[1][columns[k]]
-            values[k] = _exact_pair(a, b, self.M, self.num_iter_max)
-        return values
-
-    @staticmethod
-    def preliminary(blocks):
-        return []
-
-    @staticmethod
-    def ready(i, need):
-        return True
-
-    @staticmethod
-    def finish(i, need, values):
-        return values
 
 
 def _weights_or_uniform(w):
