@@ -102,7 +102,7 @@ def test_two_dimensional_b_gives_finite_outputs(method):
 
 @pytest.mark.parametrize("options", [{"verbose": True}, {"acceleration": "overrelax"}])
 def test_the_reporting_and_relaxed_engines_give_finite_outputs(options, capsys):
-    # these run the positive-weight engine on the support (host_on_support), not the plain
+    # these run the positive-weight engine on the support (_host_on_support), not the plain
     # loop: their potentials on zero-weight bins are left out without log too
     plan = ot.sinkhorn(A, B, C, REG, **options, **OPTIONS)
     plan_log, log = ot.sinkhorn(A, B, C, REG, log=True, **options, **OPTIONS)

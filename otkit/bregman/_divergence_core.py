@@ -67,7 +67,6 @@ from ._pointcloud import (
 )
 from ._sinkhorn_loop import log_weights, sinkhorn_log_loop, symmetric_log_loop
 from ._sinkhorn_numpy import stabilized_sinkhorn
-from ._sinkhorn_solve import host_on_support
 
 __all__ = [
     "SMALL_EPS", "SolveConfig", "attach_gradients", "check_scales", "epsilon_stages",
@@ -403,26 +402,18 @@ def _dense_pair(x, y, a, b, eps, f0, config, xp):
     (over-relaxed with the adaptive factor, as the online loop)."""
     cost = _stored_cost(x, y, config.spec, xp)
     # Zero weights: their kernel slices vanish (0 / 0 scalings, a rebuild at every iteration,
-    # NumPy warnings; one zero weight in 500 made a torch solve 15 times slower): solved on
-    # the support, their potentials by c-transforms.
-    if is_numpy_namespace(xp) and not (np.minimum.reduce(a) > 0 and np.minimum.reduce(b) > 0):
-        engine = functools.partial(stabilized_sinkhorn, omega=None)
-        _, f, g, n_iter, trace = host_on_support(
-            engine, a, b, cost, float(eps), f0, config.num_iter_max, config.tol, False, True
-        )
-        return f, g, n_iter, trace[-1], trace
-    if not is_numpy_namespace(xp) and not (bool(xp.all(a > 0)) and bool(xp.all(b > 0))):
-        return _torch_on_support(a, b, cost, float(eps), f0, config, xp)
+    # NumPy warnings; one zero weight in 500 made a torch solve 15 times slower).
+    if not (bool(xp.all(a > 0)) and bool(xp.all(b > 0))):
+        return _on_support(a, b, cost, float(eps), f0, config, xp)
     _, f, g, n_iter, trace, _ = stabilized_sinkhorn(
         a, b, cost, float(eps), f0, config.num_iter_max, config.tol, omega=None, xp=xp
     )
     return f, g, n_iter, trace[-1], trace
 
 
-def _torch_on_support(a, b, cost, eps, f0, config, xp):
-    """:func:`_dense_pair`'s solve on the points of positive weight (eager torch), every
-    potential then the c-transform of the other one over the support, except on it, where
-    the solve's are kept (as :func:`host_on_support` completes them on NumPy)."""
+def _on_support(a, b, cost, eps, f0, config, xp):
+    """:func:`_dense_pair`'s solve on the points of positive weight (NumPy or eager torch);
+    the potentials of the others: the c-transforms of the solve's over the support."""
     rows, cols = xp.nonzero(a > 0)[0], xp.nonzero(b > 0)[0]
     a_sub, b_sub = xp.take(a, rows, axis=0), xp.take(b, cols, axis=0)
     sub = xp.take(xp.take(cost, rows, axis=0), cols, axis=1)
@@ -430,11 +421,17 @@ def _torch_on_support(a, b, cost, eps, f0, config, xp):
         a_sub, b_sub, sub, eps, xp.take(f0, rows, axis=0), config.num_iter_max, config.tol,
         omega=None, xp=xp,
     )  # fmt: skip
-    scores = (g_sub[None, :] - xp.take(cost, cols, axis=1)) / eps + xp.log(b_sub)[None, :]
-    f = -eps * logsumexp(scores, axis=1, xp=xp)
-    scores = (f_sub[:, None] - xp.take(cost, rows, axis=0)) / eps + xp.log(a_sub)[:, None]
-    g = -eps * logsumexp(scores, axis=0, xp=xp)
+    f, g = xp.zeros_like(a), xp.zeros_like(b)
     f[rows], g[cols] = f_sub, g_sub
+    zero_rows, zero_cols = xp.nonzero(~(a > 0))[0], xp.nonzero(~(b > 0))[0]
+    if zero_rows.shape[0]:
+        block = xp.take(xp.take(cost, zero_rows, axis=0), cols, axis=1)
+        scores = (g_sub[None, :] - block) / eps + xp.log(b_sub)[None, :]
+        f[zero_rows] = -eps * logsumexp(scores, axis=1, xp=xp)
+    if zero_cols.shape[0]:
+        block = xp.take(xp.take(cost, rows, axis=0), zero_cols, axis=1)
+        scores = (f_sub[:, None] - block) / eps + xp.log(a_sub)[:, None]
+        g[zero_cols] = -eps * logsumexp(scores, axis=0, xp=xp)
     return f, g, n_iter, trace[-1], trace
 
 

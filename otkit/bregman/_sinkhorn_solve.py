@@ -39,7 +39,7 @@ from ._sinkhorn_numpy import (
     stabilized_sinkhorn,
 )
 
-__all__ = ["METHODS", "build_outputs", "host_on_support", "solve_potentials"]
+__all__ = ["METHODS", "build_outputs", "solve_potentials"]
 
 METHODS = (
     "sinkhorn",
@@ -50,7 +50,7 @@ METHODS = (
 )
 
 
-def host_on_support(engine, a, b, C, eps, f0, num_iter_max, tol, verbose, complete):
+def _host_on_support(engine, a, b, C, eps, f0, num_iter_max, tol, verbose, complete):
     """Run a host engine on the rows/columns of positive weight; the potentials on the other
     bins by c-transforms (``complete``) or NaN."""
     if np.minimum.reduce(a) > 0 and np.minimum.reduce(b) > 0:  # every weight positive
@@ -72,7 +72,7 @@ def _host_solve(engine, a, b, C, eps, f0, num_iter_max, tol, verbose, complete=T
     """Host engine on k histograms (greenkhorn is sequential: one solve per column).
 
     ``engine`` is :func:`scaling_on_support` (it leaves out the bins of zero weight itself)
-    or an engine for positive weights, run by :func:`host_on_support`."""
+    or an engine for positive weights, run by :func:`_host_on_support`."""
     a_np, C_np = to_numpy(a), np.ascontiguousarray(to_numpy(C))
     b_np, f0_np = to_numpy(b), to_numpy(f0)
     plans, fs, gs, n_iters, traces = [], [], [], [], []
@@ -81,7 +81,7 @@ def _host_solve(engine, a, b, C, eps, f0, num_iter_max, tol, verbose, complete=T
         if engine is scaling_on_support:
             plan, f, g, n_iter, trace = scaling_on_support(*args, complete=complete)
         else:
-            plan, f, g, n_iter, trace = host_on_support(engine, *args, verbose, complete)
+            plan, f, g, n_iter, trace = _host_on_support(engine, *args, verbose, complete)
         plans.append(plan)
         fs.append(f)
         gs.append(g)
