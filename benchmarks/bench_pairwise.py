@@ -185,12 +185,6 @@ def table_row(case, name, wall, cpu, ours, ours_cpu, value, reference):
     return row
 
 
-def run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, histogram_pairs):
-    return _run(
-        n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, histogram_pairs
-    )
-
-
 def loop_subset(n_items, loop_pairs, diagonal=False):
     """The number of pairs a loop runs on (None: all), the note on its row and the factor
     that scales its time to all the N(N - 1)/2 pairs (N(N + 1)/2 with the ``diagonal``)."""
@@ -204,7 +198,7 @@ def loop_subset(n_items, loop_pairs, diagonal=False):
     )
 
 
-def _run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, histogram_pairs):
+def run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, histogram_pairs):
     import ot as pot
 
     import otkit
