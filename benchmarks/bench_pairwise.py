@@ -8,6 +8,9 @@ computes the N(N - 1)/2 pairs of the upper triangle:
   ``otkit.emd2`` in a double loop; ``n_jobs=2`` (joblib threads) against ``n_jobs=1``;
   ``client=`` a Dask ``LocalCluster`` of 2 single-threaded worker processes against the
   joblib run (see below);
+- 'exact_clouds': ``otkit.pairwise(C)`` (W_2^2, squared Euclidean cost) between N' 2-D
+  point clouds of 10-40 points (default 100 clouds: 4,950 pairs) against double loops over
+  ``ot.emd2(a, b, ot.dist(x, y))`` (POT) and ``otkit.emd2``; ``n_jobs=2`` as for 'exact';
 - 'sinkhorn': ``otkit.pairwise(H, M=M / M.max(), method='sinkhorn', reg=0.05)`` against
   ``ot.sinkhorn2`` in a double loop (also the diagonal, as pairwise), on the histograms
   plus 1e-3 per bin, renormalised (POT's 'sinkhorn' divides by the weights: NaN on empty
@@ -46,6 +49,7 @@ Usage::
     python benchmarks/bench_pairwise.py --loop-pairs 40 --histogram-loop-pairs 2000
     python benchmarks/bench_pairwise.py --quick      # N = 50, 8 small clouds: a minute
     python benchmarks/bench_pairwise.py --only exact --loop-pairs 3000   # issue 16's rows
+    python benchmarks/bench_pairwise.py --only exact_clouds --loop-pairs 1000
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from _harness import relative_difference, write_report
 from _summary import entry, write_summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SMALL_CLOUD_SIZES = (10, 40)  # 'exact_clouds'
 
 
 def digits(n_histograms: int):
@@ -198,7 +203,10 @@ def loop_subset(n_items, loop_pairs, diagonal=False):
     )
 
 
-def run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, histogram_pairs):
+def run(
+    n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, histogram_pairs,
+    n_small_clouds,
+):  # fmt: skip
     import ot as pot
 
     import otkit
@@ -208,11 +216,14 @@ def run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, hi
     # POT's sinkhorn divides by the weights: histograms without empty bins for 'sinkhorn'
     H_dense = (H + 1e-3) / (H + 1e-3).sum(axis=1, keepdims=True)
     X = clouds(n_clouds, seed, cloud_sizes)
+    small = clouds(n_small_clouds, seed, SMALL_CLOUD_SIZES)
+    uniform = [np.full(len(x), 1.0 / len(x)) for x in small]
     reg_divergence = 0.1
     dask = "otkit pairwise dask 2 workers"
     histogram_pairs = histogram_pairs or loop_pairs
     exact_subset, exact_note, exact_factor = loop_subset(n_histograms, histogram_pairs)
     cloud_subset, cloud_note, cloud_factor = loop_subset(n_clouds, loop_pairs)
+    small_subset, small_note, small_factor = loop_subset(n_small_clouds, loop_pairs)
     sinkhorn_subset, sinkhorn_note, sinkhorn_factor = loop_subset(
         n_histograms, histogram_pairs, True
     )
@@ -221,6 +232,17 @@ def run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, hi
     def exact_pairwise(**kwargs):
         last["exact"] = otkit.pairwise(H, M=M, **kwargs)
         return upper_sum(last["exact"])
+
+    def exact_clouds_pairwise(**kwargs):
+        last["exact_clouds"] = otkit.pairwise(small, **kwargs)
+        return upper_sum(last["exact_clouds"])
+
+    def cloud_emd2(library):
+        def pair(k, l):
+            x, y = small[k], small[l]
+            return library.emd2(uniform[k], uniform[l], library.dist(x, y))
+
+        return lambda: upper_loop(pair, range(n_small_clouds), limit=small_subset)
 
     def sinkhorn_pairwise():
         last["sinkhorn"] = otkit.pairwise(H_dense, M=M_unit, method="sinkhorn", reg=0.05)
@@ -260,6 +282,17 @@ def run(n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, hi
                 ),
             },
             (exact_subset, exact_factor),
+        ),
+        (
+            "exact_clouds",
+            f"exact W2^2, {n_small_clouds} clouds of {'-'.join(map(str, SMALL_CLOUD_SIZES))} points",
+            {
+                "otkit pairwise": exact_clouds_pairwise,
+                "otkit pairwise n_jobs=2": lambda: exact_clouds_pairwise(n_jobs=2),
+                "otkit emd2 loop" + small_note: cloud_emd2(otkit),
+                "POT emd2 loop" + small_note: cloud_emd2(pot),
+            },
+            (small_subset, small_factor),
         ),
         (
             "sinkhorn",
@@ -362,6 +395,12 @@ def main(argv=None):
     parser.add_argument("--histograms", type=int, default=None, help="default 500 (quick: 50)")
     parser.add_argument("--clouds", type=int, default=None, help="default 100 (quick: 8)")
     parser.add_argument(
+        "--small-clouds",
+        type=int,
+        default=None,
+        help="clouds of 'exact_clouds' (default 100; quick: 20)",
+    )
+    parser.add_argument(
         "--cloud-sizes",
         type=int,
         nargs=2,
@@ -374,7 +413,7 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=("exact", "sinkhorn", "sinkhorn_divergence"),
+        choices=("exact", "exact_clouds", "sinkhorn", "sinkhorn_divergence"),
         default=None,
         help="the cases to run (default: all)",
     )
@@ -394,6 +433,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     n_histograms = args.histograms or (50 if args.quick else 500)
     n_clouds = args.clouds or (8 if args.quick else 100)
+    n_small_clouds = args.small_clouds or (20 if args.quick else 100)
     cloud_sizes = tuple(args.cloud_sizes or ((50, 150) if args.quick else (200, 500)))
     repeats = args.repeats or (1 if args.quick else 3)
     output = args.output or RESULTS / ("pairwise_quick.md" if args.quick else "pairwise.md")
@@ -407,13 +447,15 @@ def main(argv=None):
         args.only,
         args.loop_pairs,
         args.histogram_loop_pairs,
+        n_small_clouds,
     )
     load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     setup = (
         f"{n_histograms} scikit-learn digits normalised to the simplex on the 8 x 8 grid "
         "(squared Euclidean cost), and point clouds of "
         f"{cloud_sizes[0]}-{cloud_sizes[1]} 2-D Gaussian points "
-        f"(`default_rng({args.seed})`). Every variant computes the upper triangle (and the "
+        f"(`default_rng({args.seed})`; 'exact_clouds': {n_small_clouds} clouds of "
+        f"{SMALL_CLOUD_SIZES[0]}-{SMALL_CLOUD_SIZES[1]} points, uniform weights). Every variant computes the upper triangle (and the "
         "diagonal for 'sinkhorn', whose value there is not 0); the loops call the library "
         "once per pair. 'n_jobs=2': joblib's threads for 'exact', its processes for "
         "'sinkhorn_divergence' (its per-pair path holds the GIL); 'dask 2 workers': a Dask LocalCluster "

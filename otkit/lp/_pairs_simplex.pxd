@@ -9,19 +9,40 @@
 # 8 x 8 digits (s and t ~7 deep, the apex ~3, ~18 nodes moved a pivot) that saved ~1 k
 # instructions a pair, and the driver ~2.8 k more (one recomputation of the potentials less
 # before the exact pass).  Symbolic mode keeps the shared pivot and driver.  Also here: the
-# start's root and plain potentials, and the batch's row search in general (symbolic mode).
+# start's root and plain potentials, and the batch's row search: in general (symbolic mode)
+# and in numeric mode (its compiled loops over the rows, _pairs_pricing.h), and exact pass.
 # Tried: s's whole path to the root marked and both paths kept in arrays (+2 k a pair: the
 # walk to the root cost more than the depths it saved), the ratio test fused into the depth
 # walk (+2 k), the tree's arrays in locals in the pivot (+1.1 k, spills).
 cimport cython
+from libc.math cimport fabs
 from libc.stdint cimport int64_t
 
-from ._dense_simplex cimport OTKIT_CHUNK, otkit_segment_argmin, otkit_segment_min
+from ._dense_simplex cimport (
+    OTKIT_CHUNK, dense_exact_pricing, otkit_segment_argmin, otkit_segment_min,
+)
 from ._simplex_driver cimport count_tiny_pivot, recentre, search_blocks
 from ._simplex_tree cimport (
-    MAX_TINY, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL, Tree, block_candidate,
-    push_around_cycle, recompute_potentials, rehang_subtree,
+    ABS_TOL, BLOCK_TOL, MAX_TINY, REL_TOL, STATUS_MAX_ITER_REACHED, STATUS_OPTIMAL, Tree,
+    block_candidate, exact_candidate, push_around_cycle, recompute_potentials,
+    rehang_subtree,
 )
+
+cdef extern from "_pairs_pricing.h" nogil:
+    int otkit_rows_below(const double *cost, const double *pi_source, const double *pi_sink,
+                         int n, int m, int row, int count, int rows, double *best, int *at,
+                         int *where)
+    int64_t otkit_rows_min_margin(const double *cost, const double *pi_source,
+                                  const double *pi_sink, int n, int m, double rel_tol,
+                                  double abs_tol)
+
+
+cdef struct PairTree:
+    # The tree (first: a Tree * to it is a PairTree *), and what the exact pass proved.
+    Tree tree
+    # The last exact pass found every margin rc_ij + REL_TOL (|C_ij| + |pi_i| + |pi_j|) +
+    # ABS_TOL >= 0 (numeric mode, err_weight 0): see _certified.
+    bint proven
 
 
 @cython.cdivision(True)
@@ -228,3 +249,67 @@ cdef inline int64_t rows_block_pricing(Tree *T, int64_t block_size, int64_t *cur
         elif in_block == rows:
             in_block = 0
     return -1
+
+
+cdef inline int64_t pairs_block_pricing(Tree *T, int64_t block_size, int64_t *cursor,
+                                        double *entering_rc,
+                                        double *entering_big) noexcept nogil:
+    """Block-search pricing in whole rows, for small problems: the dense pricing of
+    _dense_simplex.pxd with blocks of ceil(block_size / m) rows, so that each row is one
+    vectorized minimum and the bookkeeping is per row (the cursor is a row start).  In
+    numeric mode the rows run in one compiled loop (_pairs_pricing.h), which stops only at
+    the end of a block that lowers the running minimum (the same arcs, in the same order,
+    as the general loop below, which serves symbolic mode)."""
+    cdef int n = T.n, m = T.m, rows = <int> ((block_size + m - 1) // m), i, left = n, used
+    cdef int at = 0, where = 0, t
+    cdef int64_t arc
+    cdef double best = 0.0, scale, tol
+    if T.symbolic:
+        return rows_block_pricing(T, block_size, cursor, entering_rc, entering_big)
+    i = <int> (cursor[0] // m)
+    while left > 0:
+        used = otkit_rows_below(T.cost, T.pi, T.pi + n, n, m, i, left, rows, &best, &at,
+                                &where)
+        if used == 0:
+            return -1
+        left -= used
+        i += used
+        if i >= n:
+            i -= n
+        # block_candidate's verdict, numeric mode (no symbolic part: entering_big 0), on the
+        # arc from source at to sink n + where, without dividing the arc index
+        arc = <int64_t> at * m + where
+        t = n + where
+        scale = fabs(T.cost[arc]) + fabs(T.pi[at]) + fabs(T.pi[t])
+        if T.fine:
+            tol = REL_TOL * (scale + T.err_weight * (T.err[at] + T.err[t])) + ABS_TOL
+        else:
+            tol = BLOCK_TOL * scale + ABS_TOL
+        if not best < -tol:
+            if T.fine:
+                cursor[0] = <int64_t> i * m
+                return -3
+            continue
+        if (T.parent[at] == t and T.arc[at] == arc) or (T.parent[t] == at and T.arc[t] == arc):
+            return -2
+        cursor[0] = <int64_t> i * m
+        entering_rc[0] = T.cost[arc] + T.pi[at] - T.pi[t]
+        entering_big[0] = 0.0
+        return arc
+    return -1
+
+
+cdef inline int64_t pairs_exact_pricing(Tree *T, double *entering_rc,
+                                        double *entering_big) noexcept nogil:
+    """The exact pass of _dense_simplex.pxd (dense_exact_pricing), in numeric mode with the
+    thresholds at the arcs' own scale as one compiled loop over the rows (_pairs_pricing.h:
+    the same arc)."""
+    cdef int64_t arc
+    (<PairTree *> T).proven = False
+    if T.symbolic or T.err_weight != 0.0:
+        return dense_exact_pricing(T, entering_rc, entering_big)
+    arc = otkit_rows_min_margin(T.cost, T.pi, T.pi + T.n, T.n, T.m, REL_TOL, ABS_TOL)
+    if arc < 0:
+        (<PairTree *> T).proven = True
+        return -1
+    return exact_candidate(T, arc, entering_rc, entering_big)

@@ -1,6 +1,8 @@
-"""'exact' in :func:`otkit.pairwise`: histograms on a shared support by the compiled batch
-solver (:mod:`otkit.lp._simplex_batch`), point clouds pair by pair, each value certified as
-``emd2`` certifies it (what is not is solved again by ``emd2``)."""
+"""'exact' in :func:`otkit.pairwise`: by the compiled batch solver
+(:mod:`otkit.lp._simplex_batch`), histograms on a shared support and point clouds with the
+(squared) Euclidean cost; each value certified as ``emd2`` certifies it (what is not is
+solved again by ``emd2``, as are pairs of clouds too large for the dense solver or with
+other costs)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ import numpy as np
 from ..backend import to_numpy
 from ..lp import emd2
 from ..lp._certificate import DUAL_ULPS, PRIMAL_ULPS, certify_solution
-from ..lp._emd import _MAX_COST, _center_duals
+from ..lp._emd import _MAX_COST, _SHORTLIST_MIN_ARCS, _center_duals
 from ..lp._network_simplex import OPTIMAL, network_simplex
-from ..lp._simplex_batch import CERTIFIED, solve_pairs
+from ..lp._simplex_batch import CERTIFIED, solve_cloud_pairs, solve_pairs
 from ..utils import dist
 
 __all__ = ["ExactSolver"]
@@ -48,6 +50,10 @@ _CERTIFICATE = (
 )
 
 
+# Costs of point clouds computed by the batch solver
+_BATCH_METRICS = ("sqeuclidean", "euclidean")
+
+
 def _nonzero_bins(H):
     """The nonzero bins of each row of H (float64), row by row: (starts, bins, weights)."""
     mask = H > 0
@@ -56,12 +62,30 @@ def _nonzero_bins(H):
     return starts, np.nonzero(mask)[1].astype(np.int64), np.ascontiguousarray(H[mask])
 
 
+def _packed_clouds(points, weights):
+    """The points of positive weight of each cloud, one cloud after the other (float64, one
+    row per point): (starts, points, weights)."""
+    kept = [w > 0 for w in weights]
+    starts = np.zeros(len(points) + 1, dtype=np.int64)
+    np.cumsum([np.count_nonzero(k) for k in kept], out=starts[1:])
+    rows = [np.asarray(x, dtype=np.float64).reshape(len(x), -1)[k] for x, k in zip(points, kept)]
+    packed = np.ascontiguousarray(np.concatenate(rows))
+    return (
+        starts,
+        packed,
+        np.concatenate([np.asarray(w, np.float64)[k] for w, k in zip(weights, kept)]),
+    )
+
+
 class ExactSolver:
     """'exact' on the host, NumPy arrays only (cheap to send to worker processes).
 
-    Histograms: a block is solved by one call of the compiled batch solver (GIL released;
-    each pair certified in C as ``emd2`` certifies it), and the pairs it could not certify
-    by ``_exact_pair``. Point clouds: ``_exact_pair`` on each pair's cost."""
+    A block is solved by one call of the compiled batch solver (GIL released; each pair
+    certified in C as ``emd2`` certifies it), and the pairs it could not certify by
+    ``_exact_pair``: histograms, and point clouds under ``_BATCH_METRICS`` whose pair has
+    fewer than ``_SHORTLIST_MIN_ARCS`` arcs (the batch solver is the dense simplex; emd2
+    takes the shortlist method above); other pairs of clouds by ``_exact_pair`` on their
+    cost ``dist(x, y, metric)``."""
 
     def __init__(self, first, second, M, metric, p, options):
         self.num_iter_max = int(options.get("numItermax", 100000))
@@ -76,13 +100,37 @@ class ExactSolver:
         else:
             (points_a, weights_a), (points_b, weights_b) = first.host(), second.host()
             self.points, self.weights, self.M = (points_a, points_b), (weights_a, weights_b), None
+            self.sizes = tuple(np.array([len(x) for x in side]) for side in self.points)
+            if metric in _BATCH_METRICS:
+                packed = _packed_clouds(points_a, weights_a)
+                self.packed = (
+                    packed,
+                    packed if second is first else _packed_clouds(points_b, weights_b),
+                )
+            else:
+                self.packed = None
 
     def __call__(self, block):
         i, _, need = block
         if self.points is None:
             return i, need, self._histogram_block(i, need)
-        values = np.empty(need.size)
-        for k, j in enumerate(need):
+        values = np.full(need.size, np.nan)
+        if self.packed is not None:
+            batch = np.flatnonzero(self.sizes[0][i] * self.sizes[1][need] < _SHORTLIST_MIN_ARCS)
+            columns = np.ascontiguousarray(need[batch], dtype=np.int64)
+            values[batch], status, _ = solve_cloud_pairs(
+                *self.packed[0],
+                *self.packed[1],
+                np.full(columns.size, i, dtype=np.int64),
+                columns,
+                self.metric,
+                self.num_iter_max,
+                _MAX_COST,
+                *_CERTIFICATE,
+            )
+            values[batch[status != CERTIFIED]] = np.nan
+        for k in np.flatnonzero(np.isnan(values)):  # emd2's path: its retries, warnings
+            j = need[k]
             M = dist(self.points[0][i], self.points[1][j], metric=self.metric, p=self.p)
             values[k] = _exact_pair(self.weights[0][i], self.weights[1][j], M, self.num_iter_max)
         return i, need, values
@@ -103,6 +151,13 @@ class ExactSolver:
             a, b = self.weights[0][i], self.weights[1][columns[k]]
             values[k] = _exact_pair(a, b, self.M, self.num_iter_max)
         return values
+
+    def task_costs(self, tasks):
+        """Relative costs of blocks (i, cols, need) for the parallel routes' chunks: on point
+        clouds the sizes' products, on histograms the numbers of pairs."""
+        if self.points is None:
+            return [need.size for _, _, need in tasks]
+        return [self.sizes[0][i] * np.sum(self.sizes[1][need]) for i, _, need in tasks]
 
     @staticmethod
     def preliminary(blocks):
