@@ -285,7 +285,7 @@ def run(
         ),
         (
             "exact_clouds",
-            f"exact W2^2, {n_small_clouds} clouds of {'-'.join(map(str, SMALL_CLOUD_SIZES))} points",
+            "exact W2^2, {} clouds of {}-{} points".format(n_small_clouds, *SMALL_CLOUD_SIZES),
             {
                 "otkit pairwise": exact_clouds_pairwise,
                 "otkit pairwise n_jobs=2": lambda: exact_clouds_pairwise(n_jobs=2),

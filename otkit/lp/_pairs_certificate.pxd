@@ -14,8 +14,8 @@ cdef inline bint pair_certified(Tree *T, const double *cost, const double *a, co
                                 double artificial_flow, double primal_rel, double dual_rel,
                                 double dual_floor, bint proven, double *value) noexcept nogil:
     """certify_solution's checks on the solution held by the tree (support: its arcs with
-    positive flow, as network_simplex returns them; duals u, v; cost: the pair's n x m cost, a, b its
-    marginals; sums: n + m doubles of scratch); ``value`` gets
+    positive flow, as network_simplex returns them; duals u, v; cost: the pair's n x m
+    cost, a, b its marginals; sums: n + m doubles of scratch); ``value`` gets
     <P, C> when they pass (the dual pass, the last, writes nothing).
 
     ``proven``: the duals are u = -pi, v = pi of the solver's last exact pass, which found

@@ -15,12 +15,13 @@ on the nonzero bins :math:`I = \\{k : a_k > 0\\}`, :math:`J = \\{l : b_l > 0\\}`
 bin carries no flow), with :math:`\\tilde b = b_J \\, (\\sum a_I / \\sum b_J)` rescaled to
 the mass of :math:`\\tilde a = a_I`, as the per-pair path of ``otkit.pairwise`` does (point
 clouds, solve_cloud_pairs: the points of positive weight are the bins, and the pair's cost
-is computed from them, _pairs_clouds.h).  The whole block runs without the GIL: the sub-cost is gathered into one scratch buffer, the
-network simplex of _network_simplex.pyx runs on a tree allocated once for the block (its
-tree, pivots, exact pricing and big-M driver, shared through _simplex_tree.pxd,
-_simplex_driver.pxd and _dense_simplex.pxd; only the block search differs: whole rows,
-one vectorized minimum each, which on 32 x 32 problems takes ~12% fewer pivots and half
-the bookkeeping), and each solution is certified in C with the criteria and tolerances of
+is computed from them, _pairs_clouds.h).  The whole block runs without the GIL: the
+sub-cost is gathered into one scratch buffer, the network simplex of _network_simplex.pyx
+runs on a tree allocated once for the block (its tree, pivots, exact pricing and big-M
+driver, shared through _simplex_tree.pxd, _simplex_driver.pxd and _dense_simplex.pxd; only
+the block search differs: whole rows, one vectorized minimum each, which on 32 x 32
+problems takes ~12% fewer pivots and half the bookkeeping), and each solution is certified
+in C (_pairs_certificate.pxd) with the criteria and tolerances of
 ``otkit.lp._certificate.certify_solution``:
 
 - primal feasibility: no flow left on the artificial arcs, no negative flow, and the row and
