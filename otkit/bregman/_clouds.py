@@ -128,15 +128,17 @@ def prepare_clouds(X_s, X_t, a, b, balanced, check_mass=True):
     return xp, dtype, device, X_s, X_t, a, b
 
 
-def _working_copies(X_s, X_t, a, b, spec, xp):
-    """Detached float64 (NumPy) copies; centred (translation-invariant costs) or normalized."""
+def _working_copies(X_s, X_t, a, b, spec, xp, means=None):
+    """Detached float64 (NumPy) copies; centred (translation-invariant costs) or normalized;
+    ``means``: the clouds' means when the caller has them."""
     if is_numpy_namespace(xp):
         X_s, X_t, a, b = (np.asarray(v, dtype=np.float64) for v in (X_s, X_t, a, b))
     X_s, X_t, a, b = (stop_gradient(v, xp) for v in (X_s, X_t, a, b))
     if spec.kind == "cosine":
-        return _normalized(X_s, xp), _normalized(X_t, xp), a, b
-    center = (xp.mean(X_s, axis=0) + xp.mean(X_t, axis=0)) / 2.0
-    return X_s - center, X_t - center, a, b
+        return _normalized(X_s, xp), _normalized(X_t, xp), a, b, None
+    mean_s, mean_t = (xp.mean(X_s, axis=0), xp.mean(X_t, axis=0)) if means is None else means
+    center = (mean_s + mean_t) / 2.0
+    return X_s - center, X_t - center, a, b, center
 
 
 def _normalized(X, xp):
@@ -166,6 +168,7 @@ def solve_clouds(
     dtype,
     device,
     diameter_value=None,
+    summaries=None,
 ):
     """Solve on prepared inputs, on points divided by a power of two s (eagerly).
 
@@ -175,12 +178,23 @@ def solve_clouds(
     underflow. Returns (eps, out, config, log2_factor, log2_scale) with eps scaled; ``out``
     is the core's result dict, or the working (x, y, a, b) when eps is so large that the
     expansion in 1 / eps is to be used instead (see ``check_scales``).
+
+    ``summaries``: ``(mean_s, mean_t, box_s, box_t)`` of float64 NumPy clouds of a
+    translation-invariant cost, computed once per cloud by a caller that solves many pairs
+    (:mod:`otkit.bregman._divergence_pairs`; ``box``: the rows min_i x_ik and max_i x_ik):
+    the centre comes from the means, the rescaling and the diameter from the centred boxes,
+    which hold the extremes of the centred, rescaled points exactly (rounding is monotone),
+    so the result is that of the points, bit for bit.
     """
-    x, y, wa, wb = _working_copies(X_s, X_t, a, b, spec, xp)
+    means = None if summaries is None else summaries[:2]
+    x, y, wa, wb, center = _working_copies(X_s, X_t, a, b, spec, xp, means)
     traced = is_traced(x, y, wa, wb, reg, blur, rho, reach)
-    log2_scale = point_scale(x, y, spec, traced, xp)
+    # the points, or their boxes, centred: the extremes that the scale and diameter read
+    extremes = (x, y) if summaries is None else (summaries[2] - center, summaries[3] - center)
+    log2_scale = point_scale(*extremes, spec, traced, xp)
     if log2_scale:
         x, y = x * 2.0**-log2_scale, y * 2.0**-log2_scale
+        extremes = (x, y) if summaries is None else tuple(e * 2.0**-log2_scale for e in extremes)
     if reg is not None:
         eps = reg if traced else scaled_parameter(reg, "reg", exponent, log2_scale, False)
     elif blur is not None:
@@ -199,7 +213,7 @@ def solve_clouds(
     # The number of stages is exact when the diameter and eps are concrete, even under jit.
     stages_traced = traced
     if diameter_value is None:
-        diameter_p = diameter(x, y, spec, xp)
+        diameter_p = diameter(*extremes, spec, xp)
     else:
         if log2_scale:
             diameter_value = math.ldexp(diameter_value, -log2_scale)
@@ -222,7 +236,7 @@ def solve_clouds(
     if not traced:
         eps_name = "reg" if reg is not None else "blur" if blur is not None else "reg (default)"
         rho_name = "reach" if reach is not None else "rho"
-        cost_range = diameter(x, y, spec, xp) if diameter_value is not None else diameter_p
+        cost_range = diameter(*extremes, spec, xp) if diameter_value is not None else diameter_p
         expand = check_scales(eps, rho, cost_range, eps_name, rho_name, work_dtype, xp)
     n_stages = 0
     if not expand:

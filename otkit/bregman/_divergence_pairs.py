@@ -13,8 +13,9 @@ debias=False)`` (balanced), bit for bit: the same arithmetic on the same arrays,
   max_i x_ik]``: rounding is monotone, so ``min_i fl((x_ik - c_k) s) = fl((min_i x_ik -
   c_k) s)`` (likewise for the max), and a box gives exactly the extremes of the points.
 
-The solve itself is that of the public function (:func:`solve_divergence`); a pair whose
-eps is beyond the expansion threshold goes through the public function.
+The solve is that of the public function (:func:`otkit.bregman._clouds.solve_clouds`, given
+each cloud's mean and box); a pair whose eps is beyond the expansion threshold goes through
+the public function.
 """
 
 from __future__ import annotations
@@ -25,19 +26,9 @@ import math
 import numpy as np
 
 from ..backend import numpy_namespace
-from ._clouds import positive_parameter
+from ._clouds import positive_parameter, solve_clouds
 from ._divergence import check_options, sinkhorn_divergence, warn_not_converged
-from ._divergence_core import (
-    SolveConfig,
-    check_scales,
-    epsilon_stages,
-    point_scale,
-    scaled_parameter,
-    solve_divergence,
-    times_power_of_two,
-    use_dense_cost,
-)
-from ._pointcloud import diameter
+from ._divergence_core import times_power_of_two
 
 __all__ = ["Cloud", "EntropicPairs", "cloud"]
 
@@ -89,50 +80,22 @@ class EntropicPairs:
 
     def value(self, first: Cloud, second: Cloud) -> float:
         """OT_eps(first, second), as ``float(sinkhorn_divergence(..., debias=False))``."""
-        xp = numpy_namespace()
-        spec, exponent = self.spec, self.exponent
-        x, y, a, b = first.points, second.points, first.weights, second.weights
-        center = (first.mean + second.mean) / 2.0
-        x, y = x - center, y - center
-        box_x, box_y = first.box - center, second.box - center
-        log2_scale = point_scale(box_x, box_y, spec, False, np)
-        if log2_scale:
-            factor = 2.0**-log2_scale
-            x *= factor
-            y *= factor
-            box_x *= factor
-            box_y *= factor
-        if self.reg is not None:
-            eps = scaled_parameter(self.reg, "reg", exponent, log2_scale, False)
-        else:
-            eps = scaled_parameter(self.blur, "blur", exponent, log2_scale, True)
-        cost_range = diameter(box_x, box_y, spec, np)
-        if self.diameter is None:
-            diameter_p = cost_range
-        else:
-            diameter_p = math.ldexp(self.diameter, -log2_scale) ** exponent
-        tol = 1e-6 if self.stop_thr is None else self.stop_thr
-        same = (first is second) or (
-            x.shape == y.shape
-            and bool(np.all(first.points == second.points))
-            and bool(np.all(a == b))
-        )
-        dense = use_dense_cost(x.shape[0], y.shape[0], 8, True, spec, False, xp)
-        eps_name = "reg" if self.reg is not None else "blur"
-        if check_scales(eps, None, cost_range, eps_name, "rho", xp.float64, xp):
+        eps, out, config, log2_factor, _ = solve_clouds(
+            first.points, second.points, first.weights, second.weights, spec=self.spec,
+            exponent=self.exponent, reg=self.reg, blur=self.blur, rho=None, debias=False,
+            scaling=self.scaling, num_iter_max=self.num_iter_max, tol=self.stop_thr,
+            xp=numpy_namespace(), dtype=np.float64, device=None, diameter_value=self.diameter,
+            summaries=None if self.spec.kind == "cosine" else (
+                first.mean, second.mean, first.box, second.box),
+        )  # fmt: skip
+        if isinstance(out, tuple):
             # (eps beyond the expansion threshold: rare, and the public function's path)
             total = sinkhorn_divergence(
-                first.points, second.points, a, b, debias=False, **self.options
-            )
+                first.points, second.points, first.weights, second.weights, debias=False,
+                **self.options,
+            )  # fmt: skip
             return float(total)
-        stages, n_stages = epsilon_stages(
-            diameter_p, eps, self.scaling, exponent, xp, xp.float64, None, False
-        )
-        config = SolveConfig(spec, True, False, n_stages, int(self.num_iter_max), float(tol),
-                             same, dense)  # fmt: skip
-        out = solve_divergence(x, y, a, b, eps, None, stages, config, xp)["ab"]
-        total = out["value"]
-        log2_factor = exponent * log2_scale
+        total = out["ab"]["value"]
         if log2_factor:
             value_factor = times_power_of_two(1.0, log2_factor)
             total = total if value_factor == math.inf and total == 0 else total * value_factor
@@ -142,7 +105,7 @@ class EntropicPairs:
                 "the divergence overflows float64: the points (X_s, X_t) are too far apart "
                 "for the cost ||x - y||^p to be represented; rescale them"
             )
-        err, n_iter = float(out["err"]), int(out["n_iter"])
+        err, n_iter = float(out["ab"]["err"]), int(out["ab"]["n_iter"])
         if self.warn and not err <= config.tol:
             user_eps = times_power_of_two(eps, log2_factor) if log2_factor else eps
             warn_not_converged(err, config.tol, n_iter, user_eps)

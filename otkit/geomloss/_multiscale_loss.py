@@ -359,7 +359,7 @@ def _stalled(trace, tol):
 
 def _working_problem(X_s, X_t, a, b, spec, exponent, blur, reach, diameter, cluster_scale, xp):
     """Working arrays, scaled parameters and the cluster scale (see ``solve_clouds``)."""
-    x, y, wa, wb = _working_copies(X_s, X_t, a, b, spec, xp)
+    x, y, wa, wb, _ = _working_copies(X_s, X_t, a, b, spec, xp)
     log2_scale = point_scale(x, y, spec, False, xp)
     if log2_scale:
         x, y = x * 2.0**-log2_scale, y * 2.0**-log2_scale

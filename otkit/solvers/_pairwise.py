@@ -124,7 +124,8 @@ def pairwise(
         :func:`otkit.sinkhorn_divergence` ('sinkhorn_divergence').
     p : float, default=2
         Exponent of 'sliced', '1d' and 'sinkhorn_divergence'; the Minkowski exponent of
-        ``metric='minkowski'``.
+        ``metric='minkowski'``. (The cosine cost of 'sinkhorn_divergence' has no exponent:
+        with ``metric='cosine'`` the default 2 is not passed on.)
     reg : float, optional
         :math:`\varepsilon` of the entropic methods, in cost units (required by 'sinkhorn';
         'sinkhorn_divergence' takes ``reg`` or ``blur``).
@@ -340,6 +341,8 @@ def _weights_or_uniform(w):
 class _Solver:
     def __init__(self, method, first, second, M, metric, p, reg, options, xp):
         self.method, self.first, self.second = method, first, second
+        if method == "sinkhorn_divergence" and metric == "cosine" and p == 2:
+            p = None  # (the default: the cosine cost has no exponent)
         self.M, self.metric, self.p, self.reg, self.options = M, metric, p, reg, options
         self.xp = xp
         self.histograms = first.kind == "histograms"
