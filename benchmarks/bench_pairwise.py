@@ -38,15 +38,19 @@ cluster within 1.3 times the joblib run.
 ``--loop-pairs K`` times the Python loops on K pairs of the upper triangle only, drawn at
 random with a fixed seed (with its diagonal for 'sinkhorn'), and scales their time to all
 the pairs (the table says so): the POT loop over 124,750 pairs alone takes minutes;
-``--histogram-loop-pairs K'`` sets K' for the loops on histograms only (an ``emd2`` call
-takes ~0.25 ms: 40 pairs time ~10 ms, too short to be stable). Every
-row reports the process CPU time (all threads) next to the wall
-time: on a shared machine the wall time also measures the other users' load.
+``--histogram-loop-pairs K'`` sets K' for the loops on histograms and for 'exact_clouds'
+(an ``emd2`` call takes ~0.25 ms: 40 pairs time ~10 ms, too short to be stable), and
+``--divergence-loop-pairs K''`` K'' for otkit's and GeomLoss's divergence loops (~10-30 ms
+a pair; POT's, ~1 s a pair, stays on K; 40 pairs of clouds of random sizes are too few to
+stand for all: the GeomLoss loop scaled from 40 pairs took 55 s, from 400, 71-86 s). Every
+row reports the process CPU time (all threads) next to the wall time: on a shared machine
+the wall time also measures the other users' load.
 
 Usage::
 
     python benchmarks/bench_pairwise.py --loop-pairs 3000   # 500 digits, 100 clouds (long)
-    python benchmarks/bench_pairwise.py --loop-pairs 40 --histogram-loop-pairs 2000
+    python benchmarks/bench_pairwise.py --loop-pairs 40 --histogram-loop-pairs 2000 \
+        --divergence-loop-pairs 400
     python benchmarks/bench_pairwise.py --quick      # N = 50, 8 small clouds: a minute
     python benchmarks/bench_pairwise.py --only exact --loop-pairs 3000   # issue 16's rows
     python benchmarks/bench_pairwise.py --only exact_clouds --loop-pairs 1000
@@ -205,7 +209,7 @@ def loop_subset(n_items, loop_pairs, diagonal=False):
 
 def run(
     n_histograms, n_clouds, cloud_sizes, repeats, seed, only, loop_pairs, histogram_pairs,
-    n_small_clouds,
+    n_small_clouds, divergence_pairs,
 ):  # fmt: skip
     import ot as pot
 
@@ -223,7 +227,9 @@ def run(
     histogram_pairs = histogram_pairs or loop_pairs
     exact_subset, exact_note, exact_factor = loop_subset(n_histograms, histogram_pairs)
     cloud_subset, cloud_note, cloud_factor = loop_subset(n_clouds, loop_pairs)
-    small_subset, small_note, small_factor = loop_subset(n_small_clouds, loop_pairs)
+    # otkit's and GeomLoss's divergence loops (~10-30 ms a pair) on more pairs than POT's
+    fast_subset, fast_note, fast_factor = loop_subset(n_clouds, divergence_pairs or loop_pairs)
+    small_subset, small_note, small_factor = loop_subset(n_small_clouds, histogram_pairs)
     sinkhorn_subset, sinkhorn_note, sinkhorn_factor = loop_subset(
         n_histograms, histogram_pairs, True
     )
@@ -254,19 +260,27 @@ def run(
         )
         return upper_sum(last["sinkhorn_divergence"])
 
-    divergence_loops = {
-        "otkit sinkhorn_divergence loop": lambda x, y: otkit.sinkhorn_divergence(
-            x, y, reg=reg_divergence
+    fast, slow = (fast_subset, fast_note, fast_factor), (cloud_subset, cloud_note, cloud_factor)
+    divergence_loops = {  # name: (function, (subset, note, factor))
+        "otkit sinkhorn_divergence loop": (
+            lambda x, y: otkit.sinkhorn_divergence(x, y, reg=reg_divergence),
+            fast,
         ),
-        "GeomLoss SamplesLoss loop": geomloss_divergence(reg_divergence),
+        "GeomLoss SamplesLoss loop": (geomloss_divergence(reg_divergence), fast),
         # GeomLoss's default (scaling 0.5) stops ~1e-2 short of the converged value; 0.9 is
         # within ~5e-4, closer to otkit's stopping threshold
-        "GeomLoss SamplesLoss(scaling=0.9) loop": geomloss_divergence(reg_divergence, 0.9),
-        "POT empirical_sinkhorn_divergence loop": lambda x, y: (
-            pot.bregman.empirical_sinkhorn_divergence(x, y, reg_divergence)
+        "GeomLoss SamplesLoss(scaling=0.9) loop": (geomloss_divergence(reg_divergence, 0.9), fast),
+        "POT empirical_sinkhorn_divergence loop": (
+            lambda x, y: pot.bregman.empirical_sinkhorn_divergence(x, y, reg_divergence),
+            slow,
         ),
     }
-    # case key, title, calls, the loops' (subset, factor)
+    divergence_loops = {
+        name + note: (function, subset, factor)
+        for name, (function, (subset, note, factor)) in divergence_loops.items()
+        if function is not None
+    }
+    # case key, title, calls, each loop's (subset, factor)
     cases = [
         (
             "exact",
@@ -281,7 +295,10 @@ def run(
                     lambda a, b: pot.emd2(a, b, M), H, limit=exact_subset
                 ),
             },
-            (exact_subset, exact_factor),
+            dict.fromkeys(
+                ["otkit emd2 loop" + exact_note, "POT emd2 loop" + exact_note],
+                (exact_subset, exact_factor),
+            ),
         ),
         (
             "exact_clouds",
@@ -292,7 +309,10 @@ def run(
                 "otkit emd2 loop" + small_note: cloud_emd2(otkit),
                 "POT emd2 loop" + small_note: cloud_emd2(pot),
             },
-            (small_subset, small_factor),
+            dict.fromkeys(
+                ["otkit emd2 loop" + small_note, "POT emd2 loop" + small_note],
+                (small_subset, small_factor),
+            ),
         ),
         (
             "sinkhorn",
@@ -306,7 +326,7 @@ def run(
                     limit=sinkhorn_subset,
                 ),
             },
-            (sinkhorn_subset, sinkhorn_factor),
+            {"POT sinkhorn2 loop" + sinkhorn_note: (sinkhorn_subset, sinkhorn_factor)},
         ),
         (
             "sinkhorn_divergence",
@@ -318,14 +338,11 @@ def run(
                 "otkit pairwise": divergence_pairwise,
                 "otkit pairwise n_jobs=2": lambda: divergence_pairwise(n_jobs=2),
                 **{
-                    name + cloud_note: (
-                        lambda function=function: upper_loop(function, X, limit=cloud_subset)
-                    )
-                    for name, function in divergence_loops.items()
-                    if function is not None
+                    name: lambda f=function, k=subset: upper_loop(f, X, limit=k)
+                    for name, (function, subset, _) in divergence_loops.items()
                 },
             },
-            (cloud_subset, cloud_factor),
+            {name: (subset, factor) for name, (_, subset, factor) in divergence_loops.items()},
         ),
     ]
     cases = [case for case in cases if only is None or case[0] in only]
@@ -343,18 +360,18 @@ def run(
     print("  ".join(f"{h:>24}" for h in header))
     rows, summary = {key: [] for key, *_ in cases}, []
     serial = {}  # each case's serial pairwise time and value
-    for key, case, calls, (subset, factor) in cases:
+    for key, case, calls, subsets in cases:
         times, cpu, values = time_interleaved(calls, repeats)
         serial[key] = times["otkit pairwise"], cpu["otkit pairwise"], values["otkit pairwise"]
-        loops = [name for name in calls if "loop" in name]
-        if subset:  # loops on a subset: their time for all pairs
-            for name in loops:
+        for name, (subset, factor) in subsets.items():
+            if subset:  # a loop on a subset: its time for all pairs
                 times[name] *= factor
                 cpu[name] *= factor
         ours, ours_cpu = times["otkit pairwise"], cpu["otkit pairwise"]
         for name in calls:
             reference = values["otkit pairwise"]
-            if subset and name in loops:  # the subset's values against pairwise's on it
+            subset = subsets.get(name, (None, 1.0))[0]
+            if subset:  # the subset's values against pairwise's on it
                 reference = upper_sum(last[key], key == "sinkhorn", limit=subset)
             rows[key].append(
                 table_row(
@@ -427,8 +444,17 @@ def main(argv=None):
         "--histogram-loop-pairs",
         type=int,
         default=None,
-        help="the same for the loops on histograms ('exact', 'sinkhorn'; default: --loop-pairs):"
-        " a POT emd2 call takes ~0.25 ms, so 40 pairs time ~10 ms, too short to be stable",
+        help="the same for the loops of short calls ('exact', 'exact_clouds', 'sinkhorn';"
+        " default: --loop-pairs): a POT emd2 call takes ~0.25 ms, so 40 pairs time ~10 ms,"
+        " too short to be stable",
+    )
+    parser.add_argument(
+        "--divergence-loop-pairs",
+        type=int,
+        default=None,
+        help="the same for otkit's and GeomLoss's divergence loops (default: --loop-pairs;"
+        " POT's takes ~1 s a pair and stays on --loop-pairs): 40 pairs, ~0.5 s of GeomLoss,"
+        " gave it 55 s for all pairs where 400 gave 71-86 s",
     )
     args = parser.parse_args(argv)
     n_histograms = args.histograms or (50 if args.quick else 500)
@@ -448,6 +474,7 @@ def main(argv=None):
         args.loop_pairs,
         args.histogram_loop_pairs,
         n_small_clouds,
+        args.divergence_loop_pairs,
     )
     load = f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     setup = (
