@@ -126,3 +126,43 @@ def property_settings(fast_examples: int, long_examples: int):
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
+
+
+def longest_stall(call) -> float:
+    """Run ``call()`` in a thread while this one stamps the time (one stamp a millisecond
+    at most); returns the longest gap between stamps within the call as a fraction of the
+    call (a call that held the GIL would stop the stamps for all of it: 1)."""
+    import threading
+    import time
+
+    span = []
+
+    def run():
+        start = time.perf_counter()
+        call()
+        span.extend([start, time.perf_counter()])
+
+    worker = threading.Thread(target=run)
+    stamps = [time.perf_counter()]
+    worker.start()
+    while worker.is_alive():
+        now = time.perf_counter()
+        if now - stamps[-1] > 1e-3:
+            stamps.append(now)
+    worker.join()
+    start, stop = span
+    edges = [start, *(t for t in stamps if start < t < stop), stop]
+    return float(np.max(np.diff(edges))) / (stop - start)
+
+
+def every_other_uncertified(solve, not_certified):
+    """``solve`` (a batch kernel returning values, status, pivots) with every other pair
+    marked ``not_certified`` (its value -1), to exercise its caller's fallback."""
+
+    def failing(*args, **kwargs):
+        values, status, pivots = solve(*args, **kwargs)
+        values[::2] = -1.0
+        status[::2] = not_certified
+        return values, status, pivots
+
+    return failing

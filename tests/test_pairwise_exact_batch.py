@@ -3,12 +3,15 @@ certified in C) against loops over ``emd2`` and POT, its determinism and its fal
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 import pytest
-from conftest import assert_same_backend, to_np, to_xp
+from conftest import (
+    assert_same_backend,
+    every_other_uncertified,
+    longest_stall,
+    to_np,
+    to_xp,
+)
 
 import otkit as ot
 from otkit.lp import _simplex_batch
@@ -254,38 +257,19 @@ def test_the_batch_releases_the_gil():
     first, second = _histograms(100, 12, seed=4), _histograms(100, 15, seed=5)
     i, j = (p.ravel() for p in np.meshgrid(np.arange(100), np.arange(100), indexing="ij"))
     arguments = _arguments(first, second, RECTANGULAR, (i, j))
-    span = []
 
     def solve():
-        start = time.perf_counter()
         _simplex_batch.solve_pairs(*arguments, 100000, 2.0**512, *_pairwise_exact._CERTIFICATE)
-        span.extend([start, time.perf_counter()])
 
-    worker = threading.Thread(target=solve)
-    stamps = [time.perf_counter()]
-    worker.start()
-    while worker.is_alive():
-        now = time.perf_counter()
-        if now - stamps[-1] > 1e-3:  # one stamp a millisecond at most
-            stamps.append(now)
-    worker.join()
-    start, stop = span
-    edges = [start, *(t for t in stamps if start < t < stop), stop]
-    assert np.max(np.diff(edges)) < 0.5 * (stop - start)
+    assert longest_stall(solve) < 0.5
 
 
 # --- statuses and the fallback -----------------------------------------------------------------
 
 
 def test_uncertified_pairs_are_solved_again_on_the_emd2_path(monkeypatch):
-    real, fallback_calls = _simplex_batch.solve_pairs, []
-    exact_pair = _pairwise_exact._exact_pair
-
-    def failing(*args, **kwargs):  # every other pair "fails its certificate"
-        values, status, pivots = real(*args, **kwargs)
-        values[::2] = -1.0
-        status[::2] = _simplex_batch.NOT_CERTIFIED
-        return values, status, pivots
+    fallback_calls, exact_pair = [], _pairwise_exact._exact_pair
+    failing = every_other_uncertified(_simplex_batch.solve_pairs, _simplex_batch.NOT_CERTIFIED)
 
     def counted(*args):
         fallback_calls.append(args)

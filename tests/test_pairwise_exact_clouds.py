@@ -4,11 +4,9 @@ loops over ``emd2``, its cost against ``dist``, and the pairs it leaves to ``emd
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 import pytest
+from conftest import every_other_uncertified, longest_stall
 from oracles import linprog_ot
 
 import otkit as ot
@@ -127,24 +125,7 @@ def test_the_cloud_batch_releases_the_gil():
     # as on histograms: while one call runs in a thread, the main thread keeps running
     first = _clouds(9, 60, sizes=(20, 40))
     i, j = np.triu_indices(60, 1)
-    span = []
-
-    def solve():
-        start = time.perf_counter()
-        _kernel(first, first, (i, j))
-        span.extend([start, time.perf_counter()])
-
-    worker = threading.Thread(target=solve)
-    stamps = [time.perf_counter()]
-    worker.start()
-    while worker.is_alive():
-        now = time.perf_counter()
-        if now - stamps[-1] > 1e-3:
-            stamps.append(now)
-    worker.join()
-    start, stop = span
-    edges = [start, *(t for t in stamps if start < t < stop), stop]
-    assert np.max(np.diff(edges)) < 0.5 * (stop - start)
+    assert longest_stall(lambda: _kernel(first, first, (i, j))) < 0.5
 
 
 # --- pairwise ----------------------------------------------------------------------------------
@@ -188,14 +169,10 @@ def test_large_pairs_take_the_emd2_path(monkeypatch):
 
 
 def test_uncertified_pairs_are_solved_again(monkeypatch):
-    real, calls = _simplex_batch.solve_cloud_pairs, []
-    exact_pair = _pairwise_exact._exact_pair
-
-    def failing(*args, **kwargs):  # every other pair "fails its certificate"
-        values, status, pivots = real(*args, **kwargs)
-        values[::2] = -1.0
-        status[::2] = _simplex_batch.NOT_CERTIFIED
-        return values, status, pivots
+    calls, exact_pair = [], _pairwise_exact._exact_pair
+    failing = every_other_uncertified(
+        _simplex_batch.solve_cloud_pairs, _simplex_batch.NOT_CERTIFIED
+    )
 
     def counted(*args):
         calls.append(args)
