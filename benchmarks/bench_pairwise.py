@@ -114,23 +114,26 @@ def geomloss_divergence(reg, scaling=0.5):
 @contextlib.contextmanager
 def dask_client(n_workers: int):
     """A Client of a LocalCluster of ``n_workers`` single-threaded processes on 127.0.0.1,
-    or None without dask.distributed."""
+    configured as ``pairwise(client='dask')`` starts its own (its workers without Dask's
+    ``MALLOC_TRIM_THRESHOLD_``: ``local_worker_environ``), or None without
+    dask.distributed."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         print("dask.distributed is not installed: no Dask variants")
         yield None
         return
-    with (
-        LocalCluster(
+    from otkit.solvers._pairwise_dask import local_worker_environ
+
+    with local_worker_environ():
+        cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+        )
+    with cluster, Client(cluster, set_as_default=False) as client:
         client.wait_for_workers(n_workers)
         yield client
 
@@ -486,7 +489,8 @@ def main(argv=None):
         "diagonal for 'sinkhorn', whose value there is not 0); the loops call the library "
         "once per pair. 'n_jobs=2': joblib's threads for 'exact', its processes for "
         "'sinkhorn_divergence' (its per-pair path holds the GIL); 'dask 2 workers': a Dask LocalCluster "
-        "of 2 single-threaded worker processes on this machine, started after the other "
+        "of 2 single-threaded worker processes on this machine (as pairwise(client='dask') "
+        "starts one: its workers without Dask's MALLOC_TRIM_THRESHOLD_), started after the other "
         "rows were timed (a live cluster takes CPU that a call on both cores loses), timed "
         "interleaved with the joblib n_jobs=2 call run again beside it ('Dask cluster "
         "alive'), against which its ratio in the summary is taken; 'pairwise / variant' "

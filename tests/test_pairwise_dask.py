@@ -9,6 +9,7 @@ task ran.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 
@@ -156,13 +157,18 @@ def test_client_dask_without_a_client_starts_and_closes_a_local_cluster(monkeypa
     original = distributed.LocalCluster
 
     def recorded(**kwargs):
-        started.append((kwargs, original(**kwargs)))
-        return started[-1][1]
+        cluster = original(**kwargs)
+        with distributed.Client(cluster, set_as_default=False) as client:
+            # (Dask's nannies set 65536: glibc then unmaps every large temporary array)
+            trim = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        started.append((kwargs, cluster, trim))
+        return cluster
 
     monkeypatch.setattr(distributed, "LocalCluster", recorded)
     D = ot.pairwise(H1, M=COST, client="dask", n_jobs=2)
     np.testing.assert_array_equal(D, ot.pairwise(H1, M=COST))
-    [(kwargs, cluster)] = started
+    [(kwargs, cluster, trim)] = started
+    assert list(trim.values()) == [None, None]
     assert kwargs == {
         "n_workers": 2,
         "threads_per_worker": 1,
