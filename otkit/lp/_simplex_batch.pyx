@@ -372,6 +372,8 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
     check_pairs(starts_a, starts_b, first, second)
     most_a = check_bins(starts_a, bins_a, weights_a, n, first, "first collection")
     most_b = check_bins(starts_b, bins_b, weights_b, m, second, "second collection")
+    if first.shape[0] == 0:
+        return _no_pairs()
     P.M = &M[0, 0]
     P.ld = m
     # The start: VAM's orders of M, or (above VOGEL_LIMIT entries) the greedy's arcs, those
@@ -383,9 +385,7 @@ def solve_pairs(const int64_t[::1] starts_a, const int64_t[::1] bins_a,
     P.order_r = P.order_c = NULL
     P.n_order = 0
     P.n_full = n
-    if first.shape[0] == 0:
-        pass
-    elif n * m <= CRASH_RATIO * most_a * most_b and n * m <= _pairs_orders.VOGEL_LIMIT:
+    if n * m <= CRASH_RATIO * most_a * most_b and n * m <= _pairs_orders.VOGEL_LIMIT:
         order_r_v, order_c_v = _pairs_orders.cached_order(np.asarray(M),
                                                           _pairs_orders.vogel_order)
         P.order_r = &order_r_v[0, 0]
@@ -465,7 +465,7 @@ def solve_cloud_pairs(const int64_t[::1] starts_a, const double[:, ::1] points_a
     check_bins(starts_a, None, weights_a, 0, first, "first collection")
     check_bins(starts_b, None, weights_b, 0, second, "second collection")
     if first.shape[0] == 0:
-        return np.full(0, np.nan), np.zeros(0, np.int8), np.zeros(0, np.int64)
+        return _no_pairs()
     # the scratch for the largest clouds of the pairs (each pair starts from the artificial
     # tree: nothing depends on the others)
     most_a = np.diff(starts_a)[first].max()
@@ -473,12 +473,18 @@ def solve_cloud_pairs(const int64_t[::1] starts_a, const double[:, ::1] points_a
     iota = np.arange(max(most_a, most_b), dtype=np.int64)
     P.d = <int> points_a.shape[1]
     P.root = metric == "euclidean"
+    P.M = NULL  # (no full cost: each pair's is computed)
+    P.ld = P.n_full = 0
     P.src = P.dst = P.first_src = P.first_dst = NULL
     P.order_r = P.order_c = NULL
     P.n_order = 0
     return _solve_all(&P, starts_a, iota, weights_a, starts_b, iota, weights_b, first, second,
                       most_a, most_b, most_a, most_b, &points_a[0, 0], &points_b[0, 0],
                       max_iter, max_cost, primal_rel, dual_rel, dual_floor, block_factor)
+
+
+def _no_pairs():
+    return np.full(0, np.nan), np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.int64)
 
 
 cdef tuple _solve_all(Pairs *P, const int64_t[::1] starts_a, const int64_t[::1] bins_a,
@@ -489,10 +495,11 @@ cdef tuple _solve_all(Pairs *P, const int64_t[::1] starts_a, const int64_t[::1] 
                       const double *points_b, int64_t max_iter, double max_cost,
                       double primal_rel, double dual_rel, double dual_floor,
                       double block_factor):
-    """(values, status, pivots) of the pairs, P's start set (its orders): the scratch
-    allocated for n x m bins (histograms: bins_a, bins_b index them) or, when points_a is
-    not NULL, for clouds of up to most_a, most_b points (P.d features; bins_a, bins_b: 0,
-    1, ..., for all pairs), then each pair solved (_solve_pair) without the GIL."""
+    """(values, status, pivots) of the pairs (at least one), P's start set (its orders):
+    the scratch allocated for n x m bins (histograms: bins_a, bins_b index them) or, when
+    points_a is not NULL, for clouds of up to most_a, most_b points (P.d features; bins_a,
+    bins_b: 0, 1, ..., for all pairs), then each pair solved (_solve_pair) without the
+    GIL."""
     cdef int64_t n_pairs = first.shape[0], k, sa, sb
     cdef int64_t n_lines = most_a + most_b + OTKIT_VOGEL_BLOCK + 1
     cdef PairTree PT
@@ -503,8 +510,6 @@ cdef tuple _solve_all(Pairs *P, const int64_t[::1] starts_a, const int64_t[::1] 
     values = np.full(n_pairs, np.nan)
     status = np.zeros(n_pairs, dtype=np.int8)
     pivots = np.zeros(n_pairs, dtype=np.int64)
-    if n_pairs == 0:
-        return values, status, pivots
     cdef double[::1] values_v = values
     cdef int8_t[::1] status_v = status
     cdef int64_t[::1] pivots_v = pivots
