@@ -41,7 +41,7 @@ cdef struct PairTree:
     # The tree (first: a Tree * to it is a PairTree *), and what the exact pass proved.
     Tree tree
     # The last exact pass found every margin rc_ij + REL_TOL (|C_ij| + |pi_i| + |pi_j|) +
-    # ABS_TOL >= 0 (numeric mode, err_weight 0): see _certified.
+    # ABS_TOL >= 0 (numeric mode, err_weight 0): see pair_certified (_pairs_certificate.pxd).
     bint proven
 
 

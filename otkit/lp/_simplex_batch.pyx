@@ -32,7 +32,8 @@ in C (_pairs_certificate.pxd) with the criteria and tolerances of
   (|M_{ij}| + |u_i| + |v_j|) + \\mathrm{dual\\_floor}`, for the duals centred as
   ``_center_duals`` centres them (:math:`a^\\top u = b^\\top v`); in numeric big-M mode,
   the duals of the solver's last exact pass (centred before it, up to rounding), whose
-  margins at a quarter of :math:`\\tau` already prove dual feasibility (see _certified).
+  margins at a quarter of :math:`\\tau` already prove dual feasibility
+  (_pairs_certificate.pxd).
 
 A pair that is not certified (or whose sub-cost exceeds ``max_cost``, which emd2 rescales)
 gets a status other than CERTIFIED and a NaN value: the caller solves it again on the
@@ -51,7 +52,7 @@ demand left); the artificial tree when the full cost has over 16 times the pair'
 the exact pass run as compiled loops over the rows (_pairs_pricing.h; the same arcs as the
 general ones), the pivots and the driver are those of _pairs_simplex.pxd (the shared ones
 without node depths), and the certificate's dual pass is the solver's last exact pass
-(see _certified).
+(see _pairs_certificate.pxd).
 
 Profile (callgrind, the 4,950 pairs of the first 100 8 x 8 digits, squared grid cost, 99
 calls of solve_pairs as ``pairwise`` makes them, per pair): 210 k instructions and 127.7
