@@ -48,6 +48,24 @@ static int64_t otkit_pairs_filter(const int32_t *src, const int32_t *dst, int64_
     return count;
 }
 
+/* Basic arc n_basic: s -> t carrying f, the mass left at the end that runs out first
+ * (min(residual[s], residual[t]): x - x leaves exactly 0 there); both ends lowered by f.
+ * Returns n_basic + 1, or -1 when the arcs already fill a forest of N nodes (N - 1 arcs).
+ * The step of every start here (the greedy, its matching, VAM). */
+static inline int otkit_pairs_send(int s, int t, double f, int N, int n_basic,
+                                   double *residual, int *basic_s, int *basic_t,
+                                   double *basic_flow)
+{
+    if (n_basic >= N - 1)
+        return -1;
+    residual[s] -= f;
+    residual[t] -= f;
+    basic_s[n_basic] = s;
+    basic_t[n_basic] = t;
+    basic_flow[n_basic] = f;
+    return n_basic + 1;
+}
+
 static int otkit_pairs_forest(int n, int m, int n_basic, const int *basic_s,
                               const int *basic_t, const double *basic_flow,
                               const double *residual, int *parent, int64_t *arc, uint8_t *up,
@@ -89,14 +107,10 @@ static int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *ds
         t += n;
         double f = residual[s] < residual[t] ? residual[s] : residual[t];
         if (f > 0.0) {
-            residual[s] -= f;
-            residual[t] -= f;
-            if (n_basic >= n_nodes - 1)
+            n_basic = otkit_pairs_send(s, t, f, n_nodes, n_basic, residual, basic_s, basic_t,
+                                       basic_flow);
+            if (n_basic < 0)
                 return 0; /* more arcs than a forest has */
-            basic_s[n_basic] = s;
-            basic_t[n_basic] = t;
-            basic_flow[n_basic] = f;
-            n_basic += 1;
             left_a -= residual[s] == 0.0;
             left_b -= residual[t] == 0.0;
             if (left_a == 0 || left_b == 0)
@@ -118,15 +132,11 @@ static int otkit_pairs_crash(int n, int m, const int32_t *src, const int32_t *ds
                     if (row[open[k]] < row[open[best_k]])
                         best_k = k;
                 t = n + open[best_k];
-                double f = residual[s] < residual[t] ? residual[s] : residual[t];
-                residual[s] -= f;
-                residual[t] -= f;
-                if (n_basic >= n_nodes - 1)
+                n_basic = otkit_pairs_send(
+                    s, t, residual[s] < residual[t] ? residual[s] : residual[t], n_nodes,
+                    n_basic, residual, basic_s, basic_t, basic_flow);
+                if (n_basic < 0)
                     return 0;
-                basic_s[n_basic] = s;
-                basic_t[n_basic] = t;
-                basic_flow[n_basic] = f;
-                n_basic += 1;
                 if (residual[t] == 0.0)
                     open[best_k] = open[--n_open];
             }

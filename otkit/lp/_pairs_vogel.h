@@ -36,6 +36,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "_pairs_crash.h" /* otkit_pairs_send */
+
 #define OTKIT_VOGEL_SHIFT 4 /* blocks of 16 lines (8: +0.45 k a pair, 32: +13 k) */
 #define OTKIT_VOGEL_BLOCK (1 << OTKIT_VOGEL_SHIFT)
 /* The key c2 - c1 + c1 2**-26: the tie to the larger c1 without a second comparison (exact
@@ -229,17 +231,10 @@ static int otkit_pairs_vogel(int n, int m, const int64_t *bins_a, const int64_t 
         int best = bbest[pick];
         int y = (best < n ? loc_b : loc_a)[L[best].ord[L[best].pos1]];
         int s = best < n ? best : y, t = best < n ? y : best;
-        if (n_basic >= N - 1) {
-            n_basic = -1;
+        n_basic = otkit_pairs_send(s, t, residual[s] < residual[t] ? residual[s] : residual[t],
+                                   N, n_basic, residual, basic_s, basic_t, basic_flow);
+        if (n_basic < 0)
             break;
-        }
-        double f = residual[s] < residual[t] ? residual[s] : residual[t];
-        residual[s] -= f;
-        residual[t] -= f;
-        basic_s[n_basic] = s;
-        basic_t[n_basic] = t;
-        basic_flow[n_basic] = f;
-        n_basic += 1;
         int closed_s = residual[s] == 0.0, closed_t = residual[t] == 0.0;
         if (closed_s) {
             loc_a[bins_a[s]] = -1;
