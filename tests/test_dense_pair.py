@@ -68,8 +68,26 @@ def test_the_host_kernel_solves_issue_16s_problems():
     assert log["err"] < 1e-6
 
 
+def _float32_start(monkeypatch, always=True):
+    """Start every loop at eps in float32 (always) or none; returns the list of the
+    iterations each start took."""
+    monkeypatch.setattr(_dense_pair, "SINGLE_MIN_SIZE", 1 if always else 2**62)
+    taken, start = [], _dense_pair._single_precision_start
+
+    def spy(*args):
+        taken.append(start(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(_dense_pair, "_single_precision_start", spy)
+    return taken
+
+
+@pytest.mark.parametrize("float32_start", [False, True])
 @pytest.mark.parametrize("eps", [0.1, 0.3])
-def test_value_and_gradient_equal_the_brute_force_oracle(eps):
+def test_value_and_gradient_equal_the_brute_force_oracle(eps, float32_start, monkeypatch):
+    """With and without the float32 start of the loop (these clouds are below its size):
+    the float64 loop that finishes meets the tolerance in float64 either way."""
+    taken = _float32_start(monkeypatch, float32_start)
     value, grad_x = _brute_force(X, Y, A, B, eps)
     got = ot.sinkhorn_divergence(X, Y, A, B, reg=eps, debias=False, **TIGHT)
     np.testing.assert_allclose(float(got), value, rtol=1e-10)
@@ -80,6 +98,45 @@ def test_value_and_gradient_equal_the_brute_force_oracle(eps):
     (grad,) = torch.autograd.grad(out, x)
     # (the envelope gradient at converged potentials: its error is the marginal error's)
     np.testing.assert_allclose(grad.numpy(), grad_x, atol=1e-9)
+    if float32_start:
+        assert len(taken) == 2 and min(taken) > 10  # (most iterations ran in float32)
+    else:
+        assert taken == []
+
+
+def test_the_float32_start_meets_the_default_tolerance(monkeypatch):
+    """Issue 16's sizes (a 200 x 230 kernel, above SINGLE_MIN_SIZE): the float32 start
+    takes the iterations down to the tolerance and the float64 loop confirms it; the value
+    is within the tolerance's reach of the converged one (1e-8 relative, as the float64
+    loop's), the trace has one error per iteration and one for the final state."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(200, 2)), rng.normal(size=(230, 2)) + 0.5
+    assert x.shape[0] * y.shape[0] >= _dense_pair.SINGLE_MIN_SIZE
+    converged = float(ot.sinkhorn_divergence(x, y, reg=0.1, debias=False, **TIGHT))
+    taken = _float32_start(monkeypatch)
+    monkeypatch.setattr(_dense_pair, "SINGLE_MIN_SIZE", 2**15)
+    views = (x, y, np.full(200, 1 / 200), np.full(230, 1 / 230))
+    stages = [2.0**-t for t in range(-3, 4)]
+    out = _dense_pair.dense_pair(views, 0.1, stages, 1000, 1e-6)
+    assert len(taken) == 1 and out["n_iter"] - 3 <= taken[0] <= out["n_iter"]
+    assert len(out["trace"]) == out["n_iter"] + 1 and out["err"] < 1e-6
+    assert abs(out["value"] / converged - 1) < 1e-8
+    _float32_start(monkeypatch, always=False)
+    plain = _dense_pair.dense_pair(views, 0.1, stages, 1000, 1e-6)
+    assert abs(plain["value"] / converged - 1) < 1e-8
+
+
+def test_the_float32_start_hands_over_when_a_scaling_leaves_its_range(monkeypatch):
+    """Its scaling range narrowed to (1/8, 8): the start stops at the first scaling out
+    of it, the float64 loop takes that iteration again (the trace keeps one error per
+    iteration) and ends at the brute-force value."""
+    taken = _float32_start(monkeypatch)
+    monkeypatch.setattr(_dense_pair, "_SINGLE_BOUND", 8.0)
+    out = _dense_pair.dense_pair((X, Y, A, B), 0.1, [2.0 * 0.5**t for t in range(4)], 10000,
+                                 1e-12)  # fmt: skip
+    assert len(taken) == 1 and 0 <= taken[0] < out["n_iter"] - 10
+    assert len(out["trace"]) == out["n_iter"] + 1
+    np.testing.assert_allclose(out["value"], _brute_force(X, Y, A, B, 0.1)[0], rtol=1e-10)
 
 
 def test_equals_the_generic_path_at_the_default_tolerance(monkeypatch):

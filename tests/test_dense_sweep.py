@@ -185,6 +185,21 @@ def test_floor_exp_is_numpys_floored_exp_in_float32():
         _dense_sweep.floor_exp(exponents.astype(np.float64), floor)
 
 
+def test_single_copy_rounds_to_float32_without_subnormals():
+    """float32 rounding of each entry; below the smallest normal float32, 0 (NaN and inf
+    kept)."""
+    tiny = float(np.finfo(np.float32).tiny)
+    K = np.array([[1.0 / 3.0, 1e-30, tiny, tiny * 0.999, 1e-40], [0.0, 1e300, np.inf, np.nan, 2.5]])
+    got = _dense_sweep.single_copy(K)
+    assert got.dtype == np.float32 and got.shape == K.shape
+    with np.errstate(over="ignore"):
+        want = K.astype(np.float32)
+    want[0, 3:] = 0.0
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(TypeError, match="kernel"):
+        _dense_sweep.single_copy(np.ones((2, 2), dtype=np.float32))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_the_stage_sums_are_numpys(dtype):
     """log(c / b) and log(r / a) for c = 1 K, r = K (b / c): within the rounding of the

@@ -56,4 +56,16 @@ static void otkit_floor_exp_f32(float *K, int64_t size, float floor)
     }
 }
 
+/* out_i <- (float)K_i, 0 where that is below the smallest normal float (a float32 copy of
+ * a float64 kernel without subnormals, whose arithmetic is slow). */
+OTKIT_SWEEP_MULTIVERSION
+static void otkit_single_copy(const double *K, int64_t size, float *out)
+{
+    _Pragma("omp simd") for (int64_t i = 0; i < size; i++)
+    {
+        float t = (float)K[i];
+        out[i] = t < 1.17549435e-38f ? 0.0f : t;
+    }
+}
+
 #endif

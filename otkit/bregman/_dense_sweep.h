@@ -4,8 +4,10 @@
  * The kernel K (n x m, row-major) is read once per iteration, by blocks of OTKIT_BLOCK
  * rows: the row sums r_i = K_i. v of the block (four rows at a time: v is read once for
  * four rows), the relaxed updates u'_i of the block from a_i / r_i, then the column sums
- * c += u'_i K_i. (four rows at a time again) while the block is in L1. Accumulations are
- * in double whatever the storage type T (double or float). The relaxed update is
+ * c += u'_i K_i. (four rows at a time again) while the block is in L1. The products and
+ * the row sums are in the storage type T (double or float: a float kernel takes twice
+ * the lanes, its row sums within about sqrt(m / lanes) units of float's last place), the
+ * column sums accumulate in double (four rows' products at a time). The relaxed update is
  *     relax(prev, exact, w) = exact exp(clip((w - 1) log(exact / prev), -1, 1)),
  * `exact` itself at w = 1; its log and exp (on [-1, 1] only) are the branch-free
  * polynomials below, within a few units in the last place of libm's, so that a block's
@@ -112,23 +114,23 @@ static inline int otkit_in_range(double s, double lo, double hi) { return s > lo
     OTKIT_INLINE void NAME(const T *row, int64_t m, const T *v, double *r)                  \
     {                                                                                       \
         const T *k0 = row, *k1 = row + m, *k2 = row + 2 * m, *k3 = row + 3 * m;             \
-        double r0 = 0.0, r1 = 0.0, r2 = 0.0, r3 = 0.0;                                      \
+        T r0 = 0, r1 = 0, r2 = 0, r3 = 0;                                                    \
         _Pragma("omp simd reduction(+ : r0, r1, r2, r3)") for (int64_t j = 0; j < m; j++)   \
         {                                                                                   \
-            double vj = (double)v[j];                                                       \
-            r0 += (double)k0[j] * vj;                                                       \
-            r1 += (double)k1[j] * vj;                                                       \
-            r2 += (double)k2[j] * vj;                                                       \
-            r3 += (double)k3[j] * vj;                                                       \
+            T vj = v[j];                                                                    \
+            r0 += k0[j] * vj;                                                               \
+            r1 += k1[j] * vj;                                                               \
+            r2 += k2[j] * vj;                                                               \
+            r3 += k3[j] * vj;                                                               \
         }                                                                                   \
-        r[0] = r0, r[1] = r1, r[2] = r2, r[3] = r3;                                         \
+        r[0] = (double)r0, r[1] = (double)r1, r[2] = (double)r2, r[3] = (double)r3;         \
     }                                                                                       \
     OTKIT_INLINE double NAME##_one(const T *row, int64_t m, const T *v)                     \
     {                                                                                       \
-        double r0 = 0.0;                                                                    \
+        T r0 = 0;                                                                           \
         _Pragma("omp simd reduction(+ : r0)") for (int64_t j = 0; j < m; j++) r0 +=         \
-            (double)row[j] * (double)v[j];                                                  \
-        return r0;                                                                          \
+            row[j] * v[j];                                                                  \
+        return (double)r0;                                                                  \
     }
 
 OTKIT_DEFINE_ROWS4(otkit_rows4_f64, double)
@@ -194,16 +196,15 @@ OTKIT_DEFINE_ROWS4(otkit_rows4_f32, float)
                 continue; /* (the errors still need every row) */                           \
             for (k = 0; k + 4 <= nb; k += 4) {                                              \
                 const T *k0 = block + k * m, *k1 = k0 + m, *k2 = k1 + m, *k3 = k2 + m;      \
-                double s0 = s[k], s1 = s[k + 1], s2 = s[k + 2], s3 = s[k + 3];              \
+                T s0 = (T)s[k], s1 = (T)s[k + 1], s2 = (T)s[k + 2], s3 = (T)s[k + 3];      \
                 _Pragma("omp simd") for (int64_t j = 0; j < m; j++) acc[j] +=               \
-                    (s0 * (double)k0[j] + s1 * (double)k1[j]) +                             \
-                    (s2 * (double)k2[j] + s3 * (double)k3[j]);                              \
+                    (double)((s0 * k0[j] + s1 * k1[j]) + (s2 * k2[j] + s3 * k3[j]));        \
             }                                                                               \
             for (; k < nb; k++) {                                                           \
                 const T *k0 = block + k * m;                                                \
-                double s0 = s[k];                                                           \
+                T s0 = (T)s[k];                                                             \
                 _Pragma("omp simd") for (int64_t j = 0; j < m; j++) acc[j] +=               \
-                    s0 * (double)k0[j];                                                     \
+                    (double)(s0 * k0[j]);                                                   \
             }                                                                               \
         }                                                                                   \
         err[0] = err_rows;                                                                  \

@@ -19,7 +19,7 @@ from libc.stdint cimport int64_t, uintptr_t
 
 __all__ = [
     "ABSORB", "DONE", "END_RELAXED", "FULL", "GIVEN", "ROWS", "Schedule", "ScalingSweep",
-    "SelfSweep", "StageSums", "floor_exp",
+    "SelfSweep", "StageSums", "floor_exp", "single_copy",
 ]
 
 # Modes of ScalingSweep.step: the whole iteration, its updates from the stored row sums,
@@ -432,6 +432,7 @@ cdef class StageSums:
 
 cdef extern from "_dense_exp.h" nogil:
     void otkit_floor_exp_f32(float *K, int64_t size, float floor)
+    void otkit_single_copy(const double *K, int64_t size, float *out)
 
 
 def floor_exp(kernel, double floor):
@@ -442,3 +443,16 @@ def floor_exp(kernel, double floor):
     with nogil:
         otkit_floor_exp_f32(pk, size, <float>floor)
     return kernel
+
+
+def single_copy(kernel):
+    """A float32 copy of a C-contiguous float64 ``kernel``, its entries below the smallest
+    normal float32 (about 1.2e-38) zero (subnormal arithmetic is slow), in one pass."""
+    cdef const double *pk = <const double *>_address(kernel, np.float64, np.shape(kernel),
+                                                     "kernel")
+    out = np.empty(np.shape(kernel), dtype=np.float32)
+    cdef float *po = <float *>_address(out, np.float32, np.shape(kernel), "out")
+    cdef int64_t size = out.size
+    with nogil:
+        otkit_single_copy(pk, size, po)
+    return out
