@@ -7,7 +7,8 @@
  * c += u'_i K_i. (four rows at a time again) while the block is in L1. The products and
  * the row sums are in the storage type T (double or float: a float kernel takes twice
  * the lanes, its row sums within about sqrt(m / lanes) units of float's last place), the
- * column sums accumulate in double (four rows' products at a time). The relaxed update is
+ * column sums accumulate in double (four rows' products at a time; a float kernel's
+ * rows eight at a time, in both passes). The relaxed update is
  *     relax(prev, exact, w) = exact exp(clip((w - 1) log(exact / prev), -1, 1)),
  * `exact` itself at w = 1; its log and exp (on [-1, 1] only) are the branch-free
  * polynomials below, within a few units in the last place of libm's, so that a block's
@@ -133,8 +134,27 @@ static inline int otkit_in_range(double s, double lo, double hi) { return s > lo
         return (double)r0;                                                                  \
     }
 
+/* r[k] = K_{i+k}. v for k < 8 */
+#define OTKIT_DEFINE_ROWS8(NAME, T)                                                         \
+    OTKIT_INLINE void NAME##_8(const T *row, int64_t m, const T *v, double *r)              \
+    {                                                                                       \
+        const T *k0 = row, *k1 = row + m, *k2 = row + 2 * m, *k3 = row + 3 * m;             \
+        const T *k4 = row + 4 * m, *k5 = row + 5 * m, *k6 = row + 6 * m, *k7 = row + 7 * m; \
+        T r0 = 0, r1 = 0, r2 = 0, r3 = 0, r4 = 0, r5 = 0, r6 = 0, r7 = 0;                   \
+        _Pragma("omp simd reduction(+ : r0, r1, r2, r3, r4, r5, r6, r7)")                   \
+        for (int64_t j = 0; j < m; j++) {                                                   \
+            T vj = v[j];                                                                    \
+            r0 += k0[j] * vj, r1 += k1[j] * vj, r2 += k2[j] * vj, r3 += k3[j] * vj;         \
+            r4 += k4[j] * vj, r5 += k5[j] * vj, r6 += k6[j] * vj, r7 += k7[j] * vj;         \
+        }                                                                                   \
+        r[0] = r0, r[1] = r1, r[2] = r2, r[3] = r3, r[4] = r4, r[5] = r5, r[6] = r6;        \
+        r[7] = r7;                                                                          \
+    }
+
 OTKIT_DEFINE_ROWS4(otkit_rows4_f64, double)
 OTKIT_DEFINE_ROWS4(otkit_rows4_f32, float)
+OTKIT_DEFINE_ROWS8(otkit_rows4_f64, double) /* (unused: the float64 sweep keeps four) */
+OTKIT_DEFINE_ROWS8(otkit_rows4_f32, float)
 
 /* The sweep: given u, v, the previous column sums `cols` and the factor w,
  *   rows = K v (mode 1: skipped, rows holds K v already),
@@ -164,6 +184,10 @@ OTKIT_DEFINE_ROWS4(otkit_rows4_f32, float)
                 for (k = 0; k < nb; k++)                                                    \
                     r[k] = (double)rows[i0 + k];                                            \
             } else {                                                                        \
+                if (nb == 8 && sizeof(T) == 4) { /* (float: eight rows a pass) */          \
+                    ROWS4##_8(block, m, v, r);                                              \
+                    k = 8;                                                                  \
+                }                                                                           \
                 for (; k + 4 <= nb; k += 4)                                                 \
                     ROWS4(block + k * m, m, v, r + k);                                      \
                 for (; k < nb; k++)                                                         \
@@ -194,7 +218,18 @@ OTKIT_DEFINE_ROWS4(otkit_rows4_f32, float)
             }                                                                               \
             if (!u_ok)                                                                      \
                 continue; /* (the errors still need every row) */                           \
-            for (k = 0; k + 4 <= nb; k += 4) {                                              \
+            k = 0;                                                                          \
+            if (nb == 8 && sizeof(T) == 4) { /* (float: eight rows' products a double sum) */\
+                const T *k0 = block, *k1 = k0 + m, *k2 = k1 + m, *k3 = k2 + m;              \
+                const T *k4 = k3 + m, *k5 = k4 + m, *k6 = k5 + m, *k7 = k6 + m;             \
+                T s0 = (T)s[0], s1 = (T)s[1], s2 = (T)s[2], s3 = (T)s[3];                   \
+                T s4 = (T)s[4], s5 = (T)s[5], s6 = (T)s[6], s7 = (T)s[7];                   \
+                _Pragma("omp simd") for (int64_t j = 0; j < m; j++) acc[j] +=               \
+                    (double)(((s0 * k0[j] + s1 * k1[j]) + (s2 * k2[j] + s3 * k3[j])) +      \
+                             ((s4 * k4[j] + s5 * k5[j]) + (s6 * k6[j] + s7 * k7[j])));      \
+                k = 8;                                                                      \
+            }                                                                               \
+            for (; k + 4 <= nb; k += 4) {                                                   \
                 const T *k0 = block + k * m, *k1 = k0 + m, *k2 = k1 + m, *k3 = k2 + m;      \
                 T s0 = (T)s[k], s1 = (T)s[k + 1], s2 = (T)s[k + 2], s3 = (T)s[k + 3];      \
                 _Pragma("omp simd") for (int64_t j = 0; j < m; j++) acc[j] +=               \
