@@ -169,6 +169,7 @@ def solve_clouds(
     device,
     diameter_value=None,
     summaries=None,
+    value_only=False,
 ):
     """Solve on prepared inputs, on points divided by a power of two s (eagerly).
 
@@ -184,7 +185,8 @@ def solve_clouds(
     (:mod:`otkit.bregman._divergence_pairs`; ``box``: the rows min_i x_ik and max_i x_ik):
     the centre comes from the means, the rescaling and the diameter from the centred boxes,
     which hold the extremes of the centred, rescaled points exactly (rounding is monotone),
-    so the result is that of the points, bit for bit.
+    so the result is that of the points, bit for bit. ``value_only``: the caller reads the
+    (x, y) problem's value only (``SolveConfig.value_only``).
     """
     means = None if summaries is None else summaries[:2]
     x, y, wa, wb, center = _working_copies(X_s, X_t, a, b, spec, xp, means)
@@ -244,8 +246,9 @@ def solve_clouds(
             diameter_p, eps, scaling, exponent, xp, work_dtype, device, stages_traced
         )
     config = SolveConfig(
-        spec, rho is None, debias, n_stages, int(num_iter_max), float(tol), same, dense
-    )
+        spec, rho is None, debias, n_stages, int(num_iter_max), float(tol), same, dense,
+        value_only=value_only,
+    )  # fmt: skip
     factor = exponent * log2_scale
     if expand:
         return eps, (x, y, wa, wb), config, factor, log2_scale

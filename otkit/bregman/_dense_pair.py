@@ -346,32 +346,36 @@ def _absorb(kern, sweep, kernel, code, f, g, eps, w):
     return f, g, kernel
 
 
-def _plan_dual(kern, kernel, u, v, f, g, eps):
+def _plan_dual(kern, kernel, u, v, f, g, eps, moments=True):
     """Dual value, <P, C> and the partial derivatives of :func:`_pair_dual`, from the plan
-    P = diag(u) kernel diag(v) whose potentials are (f, g)."""
+    P = diag(u) kernel diag(v) whose potentials are (f, g); the value only (one
+    matrix-vector product, the same arithmetic) when not ``moments``."""
     x, y, a, b = kern.x, kern.y, kern.a, kern.b
     d = x.shape[1]
-    # P [y, |y|^2, 1] and P^T [x, 1], as products with the kernel
-    right = np.empty((y.shape[0], d + 2), dtype=y.dtype)
+    row_mass = kernel @ v
+    row_mass *= u
+    mass_a, mass_b = np.add.reduce(a), np.add.reduce(b)
+    value = a @ f + b @ g - eps * (np.add.reduce(row_mass) - mass_a * mass_b)
+    if not moments:
+        return {"value": value}
+    # P [y, |y|^2] and P^T [x, 1], as products with the kernel
+    right = np.empty((y.shape[0], d + 1), dtype=y.dtype)
     np.multiply(y, v[:, None], out=right[:, :d])
     np.multiply(kern.y_sq, v, out=right[:, d])
-    right[:, d + 1] = v
-    moments = kernel @ right
-    moments *= u[:, None]
+    row_moments = kernel @ right
+    row_moments *= u[:, None]
     left = np.empty((d + 1, x.shape[0]), dtype=x.dtype)
     np.multiply(x.T, u, out=left[:d])
     left[d] = u
     col_moments = left @ kernel
     col_moments *= v
-    row_mass, col_mass = moments[:, d + 1], col_moments[d]
-    p_y, p_x = moments[:, :d], col_moments[:d].T
+    col_mass = col_moments[d]
+    p_y, p_x = row_moments[:, :d], col_moments[:d].T
     linear = (
         np.add.reduce(row_mass * kern.x_sq)
-        + np.add.reduce(moments[:, d])
+        + np.add.reduce(row_moments[:, d])
         - 2.0 * np.add.reduce(np.einsum("ij,ij->i", x, p_y))
     )
-    mass_a, mass_b = np.add.reduce(a), np.add.reduce(b)
-    value = a @ f + b @ g - eps * (np.add.reduce(row_mass) - mass_a * mass_b)
     return {
         "value": value,
         "linear": linear,
@@ -382,13 +386,14 @@ def _plan_dual(kern, kernel, u, v, f, g, eps):
     }
 
 
-def dense_pair(views, eps, stages, num_iter_max, tol):
+def dense_pair(views, eps, stages, num_iter_max, tol, moments=True):
     """The balanced (x, y) problem at ``eps`` on the host views (x, y, a, b) of
     :func:`host_pair`, annealed through ``stages`` (floats above eps).
 
     Returns the dict of :func:`otkit.bregman._divergence_core._pair_dual` (NumPy arrays)
     with ``f``, ``g`` (the potentials of the returned plan), ``n_iter`` (iterations at eps),
-    ``err`` (the last row-marginal error) and ``trace``.
+    ``err`` (the last row-marginal error) and ``trace``; of its entries, ``value`` only
+    (the same number) when not ``moments``.
     """
     kern = _Kernel(*views)
     fast = None
@@ -401,7 +406,7 @@ def dense_pair(views, eps, stages, num_iter_max, tol):
     kernel, u, v, f, g, n_iter, trace = _loop(kern, f, g, eps, num_iter_max, tol)
     with np.errstate(divide="ignore"):
         f_out, g_out = f + eps * np.log(u), g + eps * np.log(v)
-    out = _plan_dual(kern, kernel, u, v, f_out, g_out, eps)
+    out = _plan_dual(kern, kernel, u, v, f_out, g_out, eps, moments)
     out.update(f=f_out, g=g_out, n_iter=n_iter, err=trace[-1], trace=trace)
     return out
 

@@ -89,6 +89,8 @@ class SolveConfig:
     same_clouds: bool = False
     dense: bool = False  # the (x, y) problem on a stored cost (see ``use_dense_cost``)
     stored: bool = False  # every cost stored on the host (small problems: ``_HostCosts``)
+    value_only: bool = False  # the (x, y) value only (its linear cost and gradients may be
+    # left out: on the host kernel of _dense_pair)
 
 
 # The (x, y) problem stores its cost and kernel (two n x m buffers) up to this size.
@@ -232,7 +234,8 @@ def _solve(x, y, a, b, eps, rho, stages, config, xp):
         return _solve_same(x, a, f_aa, eps, rho, lam, traced, config, costs, xp)
     if host is not None:
         levels = [float(e) for e in to_numpy(stages)[: config.n_stages]]
-        ab = dense_pair(host, float(eps), levels, config.num_iter_max, config.tol)
+        ab = dense_pair(host, float(eps), levels, config.num_iter_max, config.tol,
+                        moments=not config.value_only)  # fmt: skip
         out = {"ab": ab if is_numpy_namespace(xp) else to_namespace(ab, xp, device_of(x))}
     else:
         if config.dense and not (config.stored and n * m <= LOG_DOMAIN_PAIRS):

@@ -86,7 +86,7 @@ class EntropicPairs:
             scaling=self.scaling, num_iter_max=self.num_iter_max, tol=self.stop_thr,
             xp=numpy_namespace(), dtype=np.float64, device=None, diameter_value=self.diameter,
             summaries=None if self.spec.kind == "cosine" else (
-                first.mean, second.mean, first.box, second.box),
+                first.mean, second.mean, first.box, second.box), value_only=True,
         )  # fmt: skip
         if isinstance(out, tuple):
             # (eps beyond the expansion threshold: rare, and the public function's path)
