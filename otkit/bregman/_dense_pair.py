@@ -102,15 +102,24 @@ def host_pair(x, y, a, b, spec):
 
 class _Kernel:
     """Writes K = (a_i b_j exp((f_i + g_j - C_ij) / e))_ij into one (n, m) buffer of the
-    ``work`` dtype (that of the points by default)."""
+    ``work`` dtype (that of the points by default); ``like``: a :class:`_Kernel` of the
+    same points and weights, whose logarithms and squared norms are taken."""
 
-    def __init__(self, x, y, a, b, work=None):
+    def __init__(self, x, y, a, b, work=None, like=None):
         (n, d), m = x.shape, y.shape[0]
         work = x.dtype if work is None else np.dtype(work)
         self.x, self.y, self.a, self.b = x, y, a, b
-        self.log_a, self.log_b = np.log(a), np.log(b)
-        self.x_sq = np.einsum("ij,ij->i", x, x)
-        self.y_sq = np.einsum("ij,ij->i", y, y)
+        if like is None:
+            self.log_a, self.log_b = np.log(a), np.log(b)
+            self.x_sq = np.einsum("ij,ij->i", x, x)
+            self.y_sq = np.einsum("ij,ij->i", y, y)
+        else:
+            self.log_a, self.log_b, self.x_sq, self.y_sq = (
+                like.log_a,
+                like.log_b,
+                like.x_sq,
+                like.y_sq,
+            )
         self.left = np.empty((n, d + 2), dtype=work)
         self.left[:, :d] = x
         self.left[:, d + 1] = 1.0
@@ -122,9 +131,20 @@ class _Kernel:
         # (the weights as the compiled sweeps take them: contiguous, of the kernel's dtype)
         self.a_c = np.ascontiguousarray(a, dtype=work)
         self.b_c = np.ascontiguousarray(b, dtype=work)
-        self.stage = StageSums(self.buffer, a, b, self.bound)
+        self._stage = None
         # max |<x_i, y_j>|: the exponents are at least min alpha + min beta - 2 reach / e
-        self.reach = math.sqrt(float(np.maximum.reduce(self.x_sq) * np.maximum.reduce(self.y_sq)))
+        self.reach = (
+            math.sqrt(float(np.maximum.reduce(self.x_sq) * np.maximum.reduce(self.y_sq)))
+            if like is None
+            else like.reach
+        )
+
+    @property
+    def stage(self):
+        """The annealing stage's sums on the buffer (:class:`StageSums`, made at first use)."""
+        if self._stage is None:
+            self._stage = StageSums(self.buffer, self.a, self.b, self.bound)
+        return self._stage
 
     def build(self, f, g, e):
         """The kernel for the potentials (f, g) at e (the exponents floored)."""
@@ -398,7 +418,7 @@ def dense_pair(views, eps, stages, num_iter_max, tol, moments=True):
     kern = _Kernel(*views)
     fast = None
     if stages and views[0].dtype == np.float64:
-        fast = _Kernel(*views, work=np.float32)
+        fast = _Kernel(*views, work=np.float32, like=kern)
     f, g = _anneal(kern, stages, fast)
     if not stages:
         f = np.zeros_like(kern.a)
