@@ -391,3 +391,14 @@ def test_the_debiased_divergence_equals_the_brute_force_one():
     )
     got = ot.sinkhorn_divergence(X, Y, A, B, reg=eps, **TIGHT)
     np.testing.assert_allclose(float(got), want, rtol=1e-9)
+
+
+def test_the_value_alone_is_the_value_of_the_full_result():
+    """``moments=False`` (pairwise's path) returns the same value, bit for bit, and
+    nothing that needs the plan's moments."""
+    views = (X, Y, A, B)
+    stages = [2.0 * 0.5**t for t in range(4)]
+    full = _dense_pair.dense_pair(views, 0.1, stages, 10000, 1e-9)
+    alone = _dense_pair.dense_pair(views, 0.1, stages, 10000, 1e-9, moments=False)
+    assert alone["value"] == full["value"] and alone["n_iter"] == full["n_iter"]
+    assert not {"linear", "grad_x", "grad_y", "grad_a", "grad_b"} & set(alone)

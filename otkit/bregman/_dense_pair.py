@@ -318,7 +318,8 @@ def _single_precision_start(kern, kernel, sweep, schedule, tol, num_iter_max, tr
     """The relaxed loop's first iterations on a float32 copy of the float64 ``kernel``,
     from and back into the state of ``sweep``: until the marginal error is below
     ``max(tol, 2^-16 ||(a, b)||)`` (or an event: the iteration limit, a scaling out of
-    float32's range); returns the iterations done, ``trace`` and ``schedule`` carried on.
+    ``(1 / _SINGLE_BOUND, _SINGLE_BOUND)``); returns the iterations done, ``trace`` and
+    ``schedule`` carried on.
 
     The float64 loop then goes on from (u, v), so the result is a float64 iterate that
     meets ``tol`` in float64 (the same test as without this start). The float32 iteration
