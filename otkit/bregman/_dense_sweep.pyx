@@ -10,8 +10,9 @@ one iteration at a time (:meth:`ScalingSweep.step`) or until an event
 :class:`SelfSweep` holds the scaling s of the averaged self-term loop; :class:`StageSums`
 gives an annealing stage's updates from its kernel, :func:`floor_exp` writes a float32
 kernel's exponentials and :func:`single_copy` a float64 kernel's float32 copy. They leave
-the exceptional cases (a scaling out of range) to the caller. The arrays they bind (the kernel, the weights) and their own buffers stay in place
-for their lifetime: their addresses are taken once.
+the exceptional cases (a scaling out of range) to the caller. The arrays they bind (the
+kernel, the weights) and their own buffers stay in place for their lifetime: their
+addresses are taken once.
 """
 import numpy as np
 from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
