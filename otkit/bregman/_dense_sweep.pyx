@@ -161,8 +161,8 @@ cdef class ScalingSweep:
     ``cols`` of the last step), ``u' = relax(u, a / rows, w)``, ``cols = u' K`` and
     ``v' = relax(v, b / cols, w)``, where ``relax(p, e, w) = e exp(clip((w - 1)
     log(e / p), -1, 1))`` (``e`` at w = 1); it returns ``(code, err_rows, err_cols)``.
-    Code 0: (u', v') become (u, v) at :meth:`commit`. Code 1: u' left the range (``u_next``; ``cols``
-    and v' are not computed); code 2: v' did (``u_next``, ``v_next`` and ``cols``
+    Code 0: (u', v') become (u, v) at :meth:`commit`. Code 1: u' left the range
+    (``u_next``; ``cols`` and v' are not computed); code 2: v' did (``u_next``, ``v_next`` and ``cols``
     computed); (u, v) are unchanged in both. ``step(w, GIVEN)`` takes the updates from
     the ``rows`` of the last step (at another factor, or after ``step(w, ROWS)``, which
     computes the rows and the errors only); its errors are then not those of the
