@@ -93,7 +93,9 @@ class SolveConfig:
     # left out: on the host kernel of _dense_pair)
 
 
-# The (x, y) problem stores its cost and kernel (two n x m buffers) up to this size.
+# The (x, y) problem stores its cost and kernel (two n x m buffers) up to this size (on the
+# host kernel of _dense_pair: the float64 kernel, the float32 one of the annealing and the
+# float32 copy of the loop's start, as much memory as two float64 buffers).
 DENSE_BYTES = 2**28
 
 
