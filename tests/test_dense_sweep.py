@@ -185,6 +185,30 @@ def test_floor_exp_is_numpys_floored_exp_in_float32():
         _dense_sweep.floor_exp(exponents.astype(np.float64), floor)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_stage_updates_are_numpys(dtype):
+    """update(f, g, e): g - e log(c / b), then f - e log(r / a), in place, as NumPy computes
+    them from :meth:`StageSums.compute`; the largest |f| + |g| returned; None and f, g
+    untouched when a sum leaves the range."""
+    K, a, b, *_ = _problem(dtype)
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    rng = np.random.default_rng(5)
+    f, g = rng.normal(size=K.shape[0]), rng.normal(size=K.shape[1])
+    stage = _dense_sweep.StageSums(K, a, b, 1e30)
+    dg, df = (v.copy() for v in stage.compute())
+    want_g, want_f = g - 0.7 * dg, f - 0.7 * df
+    top = stage.update(f, g, 0.7)
+    np.testing.assert_array_equal(g, want_g)
+    np.testing.assert_array_equal(f, want_f)
+    assert top == np.max(np.abs(want_f)) + np.max(np.abs(want_g))
+    narrow = _dense_sweep.StageSums(K, a, b, 1.0 + 1e-9)
+    before = f.copy()
+    assert narrow.update(f, g, 0.7) is None
+    np.testing.assert_array_equal(f, before)
+    with pytest.raises(TypeError, match="f must"):
+        stage.update(f.astype(np.float32), g, 0.7)
+
+
 def test_single_copy_rounds_to_float32_without_subnormals():
     """float32 rounding of each entry; below the smallest normal float32, 0 (NaN and inf
     kept)."""

@@ -224,19 +224,27 @@ def _anneal(kern, stages, fast=None):
     g = np.zeros(kern.y.shape[0], dtype=dtype)
     size = kern.reach + np.maximum.reduce(kern.x_sq) + np.maximum.reduce(kern.y_sq)
     logs = -np.minimum.reduce(kern.log_a) - np.minimum.reduce(kern.log_b)
+    top = 0.0  # max |f| + max |g|
     for e in stages:
-        reach = (size + np.maximum.reduce(np.abs(f)) + np.maximum.reduce(np.abs(g))) / e
-        use = fast if fast is not None and reach + logs < _FLOAT32_EXPONENT else kern
+        use = fast if fast is not None and (size + top) / e + logs < _FLOAT32_EXPONENT else kern
         # The column sums of the kernel give the exact g <- T(f) whatever g it was built
         # with, unless a column underflowed or overflowed (then b / sums is out of range).
         use.build(f, g, e)
-        logs_cols_rows = use.stage.compute()  # (compiled: 1 K, then K (b / (1 K)))
-        if logs_cols_rows is not None:
-            g = (g - e * logs_cols_rows[0]).astype(dtype, copy=False)
-            f = (f - e * logs_cols_rows[1]).astype(dtype, copy=False)
+        if dtype == np.float64:  # (compiled: 1 K, then K (b / (1 K)), then f and g)
+            stage_top = use.stage.update(f, g, e)
+            if stage_top is not None:
+                top = stage_top
+                continue
         else:
-            g = kern.exact_cols(f, e)
-            f = kern.exact_rows(g, e)
+            logs_cols_rows = use.stage.compute()
+            if logs_cols_rows is not None:
+                g = (g - e * logs_cols_rows[0]).astype(dtype, copy=False)
+                f = (f - e * logs_cols_rows[1]).astype(dtype, copy=False)
+                top = np.maximum.reduce(np.abs(f)) + np.maximum.reduce(np.abs(g))
+                continue
+        g = kern.exact_cols(f, e)
+        f = kern.exact_rows(g, e)
+        top = np.maximum.reduce(np.abs(f)) + np.maximum.reduce(np.abs(g))
     return f, g
 
 

@@ -16,7 +16,7 @@ addresses are taken once.
 """
 import numpy as np
 from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
-from libc.math cimport INFINITY, fmod, hypot, isnan, pow, sqrt
+from libc.math cimport INFINITY, fabs, fmax, fmod, hypot, isnan, pow, sqrt
 from libc.stdint cimport int64_t
 
 __all__ = [
@@ -436,6 +436,28 @@ cdef class StageSums:
                                        self.lo, self.hi, self.pacc, <double *>self.pratio,
                                        self.pdg, self.pdf)
         return None if code else (self._dg, self._df)
+
+    def update(self, f, g, double e):
+        """The stage's updates ``g -= e dg``, then ``f -= e df``, in place on the float64
+        potentials ``f`` (n,) and ``g`` (m,) (the arithmetic of NumPy's ``g - e * dg``);
+        returns ``max |f| + max |g|`` after them, or None (f, g unchanged) when
+        :meth:`compute` does."""
+        cdef double *pf = <double *>_address(f, np.float64, (self.n,), "f")
+        cdef double *pg = <double *>_address(g, np.float64, (self.m,), "g")
+        cdef double top_f = 0.0, top_g = 0.0, t
+        cdef int64_t i
+        if self.compute() is None:
+            return None
+        with nogil:
+            for i in range(self.m):
+                t = e * self.pdg[i]  # (two roundings, as NumPy's: no fused multiply-add)
+                pg[i] = pg[i] - t
+                top_g = fmax(top_g, fabs(pg[i]))
+            for i in range(self.n):
+                t = e * self.pdf[i]
+                pf[i] = pf[i] - t
+                top_f = fmax(top_f, fabs(pf[i]))
+        return top_f + top_g
 
 
 cdef extern from "_dense_exp.h" nogil:
