@@ -230,18 +230,10 @@ def _anneal(kern, stages, fast=None):
         # The column sums of the kernel give the exact g <- T(f) whatever g it was built
         # with, unless a column underflowed or overflowed (then b / sums is out of range).
         use.build(f, g, e)
-        if dtype == np.float64:  # (compiled: 1 K, then K (b / (1 K)), then f and g)
-            stage_top = use.stage.update(f, g, e)
-            if stage_top is not None:
-                top = stage_top
-                continue
-        else:
-            logs_cols_rows = use.stage.compute()
-            if logs_cols_rows is not None:
-                g = (g - e * logs_cols_rows[0]).astype(dtype, copy=False)
-                f = (f - e * logs_cols_rows[1]).astype(dtype, copy=False)
-                top = np.maximum.reduce(np.abs(f)) + np.maximum.reduce(np.abs(g))
-                continue
+        stage_top = use.stage.update(f, g, e)  # (compiled: 1 K, K (b / (1 K)), f and g)
+        if stage_top is not None:
+            top = stage_top
+            continue
         g = kern.exact_cols(f, e)
         f = kern.exact_rows(g, e)
         top = np.maximum.reduce(np.abs(f)) + np.maximum.reduce(np.abs(g))

@@ -354,6 +354,30 @@ OTKIT_DEFINE_SELF(otkit_self_f32, otkit_rows4_f32, float)
         return 0;                                                                       \
     }
 
+/* A stage's update p <- (T)(p - e d) (T: the potentials' type), computed in double with
+ * two roundings as NumPy's ``(p - e * d).astype(T)`` (no fused multiply-add, whatever the
+ * module's -ffp-contract); returns max |p|. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define OTKIT_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#else
+#define OTKIT_NO_CONTRACT
+#endif
+#define OTKIT_DEFINE_STEP(NAME, T)                                                          \
+    OTKIT_NO_CONTRACT static double NAME(T *p, const double *d, double e, int64_t size)    \
+    {                                                                                       \
+        double top = 0.0;                                                                   \
+        for (int64_t i = 0; i < size; i++) {                                                \
+            double t = e * d[i];                                                            \
+            p[i] = (T)((double)p[i] - t);                                                   \
+            double q = fabs((double)p[i]);                                                  \
+            top = q > top ? q : top;                                                        \
+        }                                                                                   \
+        return top;                                                                         \
+    }
+
+OTKIT_DEFINE_STEP(otkit_step_f64, double)
+OTKIT_DEFINE_STEP(otkit_step_f32, float)
+
 OTKIT_DEFINE_STAGE(otkit_stage_f64, otkit_rows4_f64, double)
 OTKIT_DEFINE_STAGE(otkit_stage_f32, otkit_rows4_f32, float)
 

@@ -16,7 +16,7 @@ addresses are taken once.
 """
 import numpy as np
 from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
-from libc.math cimport INFINITY, fabs, fmax, fmod, hypot, isnan, pow, sqrt
+from libc.math cimport INFINITY, fmod, hypot, isnan, pow, sqrt
 from libc.stdint cimport int64_t
 
 __all__ = [
@@ -44,6 +44,8 @@ cdef extern from "_dense_sweep.h" nogil:
                         const float *b, const float *u, const float *v, float *rows,
                         float *cols, float *u_new, float *v_new, double *acc, double w,
                         double lo, double hi, int mode, double *err)
+    double otkit_step_f64(double *p, const double *d, double e, int64_t size)
+    double otkit_step_f32(float *p, const double *d, double e, int64_t size)
     int otkit_stage_f64(const double *K, int64_t n, int64_t m, const double *a,
                         const double *b, double lo, double hi, double *acc, double *ratio,
                         double *dg, double *df)
@@ -438,25 +440,24 @@ cdef class StageSums:
         return None if code else (self._dg, self._df)
 
     def update(self, f, g, double e):
-        """The stage's updates ``g -= e dg``, then ``f -= e df``, in place on the float64
-        potentials ``f`` (n,) and ``g`` (m,) (the arithmetic of NumPy's ``g - e * dg``);
-        returns ``max |f| + max |g|`` after them, or None (f, g unchanged) when
-        :meth:`compute` does."""
-        cdef double *pf = <double *>_address(f, np.float64, (self.n,), "f")
-        cdef double *pg = <double *>_address(g, np.float64, (self.m,), "g")
-        cdef double top_f = 0.0, top_g = 0.0, t
-        cdef int64_t i
+        """The stage's updates ``g -= e dg``, then ``f -= e df``, in place on the potentials
+        ``f`` (n,) and ``g`` (m,) (both float64 or both float32: the arithmetic of NumPy's
+        ``(g - e * dg).astype(g.dtype)``); returns ``max |f| + max |g|`` after them, or
+        None (f, g unchanged) when :meth:`compute` does."""
+        cdef bint single = np.asarray(g).dtype == np.float32
+        dtype = np.float32 if single else np.float64
+        cdef void *pf = _address(f, dtype, (self.n,), "f")
+        cdef void *pg = _address(g, dtype, (self.m,), "g")
+        cdef double top_f, top_g
         if self.compute() is None:
             return None
         with nogil:
-            for i in range(self.m):
-                t = e * self.pdg[i]  # (two roundings, as NumPy's: no fused multiply-add)
-                pg[i] = pg[i] - t
-                top_g = fmax(top_g, fabs(pg[i]))
-            for i in range(self.n):
-                t = e * self.pdf[i]
-                pf[i] = pf[i] - t
-                top_f = fmax(top_f, fabs(pf[i]))
+            if single:
+                top_g = otkit_step_f32(<float *>pg, self.pdg, e, self.m)
+                top_f = otkit_step_f32(<float *>pf, self.pdf, e, self.n)
+            else:
+                top_g = otkit_step_f64(<double *>pg, self.pdg, e, self.m)
+                top_f = otkit_step_f64(<double *>pf, self.pdf, e, self.n)
         return top_f + top_g
 
 
