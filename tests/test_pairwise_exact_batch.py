@@ -282,6 +282,40 @@ def test_uncertified_pairs_are_solved_again_on_the_emd2_path(monkeypatch):
     assert len(fallback_calls) == sum((len(Y) + 1) // 2 for _ in X)
 
 
+def test_pairs_for_the_shortlist_method_go_to_emd2(monkeypatch):
+    # Pairs that emd2 solves by its shortlist method (_takes_shortlist) skip the batch's
+    # dense simplex and are solved by emd2; the thresholds lowered so that some of X x Y's
+    # pairs are such pairs, the others still batched.  Values: HiGHS's LP.
+    from oracles import linprog_ot
+
+    monkeypatch.setattr(_pairwise_exact, "_SHORTLIST_MIN_ARCS", 40)
+    monkeypatch.setattr(_pairwise_exact, "_SHORTLIST_MIN_SIDE", 6)
+    emd2_sizes, emd2, solve_pairs = [], _pairwise_exact.emd2, _pairwise_exact.solve_pairs
+    batched = []
+
+    def counted_emd2(a, b, M, **options):
+        emd2_sizes.append((np.count_nonzero(a), np.count_nonzero(b)))
+        return emd2(a, b, M, **options)
+
+    def counted_batch(*args):
+        batched.append(args[7].size)
+        return solve_pairs(*args)
+
+    monkeypatch.setattr(_pairwise_exact, "emd2", counted_emd2)
+    monkeypatch.setattr(_pairwise_exact, "solve_pairs", counted_batch)
+    D = ot.pairwise(X, Y, M=RECTANGULAR)
+    nnz_x, nnz_y = np.count_nonzero(X, axis=1), np.count_nonzero(Y, axis=1)
+    large = [(n, m) for n in nnz_x for m in nnz_y if n * m >= 40 and min(n, m) >= 6]
+    assert 0 < len(large) < D.size
+    assert sorted(emd2_sizes) == sorted(large)
+    assert sum(batched) == D.size - len(large)
+    for p, a in enumerate(X):
+        for q, b in enumerate(Y):
+            I, J = np.flatnonzero(a), np.flatnonzero(b)
+            _, expected = linprog_ot(a[I], b[J], RECTANGULAR[np.ix_(I, J)])
+            assert D[p, q] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
 def test_costs_beyond_the_solver_range_go_through_emd2():
     # max |M| > 2**512: the batch leaves the pairs to emd2, which rescales the costs
     M = RECTANGULAR * 2.0**600

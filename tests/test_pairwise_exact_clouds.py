@@ -152,8 +152,10 @@ def test_pairwise_on_uniform_clouds_float32_and_1d():
 
 
 def test_large_pairs_take_the_emd2_path(monkeypatch):
-    # pairs of at least _SHORTLIST_MIN_ARCS arcs are solved pair by pair, as emd2 solves them
+    # pairs that emd2 solves by its shortlist method (at least _SHORTLIST_MIN_ARCS arcs and
+    # _SHORTLIST_MIN_SIDE points a side) are solved pair by pair, by emd2
     monkeypatch.setattr(_pairwise_exact, "_SHORTLIST_MIN_ARCS", 30)
+    monkeypatch.setattr(_pairwise_exact, "_SHORTLIST_MIN_SIDE", 5)
     exact_pair, calls = _pairwise_exact._exact_pair, []
 
     def counted(*args):
@@ -163,7 +165,9 @@ def test_large_pairs_take_the_emd2_path(monkeypatch):
     monkeypatch.setattr(_pairwise_exact, "_exact_pair", counted)
     first, second = _clouds(14, 6), _clouds(15, 4)
     D = ot.pairwise(first, second)
-    large = sum(len(a) * len(b) >= 30 for _, a in first for _, b in second)
+    large = sum(
+        len(a) * len(b) >= 30 and min(len(a), len(b)) >= 5 for _, a in first for _, b in second
+    )
     assert 0 < len(calls) == large < 24
     np.testing.assert_allclose(D, _emd2_loop(first, second), rtol=1e-12, atol=1e-15)
 

@@ -198,13 +198,15 @@ def pairwise(
     :func:`otkit.emd2` (primal feasibility, complementary slackness, dual feasibility on
     every arc, to the same tolerances) checked in C; a pair that is not certified is
     solved again by :func:`otkit.emd2` (its retries and warnings), so every value is a
-    certified optimum. Each pair is solved from scratch (no warm start from another
-    pair), so its value does not depend on the block it is in, and ``n_jobs`` threads
-    run blocks in parallel. 'exact' between point clouds with ``metric`` 'sqeuclidean' or
-    'euclidean' goes through the same compiled solver, which computes each pair's cost
-    from the points (as :func:`otkit.dist` on small clouds, in float64), except pairs of
-    at least 2e6 arcs (for which :func:`otkit.emd2` takes its shortlist method) and other
-    metrics, solved pair by pair in Python, as every other method on clouds is;
+    certified optimum. Pairs of at least 2e6 arcs between nonzero bins (and 100 a side),
+    for which :func:`otkit.emd2` takes its shortlist method, are solved by it instead
+    (on 64 x 64 images, 6 times faster than the dense simplex). Each pair is solved from
+    scratch (no warm start from another pair), so its value does not depend on the block
+    it is in, and ``n_jobs`` threads run blocks in parallel. 'exact' between point clouds
+    with ``metric`` 'sqeuclidean' or 'euclidean' goes through the same compiled solver,
+    which computes each pair's cost from the points (as :func:`otkit.dist` on small
+    clouds, in float64), except those large pairs and other metrics, solved pair by pair
+    in Python, as every other method on clouds is;
     'sinkhorn_divergence' between float64 NumPy clouds
     checks each cloud once (with the masses) and solves each pair without the checks of
     :func:`otkit.sinkhorn_divergence`, with its values bit for bit. 'sinkhorn' on
