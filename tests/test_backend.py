@@ -265,6 +265,28 @@ def test_contiguous_keeps_values_and_lays_rows_out_contiguously(xp):
         assert result.flags.c_contiguous
 
 
+@pytest.mark.parametrize(
+    "row_dtype, cost_dtype, scale",
+    [
+        ("float64", "float64", 5.0),
+        ("float32", "float32", 5.0),
+        ("float32", "float64", 5.0),  # promoted by the cost: the expression's path
+        ("float32", "float32", np.float64(5.0)),  # promoted by the scale, likewise
+    ],
+)
+def test_exp_outer_sum_on_numpy_is_the_expression_bit_for_bit(row_dtype, cost_dtype, scale):
+    # NumPy works in one buffer, in the expression's order: the same bits and dtype
+    from otkit.backend._shims import exp_outer_sum
+
+    rng = np.random.default_rng(3)
+    row, col = rng.normal(size=37).astype(row_dtype), rng.normal(size=29).astype(row_dtype)
+    C = rng.random((37, 29)).astype(cost_dtype)
+    expected = np.exp((row[:, None] + col[None, :] - C) * scale)
+    result = exp_outer_sum(row, col, C, scale)
+    assert result.dtype == expected.dtype
+    np.testing.assert_array_equal(result, expected)
+
+
 # --- stop_gradient --------------------------------------------------------------------------
 
 

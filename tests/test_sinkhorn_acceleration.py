@@ -201,6 +201,34 @@ class TestJax:
         assert len(traces) == 1
 
 
+def test_batched_costs_alone_come_from_the_scalings(monkeypatch):
+    """Without a log, POT's k costs of a 2-D b on NumPy come from the batched engine's
+    scalings, sum_i u_il ((K * C) v_l)_i, without the k plans; they equal the costs of the
+    plans built from the potentials (log=True) to rounding, with zero weights in a and in
+    a column of b."""
+    from otkit.bregman import _sinkhorn_solve
+
+    rng = np.random.default_rng(9)
+    cost = ot.dist(rng.uniform(size=(30, 2)), rng.uniform(size=(25, 2)))
+    cost /= cost.max()
+    a = rng.dirichlet(np.ones(30))
+    a[:3] = 0.0
+    a /= a.sum()
+    b = rng.dirichlet(np.ones(25), size=5).T
+    b[-4:, 2] = 0.0
+    b[:, 2] /= b[:, 2].sum()
+    with_plans, log = ot.sinkhorn2(a, b, cost, 0.05, stopThr=1e-11, log=True)
+    assert log["n_iter"] > 10
+
+    def no_plan(*args):
+        raise AssertionError("a plan was built")
+
+    monkeypatch.setattr(_sinkhorn_solve, "_plan", no_plan)
+    costs = ot.sinkhorn2(a, b, cost, 0.05, stopThr=1e-11)
+    np.testing.assert_allclose(costs, with_plans, rtol=1e-13)
+    np.testing.assert_array_equal(ot.sinkhorn(a, b, cost, 0.05, stopThr=1e-11), costs)
+
+
 @pytest.mark.parametrize("reg", [0.05, 0.004])
 def test_batched_histograms_on_numpy_equal_the_log_domain_loop(reg):
     """A 2-D b on NumPy with method='sinkhorn' runs k problems on one kernel by matrix

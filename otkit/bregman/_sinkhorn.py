@@ -221,10 +221,17 @@ def _solve(
             f"grad='autodiff' needs a differentiable solver: method={method!r} on this input "
             "runs on the host; use grad='implicit' (the default)"
         )
-    plan, value_linear, value_reg, f, g, out["row_sums"], out["col_sums"] = build_outputs(
-        a, b2, M, eps, out["f"], out["g"], out["plan"], xp, dtype, device, grad, plan_only,
-        marginals=need_log,
-    )  # fmt: skip
+    if not (plan_only or need_log) and out.get("value_linear") is not None:
+        # only the k linear costs are read (NumPy, no gradient): those of the batched engine,
+        # without the k plans' n m exponentials each
+        plan, value_reg, out["row_sums"], out["col_sums"] = None, None, None, None
+        value_linear = xp.astype(xp.asarray(out["value_linear"]), dtype)
+        f, g = out["f"], out["g"]
+    else:
+        plan, value_linear, value_reg, f, g, out["row_sums"], out["col_sums"] = build_outputs(
+            a, b2, M, eps, out["f"], out["g"], out["plan"], xp, dtype, device, grad, plan_only,
+            marginals=need_log,
+        )  # fmt: skip
     if valid is not None:
         plan, value_linear, value_reg, f, g = nan_unless(
             valid, (plan, value_linear, value_reg, f, g), xp

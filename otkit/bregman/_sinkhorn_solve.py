@@ -131,8 +131,11 @@ def _run_stage(
         if omega == 1.0 and not unrolled and not verbose and not np.any(f0):
             out = batched_scaling(a, b, C, float(eps), num_iter_max, tol)
         if out is not None:
-            f, g, n_iter, err, trace = out
-            return {"f": f, "g": g, "n_iter": n_iter, "err": err, "trace": trace, "plan": None}
+            f, g, n_iter, err, trace, value_linear = out
+            return {
+                "f": f, "g": g, "n_iter": n_iter, "err": err, "trace": trace, "plan": None,
+                "value_linear": value_linear,
+            }  # fmt: skip
         engine = "generic"
     if engine == "generic":
         if is_jax_namespace(xp) and not is_traced(a, b, C, f0, eps):
@@ -204,7 +207,8 @@ def solve_potentials(
     a, b, C, eps, f0, method, num_iter_max, tol, xp, unrolled, verbose, options, omega=1.0,
     complete=True,
 ):  # fmt: skip
-    """Solve and return a dict: f, g (in xp for 'generic'), n_iter, trace, err, plan or None.
+    """Solve and return a dict: f, g (in xp for 'generic'), n_iter, trace, err, plan or None
+    (and, from the batched engine, value_linear: the plans' linear costs, NumPy).
 
     ``omega``: 1 (plain), a fixed over-relaxation factor, or None (adaptive), every stage.
     ``complete=False``: the host engines may leave the potentials NaN on bins of zero weight
