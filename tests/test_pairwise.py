@@ -10,6 +10,7 @@ import pytest
 from conftest import assert_same_backend, to_np, to_xp
 
 import otkit as ot
+from otkit.backend import to_numpy
 from otkit.solvers import _pairwise, _pairwise_dask
 
 RNG = np.random.default_rng(16)
@@ -329,6 +330,47 @@ def test_histograms_on_every_backend(xp, method):
     # converged, NumPy pair by pair: both to 1e-11 on the marginals, about 1e-10 on values
     # of order 1 (the marginal error times the cost range, ~10 here)
     np.testing.assert_allclose(to_np(D), expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sinkhorn_histograms_on_the_cpu_run_on_the_host(xp, dtype):
+    # torch and JAX arrays on the CPU take NumPy's batched loop, in their dtype: NumPy's
+    # values bit for bit, returned in their library (other arrays: on their device)
+    options = {"reg": 0.5, "stopThr": 1e-6, "numItermax": 10000}
+    X, Y, M = (to_xp(xp, x, dtype) for x in (D1, D2, COST))
+    D = ot.pairwise(X, Y, M=M, method="sinkhorn", **options)
+    assert_same_backend(D, X)
+    assert D.dtype == X.dtype
+    host = ot.pairwise(*(to_numpy(x, None) for x in (X, Y)), M=to_numpy(M, None),
+                       method="sinkhorn", **options)  # fmt: skip
+    if xp.__name__.split(".")[0] in ("numpy", "torch", "jax"):
+        np.testing.assert_array_equal(to_np(D), host)
+    else:
+        np.testing.assert_allclose(to_np(D), host, rtol=1e-4)
+
+
+def test_sinkhorn_histograms_of_jax_on_a_device_pad_rows_to_powers_of_two(monkeypatch):
+    # off the CPU, JAX's rows are padded to a power of two (copies of their last column),
+    # so that its loop compiles once per width, not once per row: the values those of
+    # sinkhorn2 pair by pair (the copies only add to the row's stopping test)
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)  # as the xp fixture loads JAX
+    jnp = jax.numpy
+    monkeypatch.setattr(_pairwise, "_on_cpu", lambda x: isinstance(x, np.ndarray))
+    widths, sinkhorn2 = [], _pairwise.sinkhorn2
+
+    def spy(a, b, M, reg, **options):
+        widths.append(b.shape[1])
+        return sinkhorn2(a, b, M, reg, **options)
+
+    monkeypatch.setattr(_pairwise, "sinkhorn2", spy)
+    options = {"numItermax": 10000, "stopThr": 1e-12}
+    first = _histograms(6, 10, zeros=False, seed=7)
+    D = ot.pairwise(jnp.asarray(first), M=jnp.asarray(COST), method="sinkhorn", reg=0.5,
+                    **options)  # fmt: skip
+    assert widths == [8, 8, 4, 4, 2, 1]  # rows of 6, 5, ..., 1 columns (with the diagonal)
+    expected = _loop(lambda a, b: ot.sinkhorn2(a, b, COST, 0.5, **options), first, first)
+    np.testing.assert_allclose(to_np(D), expected, rtol=1e-10)
 
 
 @pytest.mark.parametrize("method", ["exact", "sliced"])
