@@ -11,7 +11,7 @@ from conftest import assert_same_backend, to_np, to_xp
 
 import otkit as ot
 from otkit.backend import to_numpy
-from otkit.solvers import _pairwise, _pairwise_dask
+from otkit.solvers import _pairwise, _pairwise_dask, _pairwise_inputs
 
 RNG = np.random.default_rng(16)
 
@@ -334,8 +334,9 @@ def test_histograms_on_every_backend(xp, method):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_sinkhorn_histograms_on_the_cpu_run_on_the_host(xp, dtype):
-    # torch and JAX arrays on the CPU take NumPy's batched loop, in their dtype: NumPy's
-    # values bit for bit, returned in their library (other arrays: on their device)
+    # torch and JAX arrays on the CPU are computed by NumPy, in their dtype (here NumPy's
+    # batched loop): NumPy's values bit for bit, returned in their library (other arrays:
+    # on their device)
     options = {"reg": 0.5, "stopThr": 1e-6, "numItermax": 10000}
     X, Y, M = (to_xp(xp, x, dtype) for x in (D1, D2, COST))
     D = ot.pairwise(X, Y, M=M, method="sinkhorn", **options)
@@ -349,6 +350,34 @@ def test_sinkhorn_histograms_on_the_cpu_run_on_the_host(xp, dtype):
         np.testing.assert_allclose(to_np(D), host, rtol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "method, options",
+    [
+        ("exact", {}),
+        ("sinkhorn", {"reg": 1.0, "stopThr": 1e-5, "numItermax": 20000}),
+        ("sinkhorn_divergence", {"reg": 1.0}),
+        ("sliced", {"seed": 3}),
+        ("1d", {}),
+        ("gaussian", {}),
+    ],
+)
+def test_clouds_on_the_cpu_are_computed_by_numpy(xp, method, options):
+    # every method on clouds: torch and JAX arrays on the CPU give NumPy's values bit for
+    # bit (JAX would compile each new pair of shapes), in their library and dtype
+    clouds = [x[:, :1] for x in CLOUDS] if method == "1d" else CLOUDS
+    weights = [RNG.dirichlet(np.ones(len(x))) for x in clouds]
+    items = [(to_xp(xp, x, "float32"), to_xp(xp, w, "float32")) for x, w in zip(clouds, weights)]
+    D = ot.pairwise(items, method=method, **options)
+    assert_same_backend(D, items[0][0])
+    assert D.dtype == items[0][0].dtype
+    host = [(to_numpy(x, None), to_numpy(w, None)) for x, w in items]
+    expected = ot.pairwise(host, method=method, **options)
+    if xp.__name__.split(".")[0] in ("numpy", "torch", "jax"):
+        np.testing.assert_array_equal(to_np(D), expected)
+    else:
+        np.testing.assert_allclose(to_np(D), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_sinkhorn_histograms_of_jax_on_a_device_pad_rows_to_powers_of_two(monkeypatch):
     # off the CPU, JAX's rows are padded to a power of two (copies of their last column),
     # so that its loop compiles once per width, not once per row: the values those of
@@ -356,7 +385,9 @@ def test_sinkhorn_histograms_of_jax_on_a_device_pad_rows_to_powers_of_two(monkey
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)  # as the xp fixture loads JAX
     jnp = jax.numpy
-    monkeypatch.setattr(_pairwise, "_on_cpu", lambda x: isinstance(x, np.ndarray))
+    monkeypatch.setattr(
+        _pairwise_inputs, "_on_cpu", lambda x: x is None or isinstance(x, np.ndarray)
+    )
     widths, sinkhorn2 = [], _pairwise.sinkhorn2
 
     def spy(a, b, M, reg, **options):

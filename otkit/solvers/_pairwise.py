@@ -40,6 +40,7 @@ from ._pairwise_inputs import (
     collection,
     divergence_clouds,
     histogram_inputs,
+    host_copies,
     mirror_upper_triangle,
     namespace,
     output,
@@ -141,12 +142,12 @@ def pairwise(
         Number of joblib workers (1: no joblib, which is then not needed; -1: all cores;
         None: 1, unless inside ``joblib.parallel_config``, which then decides, as in
         scikit-learn): threads for 'exact', for 'sinkhorn' on histograms and for torch or
-        JAX input, whose blocks release the GIL; processes for the other methods on NumPy
-        input (joblib's loky), unless ``joblib.parallel_config(backend=...)`` chooses a
-        backend (``"dask"``: the blocks run on that Dask client's cluster, as with
-        ``client=``). With ``client='dask'`` and no running
-        client: the number of worker processes (None or -1: one per core). The results
-        are the same, bit for bit, whatever ``n_jobs``.
+        JAX arrays on a device, whose blocks release the GIL; processes for the other
+        methods on NumPy input and on the CPU's (joblib's loky), unless
+        ``joblib.parallel_config(backend=...)`` chooses a backend (``"dask"``: the blocks
+        run on that Dask client's cluster, as with ``client=``). With ``client='dask'``
+        and no running client: the number of worker processes (None or -1: one per
+        core). The results are the same, bit for bit, whatever ``n_jobs``.
     client : dask.distributed.Client or 'dask', optional
         Run the blocks on a Dask cluster (``pip install "otkit[dask]"``): this client's, or,
         with ``'dask'``, the current client's (the last ``Client`` created) or, when there
@@ -199,7 +200,10 @@ def pairwise(
 
     Notes
     -----
-    Speed: the collections are validated once. 'exact' between histograms solves a whole
+    Speed: the collections are validated once. torch and JAX arrays on the CPU are
+    computed with NumPy, in their dtype, and the result returned in their library (the
+    values carry no gradient, and per pair NumPy's paths cost less: JAX would compile
+    every new pair of shapes again). 'exact' between histograms solves a whole
     block (a row of D) in one compiled call that holds no GIL: for each pair, otkit's
     network simplex on the nonzero bins of both histograms (the weights of the second
     rescaled to the mass of the first), then the optimality certificate of
@@ -283,8 +287,14 @@ def pairwise(
     if first.kind != second.kind:
         raise ValueError("X and Y must both be histograms (2-D arrays) or both point clouds")
     xp, dtype, device = namespace(first, second, M, support)
+    run_xp = xp  # the library that computes: NumPy for arrays on the CPU
+    if not is_numpy_namespace(xp):
+        copies = host_copies(first, second, M, support)
+        if copies is not None:
+            first, second, M, support = copies
+            run_xp = numpy_namespace()
     if first.kind == "histograms":
-        M, first, second = histogram_inputs(first, second, M, support, method, metric, p, xp)
+        M, first, second = histogram_inputs(first, second, M, support, method, metric, p, run_xp)
     elif support is not None:
         raise ValueError("support is only for histograms; point clouds carry their points")
     else:
@@ -301,7 +311,7 @@ def pairwise(
         if method == "exact":
             solver = ExactSolver(first, second, M, metric, p, options)
         else:
-            solver = _Solver(method, first, second, M, metric, p, reg, options, xp)
+            solver = _Solver(method, first, second, M, metric, p, reg, options, run_xp)
         total = sum(need.size for _, _, need in blocks)
         try:
             with (
@@ -345,14 +355,6 @@ def _store(buffer, symmetric, i, need, values):
 # --- solvers: each maps a block (i, cols, need) to (i, need, values as float64) --------------
 
 
-def _on_cpu(x):
-    """Whether ``x`` is a NumPy array or a torch or JAX array on the CPU."""
-    if isinstance(x, np.ndarray):
-        return True
-    device = device_of(x)
-    return getattr(device, "type", getattr(device, "platform", None)) == "cpu"
-
-
 def _weights_or_uniform(w):
     return [] if w is None else w
 
@@ -367,8 +369,6 @@ class _Solver:
         self.histograms = first.kind == "histograms"
         if method == "sliced":
             self._projections(options)
-        if method == "sinkhorn" and self.histograms:
-            self._sinkhorn_arrays(M)
         if method == "gaussian":
             self.moments = [self._gaussians(first)]
             self.moments.append(self.moments[0] if second is first else self._gaussians(second))
@@ -386,7 +386,8 @@ class _Solver:
         ``n_jobs=2`` as with 1; with its checks made once per cloud, 60 clouds: 1.40x on
         threads, 1.81x on processes, and the threads spent 19% more CPU than the serial
         run); threads for Sinkhorn on histograms (batched products that release it) and
-        for the arrays of other libraries (kept in their process)."""
+        for the arrays of other libraries on a device (kept in their process; on the CPU
+        they are NumPy's here)."""
         if (self.method == "sinkhorn" and self.histograms) or not is_numpy_namespace(self.xp):
             return "threads"
         return "processes"
@@ -397,36 +398,22 @@ class _Solver:
             # One batched solve for the whole row (not only the NaN entries): the row stops
             # when all its problems converged, so its content must not depend on what is left.
             # (On NumPy sinkhorn2 runs the row's problems on one kernel by matrix products.)
-            (W1, W2, M), xp, width = self.sinkhorn_inputs, self.sinkhorn_xp, cols.size
-            if is_jax_namespace(xp):  # one compilation per power of two, not per row width
+            W1, W2, xp, width = self.first.weights, self.second.weights, self.xp, cols.size
+            if is_jax_namespace(xp):
+                # (arrays on a device: those on the CPU are NumPy's here) one compilation per
+                # power of two, not one per row width; the copies of the last column count
+                # in the row's stopping test
                 padded = np.full(1 << (width - 1).bit_length(), cols[-1])
                 padded[:width] = cols
                 cols = padded
             index = from_numpy(cols, xp, device=device_of(W2))
             b = xp.permute_dims(xp.take(W2, index, axis=0), (1, 0))
-            values = to_numpy(sinkhorn2(W1[i, :], b, M, self.reg, **self.options))
+            values = to_numpy(sinkhorn2(W1[i, :], b, self.M, self.reg, **self.options))
             values = np.reshape(values, (-1,))[:width]
             return i, need, values[np.searchsorted(cols[:width], need)]
         if self.method == "gaussian":
             return i, need, self._gaussian_row(i, need)
         return i, need, np.array([self.pair(i, j) for j in need], dtype=np.float64)
-
-    def _sinkhorn_arrays(self, M):
-        """The arrays of 'sinkhorn' on histograms: on the host (NumPy, in the input's dtype)
-        when the input is on the CPU, else on its device.  On the CPU, torch's and JAX's
-        batched loop is the log-domain one, many times slower than NumPy's matrix products
-        (40 digits: torch 1.40 s, NumPy 0.05 s), and JAX compiles it again for every width
-        of a row (67 s, against 7.7 s for a loop over sinkhorn2); on a device, JAX's rows are
-        padded to a power of two with copies of their last column (a few compilations; the
-        copies' errors count in the row's stopping test)."""
-        weights = (self.first.weights, self.second.weights)
-        self.sinkhorn_host = all(_on_cpu(x) for x in (*weights, M))
-        if self.sinkhorn_host:
-            self.sinkhorn_xp = numpy_namespace()
-            self.sinkhorn_inputs = tuple(to_numpy(x, None) for x in (*weights, M))
-        else:
-            self.sinkhorn_xp = self.xp
-            self.sinkhorn_inputs = (*weights, M)
 
     def pair(self, i, j):
         method, first, second, options = self.method, self.first, self.second, self.options
