@@ -235,15 +235,18 @@ def test_n_jobs_none_follows_joblib_parallel_config(monkeypatch, config, expecte
     assert used == ([] if expected is None else [expected])
 
 
-@pytest.mark.parametrize("n_blocks, n_threads", [(1, 1), (5, 2), (40, 2), (300, 1), (3000, 4)])
+@pytest.mark.parametrize(
+    "n_blocks, n_threads", [(1, 1), (5, 2), (40, 2), (300, 1), (3000, 4), (6000, 1)]
+)
 def test_dask_tasks_group_consecutive_blocks(n_blocks, n_threads):
     """Every block once, in order; at least 8 tasks per thread (or one per block), and
-    about 2048 pairs per task when there are more."""
+    about _PAIRS_PER_TASK pairs per task when there are more."""
     sizes = np.arange(n_blocks, 0, -1)  # the rows of an upper triangle
     blocks = [(i, None, np.arange(size)) for i, size in enumerate(sizes)]
     chunks = _pairwise_dask._chunks(blocks, n_threads)
     assert [b for chunk in chunks for b in chunk] == blocks
-    assert len(chunks) == min(n_blocks, max(np.ceil(sizes.sum() / 2048), 8 * n_threads))
+    per_task = _pairwise_dask._PAIRS_PER_TASK
+    assert len(chunks) == min(n_blocks, max(np.ceil(sizes.sum() / per_task), 8 * n_threads))
     pairs = [sum(b[2].size for b in chunk) for chunk in chunks]
     assert max(pairs) <= sizes.sum() / len(chunks) + sizes.max()
 

@@ -155,7 +155,7 @@ def pairwise(
         worker processes, see ``n_jobs``, without Dask's ``MALLOC_TRIM_THRESHOLD_``: the
         user guide says why) and closed at the end. The solver, with the
         shared cost or support and the measures, is sent to every worker once; the
-        blocks, grouped into tasks of about 2,000 pairs (at least 8 tasks per worker
+        blocks, grouped into tasks of about 8,000 pairs (at least 8 tasks per worker
         thread), come back as they complete. None (default): no Dask, unless
         ``joblib.parallel_config(backend="dask")`` is active (scikit-learn's convention).
     verbose : bool, default=False
