@@ -533,6 +533,11 @@ def greenkhorn_host(a, b, C, eps, f0, num_iter_max, tol, verbose=False):
 # stay above e^-100 and the scalings within about e^(+-100) of the weights (float64 holds
 # e^709), so nothing underflows or overflows; wider ranges go to the log-domain loop.
 BATCHED_RANGE = 100.0
+# Kernels of at least this many entries take their column sums as (u^T K)^T, which reads K
+# by rows: with one BLAS thread, 1024 x 1024 kernels 0.43 ms against 0.83 for K^T u with
+# k = 2 columns, 1.6 against 2.9 with 30; 256 x 256 with 100 columns, 0.29 against 0.31;
+# but 64 x 64 with 500 columns 0.107 against 0.097.
+_ROW_MAJOR_SUMS = 1 << 16
 
 
 def batched_scaling(a, b, C, eps, num_iter_max, tol):
@@ -555,19 +560,24 @@ def batched_scaling(a, b, C, eps, num_iter_max, tol):
     kernel = np.exp(-(C - low) / eps)
     a_col = a[:, None]
     u = np.broadcast_to(a_col, (a.shape[0], b.shape[1]))
+    by_rows = kernel.size >= _ROW_MAJOR_SUMS
+
+    def column_sums(u):
+        return (u.T @ kernel).T if by_rows else kernel.T @ u
+
     with np.errstate(divide="ignore", invalid="ignore"):
-        v = b / (kernel.T @ u)
+        v = b / column_sums(u)
         rows = kernel @ v
         err = float(np.linalg.norm(u * rows - a_col))
         trace, n_iter = [err], 0
         while n_iter < num_iter_max and not err < tol:
             u = a_col / rows
-            v = b / (kernel.T @ u)
+            v = b / column_sums(u)
             rows = kernel @ v
             err = float(np.linalg.norm(u * rows - a_col))
             trace.append(err)
             n_iter += 1
-        cols = kernel.T @ u
+        cols = column_sums(u)
         # u = a is the start f = low for the kernel exp(-(C - low) / eps), i.e. f = 0 for
         # exp(-C / eps): the iteration commutes with (f + c, g - c), so g takes the +low.
         f = np.where(a_col > 0, eps * np.log(u / a_col), -eps * np.log(rows))
