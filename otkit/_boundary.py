@@ -105,15 +105,17 @@ def weights_or_uniform(w, size, xp, dtype, device):
 
 
 def input_float_dtype(*arrays):
-    """NumPy dtype of the least precise floating input (sets the mass tolerance)."""
+    """NumPy dtype of the least precise floating input (sets the mass tolerance); bfloat16,
+    which NumPy lacks, counts as float16 (the least precise NumPy float)."""
     dtypes = []
     for x in arrays:
         dt = getattr(x, "dtype", None)
         if dt is None:
             continue
         if not isinstance(dt, np.dtype):  # torch.float32, jax's dtypes: parse the name
+            name = str(dt).rsplit(".", 1)[-1]
             try:
-                dt = np.dtype(str(dt).rsplit(".", 1)[-1])
+                dt = np.dtype("float16" if name == "bfloat16" else name)
             except TypeError:
                 continue
         if dt.kind == "f":

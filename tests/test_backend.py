@@ -136,6 +136,16 @@ def test_to_numpy_detaches_torch_tensors_that_require_grad():
     np.testing.assert_array_equal(to_numpy(x), np.full(3, 2.0))
 
 
+def test_to_numpy_of_torch_bfloat16_is_float32_exactly():
+    # NumPy has no bfloat16; float32 holds every bfloat16 value
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([0.1, 1.0 / 3.0, 3.0e38], dtype=torch.bfloat16)
+    host = to_numpy(x, None)
+    assert host.dtype == np.float32
+    np.testing.assert_array_equal(host, x.float().numpy())
+    assert to_numpy(x).dtype == np.float64
+
+
 def test_from_numpy_read_only_array_to_torch_warns_nothing():
     torch = pytest.importorskip("torch")
     import array_api_compat.torch as torch_xp

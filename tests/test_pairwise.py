@@ -381,6 +381,18 @@ def test_clouds_on_the_cpu_are_computed_by_numpy(xp, method, options):
         np.testing.assert_allclose(to_np(D), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_torch_bfloat16_histograms():
+    # bfloat16 (which NumPy lacks) stays on torch's path, its mass checks at its rounding
+    # (the masses of these rows differ by 2e-4); the values within its rounding of the
+    # weights and costs (2**-8 each) of the float64 ones
+    torch = pytest.importorskip("torch")
+    X, M = (torch.tensor(x, dtype=torch.bfloat16) for x in (H1, COST))
+    D = ot.pairwise(X, M=M)
+    assert D.dtype == torch.bfloat16
+    expected = ot.pairwise(H1, M=COST)
+    np.testing.assert_allclose(D.float().numpy(), expected, rtol=2.0**-5, atol=1e-3)
+
+
 def test_sinkhorn_histograms_of_jax_on_a_device_pad_rows_to_powers_of_two(monkeypatch):
     # off the CPU, JAX's rows are padded to a power of two (copies of their last column),
     # so that its loop compiles once per width, not once per row: the values those of

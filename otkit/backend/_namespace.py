@@ -196,7 +196,8 @@ def to_numpy(x, dtype=np.float64) -> np.ndarray:
         An array of any supported library (torch tensors are detached and moved to the CPU),
         a list or a scalar.
     dtype : NumPy dtype or None, default=numpy.float64
-        Dtype of the result; ``None`` keeps the dtype of ``x``.
+        Dtype of the result; ``None`` keeps the dtype of ``x`` (torch's bfloat16, which
+        NumPy lacks, gives float32, which holds it exactly).
 
     Returns
     -------
@@ -206,7 +207,10 @@ def to_numpy(x, dtype=np.float64) -> np.ndarray:
     if type(x) is np.ndarray:
         return np.asarray(x, dtype=dtype)
     if array_api_compat.is_torch_array(x):
-        x = x.detach().cpu().resolve_conj().numpy()
+        x = x.detach().cpu().resolve_conj()
+        if x.dtype == sys.modules["torch"].bfloat16:
+            x = x.float()
+        x = x.numpy()
     elif _is_array(x) and not (
         array_api_compat.is_numpy_array(x) or array_api_compat.is_jax_array(x)
     ):
