@@ -14,7 +14,7 @@ from conftest import (
 )
 
 import otkit as ot
-from otkit.lp import _simplex_batch
+from otkit.lp import _emd, _simplex_batch
 from otkit.solvers import _pairwise_exact
 
 
@@ -288,8 +288,8 @@ def test_pairs_for_the_shortlist_method_go_to_emd2(monkeypatch):
     # pairs are such pairs, the others still batched.  Values: HiGHS's LP.
     from oracles import linprog_ot
 
-    monkeypatch.setattr(_pairwise_exact, "_SHORTLIST_MIN_ARCS", 40)
-    monkeypatch.setattr(_pairwise_exact, "_SHORTLIST_MIN_SIDE", 6)
+    monkeypatch.setattr(_emd, "_SHORTLIST_MIN_ARCS", 40)
+    monkeypatch.setattr(_emd, "_SHORTLIST_MIN_SIDE", 6)
     emd2_sizes, emd2, solve_pairs = [], _pairwise_exact.emd2, _pairwise_exact.solve_pairs
     batched = []
 

@@ -10,7 +10,7 @@ from conftest import every_other_uncertified, longest_stall
 from oracles import linprog_ot
 
 import otkit as ot
-from otkit.lp import _pairs_inputs, _simplex_batch
+from otkit.lp import _emd, _pairs_inputs, _simplex_batch
 from otkit.solvers import _pairwise_exact
 
 
@@ -154,8 +154,8 @@ def test_pairwise_on_uniform_clouds_float32_and_1d():
 def test_large_pairs_take_the_emd2_path(monkeypatch):
     # pairs that emd2 solves by its shortlist method (at least _SHORTLIST_MIN_ARCS arcs and
     # _SHORTLIST_MIN_SIDE points a side) are solved pair by pair, by emd2
-    monkeypatch.setattr(_pairwise_exact, "_SHORTLIST_MIN_ARCS", 30)
-    monkeypatch.setattr(_pairwise_exact, "_SHORTLIST_MIN_SIDE", 5)
+    monkeypatch.setattr(_emd, "_SHORTLIST_MIN_ARCS", 30)
+    monkeypatch.setattr(_emd, "_SHORTLIST_MIN_SIDE", 5)
     exact_pair, calls = _pairwise_exact._exact_pair, []
 
     def counted(*args):

@@ -221,11 +221,11 @@ def _solve(
             f"grad='autodiff' needs a differentiable solver: method={method!r} on this input "
             "runs on the host; use grad='implicit' (the default)"
         )
-    if not (plan_only or need_log) and out.get("value_linear") is not None:
+    if not (plan_only or need_log) and out.get("linear_costs") is not None:
         # only the k linear costs are read (NumPy, no gradient): those of the batched engine,
         # without the k plans' n m exponentials each
         plan, value_reg, out["row_sums"], out["col_sums"] = None, None, None, None
-        value_linear = xp.astype(xp.asarray(out["value_linear"]), dtype)
+        value_linear = xp.astype(xp.asarray(out["linear_costs"]()), dtype)
         f, g = out["f"], out["g"]
     else:
         plan, value_linear, value_reg, f, g, out["row_sums"], out["col_sums"] = build_outputs(

@@ -550,9 +550,10 @@ def batched_scaling(a, b, C, eps, num_iter_max, tol):
     its row-marginal error. ``a`` (n,), ``b`` (m, k), ``C`` (n, m) float64 NumPy arrays
     (zero weights allowed); returns ``f`` (n, k), ``g`` (m, k) in cost units (on rows or
     columns of zero weight, the c-transform of the other potential), ``n_iter``, ``err``,
-    ``trace``, and the plans' linear costs <P_l, C> (k,), from the scalings:
-    :math:`\sum_i u_{il} \sum_j (K_{ij} C_{ij}) v_{jl}` (one matrix product, where the plans
-    themselves take k n m exponentials: a caller that needs only these costs skips them).
+    ``trace``, and a function giving the plans' linear costs <P_l, C> (k,) from the
+    scalings, :math:`\sum_i u_{il} \sum_j (K_{ij} C_{ij}) v_{jl}` (one matrix product,
+    where the plans themselves take k n m exponentials: a caller that needs only these
+    costs calls it and skips them).
     """
     low = float(C.min())
     if not (float(C.max()) - low) / eps <= BATCHED_RANGE:
@@ -582,7 +583,10 @@ def batched_scaling(a, b, C, eps, num_iter_max, tol):
         # exp(-C / eps): the iteration commutes with (f + c, g - c), so g takes the +low.
         f = np.where(a_col > 0, eps * np.log(u / a_col), -eps * np.log(rows))
         g = np.where(b > 0, eps * np.log(v / b), -eps * np.log(cols)) + low
-        value_linear = np.sum(u * ((kernel * C) @ v), axis=0)
     if not (np.all(np.isfinite(f)) and np.all(np.isfinite(g))):
         return None
-    return f, g, n_iter, err, trace, value_linear
+
+    def linear_costs():
+        return np.sum(u * ((kernel * C) @ v), axis=0)
+
+    return f, g, n_iter, err, trace, linear_costs

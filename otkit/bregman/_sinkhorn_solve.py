@@ -131,10 +131,10 @@ def _run_stage(
         if omega == 1.0 and not unrolled and not verbose and not np.any(f0):
             out = batched_scaling(a, b, C, float(eps), num_iter_max, tol)
         if out is not None:
-            f, g, n_iter, err, trace, value_linear = out
+            f, g, n_iter, err, trace, linear_costs = out
             return {
                 "f": f, "g": g, "n_iter": n_iter, "err": err, "trace": trace, "plan": None,
-                "value_linear": value_linear,
+                "linear_costs": linear_costs,
             }  # fmt: skip
         engine = "generic"
     if engine == "generic":
@@ -208,7 +208,8 @@ def solve_potentials(
     complete=True,
 ):  # fmt: skip
     """Solve and return a dict: f, g (in xp for 'generic'), n_iter, trace, err, plan or None
-    (and, from the batched engine, value_linear: the plans' linear costs, NumPy).
+    (and, from the batched engine, linear_costs: a function giving the plans' linear costs,
+    NumPy).
 
     ``omega``: 1 (plain), a fixed over-relaxation factor, or None (adaptive), every stage.
     ``complete=False``: the host engines may leave the potentials NaN on bins of zero weight

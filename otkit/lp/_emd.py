@@ -44,6 +44,16 @@ _MAX_COST = 2.0**512
 _SHORTLIST_MIN_ARCS = 2_000_000
 _SHORTLIST_MIN_SIDE = 100
 
+
+def takes_shortlist(n_rows, n_cols):
+    """Whether problems of n_rows x n_cols nonzero bins (ints or arrays) go to the
+    shortlist method first (``pairwise`` sends such pairs to ``emd2`` rather than to its
+    batch's dense simplex)."""
+    return (np.multiply(n_rows, n_cols) >= _SHORTLIST_MIN_ARCS) & (
+        np.minimum(n_rows, n_cols) >= _SHORTLIST_MIN_SIDE
+    )
+
+
 RESULT_MESSAGES = {
     0: "Problem infeasible: check that a and b have the same total mass.",
     OPTIMAL: None,
@@ -128,7 +138,7 @@ def _solve_host(
     a_sub, b_sub = np.ascontiguousarray(a[rows]), np.ascontiguousarray(b[cols])
     total_iter = 0
     solved = False
-    if M_sub.size >= _SHORTLIST_MIN_ARCS and min(M_sub.shape) >= _SHORTLIST_MIN_SIDE:
+    if takes_shortlist(*M_sub.shape):
         # A sparse candidate set, grown until no arc of M prices out (see _shortlist.py);
         # the dense solver below if it cannot conclude or its result fails the certificate.
         found = solve_shortlist(a_sub, b_sub, M_sub, int(num_iter_max), warm)

@@ -11,20 +11,12 @@ import numpy as np
 from ..backend import to_numpy
 from ..lp import emd2
 from ..lp._certificate import DUAL_ULPS, PRIMAL_ULPS, certify_solution
-from ..lp._emd import _MAX_COST, _SHORTLIST_MIN_ARCS, _SHORTLIST_MIN_SIDE, _center_duals
+from ..lp._emd import _MAX_COST, _center_duals, takes_shortlist
 from ..lp._network_simplex import OPTIMAL, network_simplex
 from ..lp._simplex_batch import CERTIFIED, solve_cloud_pairs, solve_pairs
 from ..utils import dist
 
 __all__ = ["ExactSolver"]
-
-
-def _takes_shortlist(n, m):
-    """Whether ``emd2`` solves a problem of n x m nonzero bins by its shortlist method
-    (n, m: ints or arrays).  Such pairs go to ``emd2`` rather than to the batch solver's
-    dense simplex: on 64 x 64 images (~3,000 nonzero bins, 9 M arcs) the dense simplex
-    took 6 times as long."""
-    return (np.multiply(n, m) >= _SHORTLIST_MIN_ARCS) & (np.minimum(n, m) >= _SHORTLIST_MIN_SIDE)
 
 
 def _exact_pair(a, b, M, num_iter_max):
@@ -33,7 +25,7 @@ def _exact_pair(a, b, M, num_iter_max):
     pairs for ``emd2``'s shortlist method, are solved by ``emd2`` (its retries and
     warnings)."""
     rows, cols = np.flatnonzero(a), np.flatnonzero(b)
-    if _takes_shortlist(rows.size, cols.size):
+    if takes_shortlist(rows.size, cols.size):
         return float(emd2(a, b, M, numItermax=num_iter_max, check_marginals=False))
     a_sub, b_sub = a[rows], b[cols]
     b_sub = b_sub * (a_sub.sum() / b_sub.sum())
@@ -94,8 +86,9 @@ class ExactSolver:
     A block is solved by one call of the compiled batch solver (GIL released; each pair
     certified in C as ``emd2`` certifies it), and the pairs it could not certify by
     ``_exact_pair``: histograms, and point clouds under ``_BATCH_METRICS``, except pairs
-    that ``emd2`` would solve by its shortlist method (``_takes_shortlist``: the batch
-    solver is the dense simplex), which go to ``_exact_pair``; other pairs of clouds by
+    that ``emd2`` would solve by its shortlist method (``takes_shortlist``: the batch
+    solver is the dense simplex, which on 64 x 64 images, ~3,000 nonzero bins, took 6
+    times as long), which go to ``_exact_pair``; other pairs of clouds by
     ``_exact_pair`` on their cost ``dist(x, y, metric)``."""
 
     def __init__(self, first, second, M, metric, p, options):
@@ -128,7 +121,7 @@ class ExactSolver:
             return i, need, self._histogram_block(i, need)
         values = np.full(need.size, np.nan)
         if self.packed is not None:
-            batch = np.flatnonzero(~_takes_shortlist(self.sizes[0][i], self.sizes[1][need]))
+            batch = np.flatnonzero(~takes_shortlist(self.sizes[0][i], self.sizes[1][need]))
             columns = np.ascontiguousarray(need[batch], dtype=np.int64)
             values[batch], status, _ = solve_cloud_pairs(
                 *self.packed[0],
@@ -149,7 +142,7 @@ class ExactSolver:
 
     def _histogram_block(self, i, need):
         values = np.full(need.size, np.nan)
-        batch = np.flatnonzero(~_takes_shortlist(self.sizes[0][i], self.sizes[1][need]))
+        batch = np.flatnonzero(~takes_shortlist(self.sizes[0][i], self.sizes[1][need]))
         if batch.size:
             columns = np.ascontiguousarray(need[batch], dtype=np.int64)
             values[batch], status, _ = solve_pairs(
