@@ -104,6 +104,22 @@ def test_get_namespace_allows_numpy_weights_beside_another_library(xp):
     assert xp_found is get_namespace(M=M)
 
 
+def test_get_namespace_names_a_scipy_sparse_argument():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match=r"'M' is a scipy.sparse matrix"):
+        get_namespace(a=np.full(2, 0.5), M=sparse.csr_matrix(np.ones((2, 2))))
+
+
+def test_sinkhorn_on_a_scipy_sparse_cost_is_a_type_error_naming_it():
+    # (emd and emd2 solve the LP on a sparse cost's entries; the dense solvers refuse it,
+    # where NumPy's conversion raised "setting an array element with a sequence")
+    import otkit as ot
+
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match=r"'M' is a scipy.sparse matrix"):
+        ot.sinkhorn2(np.full(2, 0.5), np.full(2, 0.5), sparse.csr_matrix(np.ones((2, 2))), 1.0)
+
+
 def test_get_namespace_of_array_api_strict_is_strict():
     strict = pytest.importorskip("array_api_strict")
     assert get_namespace(M=strict.ones((2, 2)), a=[0.5, 0.5]) is strict

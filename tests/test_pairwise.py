@@ -446,7 +446,11 @@ def test_clouds_on_every_backend(xp, method):
         ({"M": COST[:, :9]}, r"M.shape == \(10, 9\)"),
         ({"n_jobs": 0}, "n_jobs"),
         ({"out": np.full((4, 4), np.nan)}, r"out.shape"),
-        ({"support": SUPPORT[:3]}, "support must be"),
+        ({"support": SUPPORT[:3], "M": None}, "support must be"),
+        ({"support": SUPPORT}, "pass M or support"),
+        ({"method": "sliced", "support": SUPPORT}, "M is only for method 'exact' or 'sinkhorn'"),
+        ({"p": 1}, "p=1 is not used by method='exact': for W_1 pass metric='euclidean'"),
+        ({"metric": "euclidean"}, "metric='euclidean' is not used by method='exact' with M given"),
         ({"client": "ray"}, "client must be a dask.distributed.Client, 'dask' or None"),
     ],
 )
@@ -454,6 +458,40 @@ def test_bad_options_on_histograms(kwargs, match):
     kwargs = {"M": COST, **kwargs}
     with pytest.raises(ValueError, match=match):
         ot.pairwise(H1, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"p": 1}, "p=1 is not used by method='exact' with metric='sqeuclidean'"),
+        ({"method": "sinkhorn", "reg": 1.0, "p": 3}, "p=3 is not used by method='sinkhorn'"),
+        ({"method": "gaussian", "p": 1}, "p=1 is not used by method='gaussian'"),
+        ({"method": "sliced", "metric": "cityblock"}, "metric='cityblock' is not used"),
+        ({"method": "1d", "metric": "euclidean"}, "metric='euclidean' is not used"),
+        ({"M": np.ones((5, 5))}, "X is a sequence of point clouds"),
+    ],
+)
+def test_unused_arguments_on_clouds_are_errors(kwargs, match):
+    # an argument the method does not read is never silently dropped (p=1 meant as W_1)
+    with pytest.raises(ValueError, match=match):
+        ot.pairwise(CLOUDS[:3], **kwargs)
+
+
+def test_arguments_that_are_used_are_accepted():
+    minkowski = ot.pairwise(CLOUDS[:3], metric="minkowski", p=1)
+    np.testing.assert_allclose(minkowski, ot.pairwise(CLOUDS[:3], metric="cityblock"))
+    assert ot.pairwise(CLOUDS[:3], method="sliced", p=1, seed=0)[0, 1] > 0
+
+
+def test_nested_lists_with_a_cost_are_not_read_as_clouds():
+    with pytest.raises(ValueError, match=r"np.asarray\(X\)"):
+        ot.pairwise(H1.tolist(), M=COST)
+
+
+def test_sparse_cost_is_a_type_error():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="'M' is a scipy.sparse matrix"):
+        ot.pairwise(H1, M=sparse.csr_matrix(COST))
 
 
 @pytest.mark.parametrize("n_jobs", [1.5, True, "2"])

@@ -90,6 +90,11 @@ def get_namespace(**named):
     for name, value in named.items():
         if _is_array(value):
             by_name[name] = _namespace_of(value)
+        elif type(value).__module__.startswith("scipy.sparse"):
+            raise TypeError(
+                f"argument {name!r} is a scipy.sparse matrix: pass a dense array (only "
+                "emd and emd2 take a sparse cost M)"
+            )
     non_numpy = {k: v for k, v in by_name.items() if not is_numpy_namespace(v)}
     if not non_numpy:
         return numpy_namespace()

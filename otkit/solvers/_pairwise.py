@@ -37,6 +37,7 @@ from ._pairwise_exact import ExactSolver
 from ._pairwise_inputs import (
     check_clouds,
     check_n_jobs,
+    check_used,
     collection,
     divergence_clouds,
     histogram_inputs,
@@ -187,10 +188,12 @@ def pairwise(
     ValueError
         An unknown method or option, bad shapes, ``reg`` missing for an entropic method,
         weights that are negative, not finite or of different masses (naming the measure),
-        a bad ``out``, a ``client`` string other than ``'dask'``.
+        a bad ``out``, a ``client`` string other than ``'dask'``; ``M``, ``support``,
+        ``metric`` or ``p`` where the method does not use them (``p=1`` with 'exact' and
+        the squared Euclidean cost: W_1 is ``metric='euclidean'``).
     TypeError
-        A non-integer ``n_jobs``, an ``out`` that is not a NumPy array, a ``client`` that
-        is not a Dask Client.
+        A scipy.sparse ``M``, a non-integer ``n_jobs``, an ``out`` that is not a NumPy
+        array, a ``client`` that is not a Dask Client.
     ImportError
         ``client='dask'`` without ``dask.distributed`` installed (the ``otkit[dask]``
         extra); ``n_jobs`` other than 1 without joblib.
@@ -286,6 +289,7 @@ def pairwise(
     second = first if symmetric else collection(Y, "Y")
     if first.kind != second.kind:
         raise ValueError("X and Y must both be histograms (2-D arrays) or both point clouds")
+    check_used(method, first.kind, M, support, metric, p)
     xp, dtype, device = namespace(first, second, M, support)
     run_xp = xp  # the library that computes: NumPy for arrays on the CPU
     if not is_numpy_namespace(xp):

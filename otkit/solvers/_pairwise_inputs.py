@@ -229,6 +229,51 @@ def histogram_inputs(first, second, M, support, method, metric, p, xp):
     return None, clouds[0], clouds[-1]
 
 
+def check_used(method, kind, M, support, metric, p):
+    """A ``ValueError`` for ``M``, ``support``, ``metric`` or ``p`` given where ``method``
+    on ``kind`` ('histograms' or 'clouds') does not use it (never silently ignored: a ``p=1``
+    meant as W_1 would otherwise give W_2^2)."""
+    takes_cost = kind == "histograms" and method in ("exact", "sinkhorn")
+    if M is not None and kind == "clouds":
+        raise ValueError(
+            "M is a cost between the bins of histograms, but X is a sequence of point clouds "
+            "(whose costs come from metric); histograms are one (N, n) array: pass "
+            "np.asarray(X) if they are nested lists"
+        )
+    if M is not None and not takes_cost:
+        raise ValueError(
+            f"M is only for method 'exact' or 'sinkhorn', not {method!r}: pass the "
+            "histograms' support= instead"
+        )
+    if M is not None and support is not None:
+        raise ValueError(
+            "pass M or support (which gives M = dist(support, support, metric)), not both"
+        )
+    uses_metric = method in ("exact", "sinkhorn", "sinkhorn_divergence") and M is None
+    if metric != "sqeuclidean" and not uses_metric:
+        raise ValueError(
+            f"metric={metric!r} is not used by method={method!r}"
+            + (
+                " with M given (M is the cost)"
+                if M is not None
+                else " (its ground cost is Euclidean)"
+            )
+        )
+    uses_p = method in ("sliced", "1d", "sinkhorn_divergence") or (
+        uses_metric and metric == "minkowski"
+    )
+    if p != 2 and not uses_p:
+        raise ValueError(
+            f"p={p!r} is not used by method={method!r}"
+            + (f" with metric={metric!r}" if uses_metric else "")
+            + (
+                ": for W_1 pass metric='euclidean' (the value is W_p^p of the metric's cost)"
+                if method == "exact"
+                else ""
+            )
+        )
+
+
 def check_clouds(first, second, method):
     d = first.points[0].shape[1]
     for measures in (first, second) if second is not first else (first,):
