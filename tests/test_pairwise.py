@@ -76,6 +76,48 @@ def test_sinkhorn_symmetric_computes_the_diagonal():
     np.testing.assert_array_equal(D, D.T)
 
 
+@pytest.mark.parametrize(
+    "method, kind",
+    [
+        ("exact", "asymmetric"),
+        ("exact", "diagonal"),
+        ("exact", "negative"),
+        ("sinkhorn", "asymmetric"),  # (its diagonal is always computed)
+    ],
+)
+def test_symmetric_call_with_a_cost_that_is_not_computes_what_it_cannot_mirror(method, kind):
+    # OT(a, b; M) = OT(b, a; M^T): only a symmetric M lets the lower triangle be mirrored,
+    # and OT(a, a) = 0 needs a zero diagonal and no negative entry as well
+    rng = np.random.default_rng(3)
+    M = {
+        "asymmetric": rng.random((10, 10)),
+        "diagonal": COST + np.eye(10),
+        "negative": COST - 0.5 * COST.max(),
+    }[kind]
+    options = {"reg": 0.5, "stopThr": 1e-12, "numItermax": 10000} if method == "sinkhorn" else {}
+    solve = ot.emd2 if method == "exact" else ot.sinkhorn2
+    reg = () if method == "exact" else (0.5,)
+    extra = {k: v for k, v in options.items() if k != "reg"}
+    expected = _loop(lambda a, b: solve(a, b, M, *reg, **extra), H1, H1)
+    D = ot.pairwise(H1, M=M, method=method, **options)
+    np.testing.assert_allclose(D, expected, rtol=1e-10, atol=1e-14)
+    if kind == "asymmetric":
+        assert np.abs(D - D.T).max() > 1e-3  # (mirroring would have hidden this)
+    else:
+        assert np.all(np.abs(np.diag(D)) > 1e-3)
+
+
+@pytest.mark.parametrize("method", ["exact", "sinkhorn", "sliced"])
+def test_clouds_of_different_masses_name_the_pair(method):
+    options = {"exact": {}, "sinkhorn": {"reg": 1.0}, "sliced": {"seed": 0}}[method]
+    light = (CLOUDS[1], np.full(8, 1 / 8))
+    heavy = (CLOUDS[2], np.full(6, 1.5 / 6))
+    with pytest.raises(ValueError, match=r"X\[0\] and Y\[1\] must have the same total mass"):
+        ot.pairwise([light], [light, heavy], method=method, **options)
+    with pytest.raises(ValueError, match=r"X\[1\] and X\[0\] must have the same total mass"):
+        ot.pairwise([heavy, light], method=method, **options)
+
+
 def test_sinkhorn_clouds_match_sinkhorn2():
     def sinkhorn2(x, y):
         (x, a), (y, b) = _cloud(x), _cloud(y)

@@ -39,6 +39,7 @@ from ._pairwise_inputs import (
     check_n_jobs,
     check_used,
     collection,
+    cost_symmetries,
     divergence_clouds,
     histogram_inputs,
     host_copies,
@@ -113,8 +114,12 @@ def pairwise(
 
     Without ``Y`` the matrix is symmetric: only the upper triangle is computed and mirrored,
     and the diagonal is exactly 0, except for ``'sinkhorn'`` whose
-    :math:`\langle P_\varepsilon(\mu, \mu), C\rangle` is positive and is computed. Each
-    measure's self term of the Sinkhorn divergence is computed once (not once per pair).
+    :math:`\langle P_\varepsilon(\mu, \mu), C\rangle` is positive and is computed. For
+    histograms this holds when ``M`` is symmetric (with a zero diagonal and no negative
+    entry for the zero diagonal): with another ``M``,
+    :math:`\mathrm{OT}(\mu_i, \mu_j) \ne \mathrm{OT}(\mu_j, \mu_i)` and every entry
+    is computed. Each measure's self term of the Sinkhorn divergence is computed once (not
+    once per pair).
 
     Parameters
     ----------
@@ -306,6 +311,9 @@ def pairwise(
     n_rows, n_cols = first.size, second.size
     buffer = output(out, (n_rows, n_cols))
     zero_diagonal = symmetric and method != "sinkhorn"
+    if symmetric and M is not None:  # histograms: their cost decides
+        symmetric, zero_diagonal = cost_symmetries(M)
+        zero_diagonal = zero_diagonal and method != "sinkhorn"
     if zero_diagonal:
         diagonal = np.arange(n_rows)
         empty = diagonal[np.isnan(buffer[diagonal, diagonal])]

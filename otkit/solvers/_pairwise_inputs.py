@@ -293,6 +293,31 @@ def check_clouds(first, second, method):
                 )
     if method == "1d" and d != 1:
         raise ValueError(f"method='1d' needs points on the line (d = 1), got d = {d}")
+    if method in ("exact", "sinkhorn", "sliced", "1d"):
+        _check_cloud_masses(first, second)
+
+
+def _check_cloud_masses(first, second):
+    """Every pair of measures of the same mass, to the tolerance of its function (a pair's
+    test is monotone in the two masses: the lightest of one collection against the heaviest
+    of the other fail if any pair does); the error names them.  ('sinkhorn_divergence'
+    checks in :func:`divergence_clouds`; 'gaussian' compares the normalised fits.)"""
+    sides = (first, second) if second is not first else (first, first)
+    masses = [np.array([float(np.sum(w)) for w in m.host()[1]]) for m in sides]
+    weights = [w for m in sides for w in m.weights if w is not None]
+    tolerance = mass_tolerance(
+        input_float_dtype(*weights) if weights else np.float64,
+        max(x.shape[0] for m in sides for x in m.points),
+    )
+    for low in (0, 1):
+        i, j = int(np.argmin(masses[low])), int(np.argmax(masses[1 - low]))
+        check_equal_mass(
+            masses[low][i],
+            masses[1 - low][j],
+            tolerance,
+            names=(f"{sides[low].name}[{i}]", f"{sides[1 - low].name}[{j}]"),
+            remedy="normalise the weights: the measures must all have the same mass",
+        )
 
 
 def divergence_clouds(first, second):
@@ -341,6 +366,16 @@ def output(out, shape):
     if not out.flags.writeable:
         raise ValueError("out must be writeable")
     return out
+
+
+def cost_symmetries(M):
+    """Whether the histograms' cost ``M`` makes OT(X_i, X_j) = OT(X_j, X_i) (``M``
+    symmetric), and OT(X_i, X_i) = 0 as well (zero diagonal, no negative entry: the identity
+    plan costs 0 and no plan less).  A symmetric call computes what these allow it to skip,
+    and everything else."""
+    C = to_numpy(M)
+    mirror = C.shape[0] == C.shape[1] and bool(np.array_equal(C, C.T))
+    return mirror, mirror and not np.any(np.diagonal(C)) and bool(np.min(C) >= 0)
 
 
 def mirror_upper_triangle(buffer):
