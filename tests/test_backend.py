@@ -110,6 +110,13 @@ def test_get_namespace_names_a_scipy_sparse_argument():
         get_namespace(a=np.full(2, 0.5), M=sparse.csr_matrix(np.ones((2, 2))))
 
 
+def test_get_namespace_names_a_complex_argument(xp):
+    M = to_xp(xp, np.ones((2, 2)))
+    z = to_xp(xp, np.ones(2) + 1j, dtype="complex128")
+    with pytest.raises(TypeError, match=r"'b' has a complex dtype"):
+        get_namespace(a=[0.5, 0.5], b=z, M=M)
+
+
 def test_sinkhorn_on_a_scipy_sparse_cost_is_a_type_error_naming_it():
     # (emd and emd2 solve the LP on a sparse cost's entries; the dense solvers refuse it,
     # where NumPy's conversion raised "setting an array element with a sequence")

@@ -81,8 +81,11 @@ def get_namespace(**named):
     xp : module
         The array-API-compatible namespace (NumPy when no argument is an array).
     """
-    for value in named.values():
-        if not (value is None or type(value) is np.ndarray or isinstance(value, _PASSIVE_TYPES)):
+    for name, value in named.items():
+        if type(value) is np.ndarray:
+            if value.dtype.kind == "c":
+                _complex(name)
+        elif not (value is None or isinstance(value, _PASSIVE_TYPES)):
             break
     else:  # NumPy arrays, lists, scalars and None only: the common case, decided at once
         return numpy_namespace()
@@ -90,6 +93,8 @@ def get_namespace(**named):
     for name, value in named.items():
         if _is_array(value):
             by_name[name] = _namespace_of(value)
+            if "complex" in str(value.dtype):
+                _complex(name)
         elif type(value).__module__.startswith("scipy.sparse"):
             raise TypeError(
                 f"argument {name!r} is a scipy.sparse matrix: pass a dense array (only "
@@ -114,6 +119,13 @@ def get_namespace(**named):
                 f"{_library(named[names[0]])} array; convert them to one library"
             )
     return first
+
+
+def _complex(name):
+    raise TypeError(
+        f"argument {name!r} has a complex dtype: OT takes real weights, costs and points "
+        "(NumPy's cast would drop the imaginary part)"
+    )
 
 
 # Weight vectors may be given as NumPy arrays next to a torch/JAX cost: they carry no
