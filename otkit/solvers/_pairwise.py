@@ -197,8 +197,9 @@ def pairwise(
         ``metric`` or ``p`` where the method does not use them (``p=1`` with 'exact' and
         the squared Euclidean cost: W_1 is ``metric='euclidean'``).
     TypeError
-        A scipy.sparse ``M``, a non-integer ``n_jobs``, an ``out`` that is not a NumPy
-        array, a ``client`` that is not a Dask Client.
+        A scipy.sparse ``M``, a traced JAX array (under ``jax.jit``, ``vmap`` or ``grad``),
+        a non-integer ``n_jobs``, an ``out`` that is not a NumPy array, a ``client`` that
+        is not a Dask Client.
     ImportError
         ``client='dask'`` without ``dask.distributed`` installed (the ``otkit[dask]``
         extra); ``n_jobs`` other than 1 without joblib.

@@ -159,6 +159,13 @@ def namespace(first, second, M, support):
             named.update({f"{measures.name}[{k}]": x for k, x in enumerate(measures.points)})
     xp = get_namespace(**named)
     arrays = [v for v in named.values() if v is not None]
+    traced = next((k for k, v in named.items() if v is not None and is_traced(v)), None)
+    if traced is not None:
+        raise TypeError(
+            f"{traced} is traced (jax.jit, vmap or grad): pairwise runs its blocks on the host "
+            "and its values carry no gradient; call it outside the transformation, or the "
+            "method's own function on each pair to differentiate"
+        )
     like = first.weights if first.kind == "histograms" else first.points[0]
     return xp, result_float_dtype(xp, *arrays), device_of(like)
 
