@@ -532,8 +532,9 @@ def test_nested_lists_with_a_cost_are_not_read_as_clouds():
 
 def test_traced_input_is_a_type_error():
     jax = pytest.importorskip("jax")
+    cost = jax.numpy.asarray(COST)
     with pytest.raises(TypeError, match=r"X is traced"):
-        jax.jit(lambda H: ot.pairwise(H, M=COST))(jax.numpy.asarray(H1))
+        jax.jit(lambda H: ot.pairwise(H, M=cost))(jax.numpy.asarray(H1))
     with pytest.raises(TypeError, match=r"X\[0\] is traced"):
         jax.jit(lambda x: ot.pairwise([x, x + 1.0]))(jax.numpy.asarray(CLOUDS[0]))
 
