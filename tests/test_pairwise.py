@@ -107,6 +107,21 @@ def test_symmetric_call_with_a_cost_that_is_not_computes_what_it_cannot_mirror(m
         assert np.all(np.abs(np.diag(D)) > 1e-3)
 
 
+def test_symmetric_to_rounding_is_mirrored():
+    # dist's rounding leaves M - M^T at a few ulps of max |M| (BLAS blocks): still mirrored
+    # (an entry then moves by at most that times the mass); 1e-9 is a different cost
+    rounded, different = COST.copy(), COST.copy()
+    rounded[0, 1] += 4 * np.spacing(COST.max())
+    rounded[2, 2] = np.spacing(COST.max())
+    different[0, 1] += 1e-9 * COST.max()
+    D = ot.pairwise(H1, M=rounded)
+    np.testing.assert_array_equal(D, D.T)
+    assert np.all(np.diag(D) == 0.0)
+    np.testing.assert_allclose(D, _loop(lambda a, b: ot.emd2(a, b, rounded), H1, H1), atol=1e-14)
+    D = ot.pairwise(H1, M=different)
+    np.testing.assert_allclose(D, _loop(lambda a, b: ot.emd2(a, b, different), H1, H1), rtol=1e-12)
+
+
 @pytest.mark.parametrize("method", ["exact", "sinkhorn", "sliced"])
 def test_clouds_of_different_masses_name_the_pair(method):
     options = {"exact": {}, "sinkhorn": {"reg": 1.0}, "sliced": {"seed": 0}}[method]
