@@ -116,7 +116,7 @@ def pairwise(
     and the diagonal is exactly 0, except for ``'sinkhorn'`` whose
     :math:`\langle P_\varepsilon(\mu, \mu), C\rangle` is positive and is computed. For
     histograms this holds when ``M`` is symmetric (with a zero diagonal and no negative
-    entry for the zero diagonal), to 64 ulps of max |M| (the rounding of
+    entry for the zero diagonal), to 64 ulps of :math:`\max |M|` (the rounding of
     :func:`otkit.dist`; an entry moves by at most that times the mass): with another ``M``,
     :math:`\mathrm{OT}(\mu_i, \mu_j) \ne \mathrm{OT}(\mu_j, \mu_i)` and every entry
     is computed. Each measure's self term of the Sinkhorn divergence is computed once (not
