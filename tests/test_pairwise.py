@@ -122,9 +122,10 @@ def test_symmetric_to_rounding_is_mirrored():
     np.testing.assert_allclose(D, _loop(lambda a, b: ot.emd2(a, b, different), H1, H1), rtol=1e-12)
 
 
-@pytest.mark.parametrize("method", ["exact", "sinkhorn", "sliced"])
+@pytest.mark.parametrize("method", ["exact", "sinkhorn", "sinkhorn_divergence", "sliced"])
 def test_clouds_of_different_masses_name_the_pair(method):
-    options = {"exact": {}, "sinkhorn": {"reg": 1.0}, "sliced": {"seed": 0}}[method]
+    options = {"sinkhorn": {"reg": 1.0}, "sinkhorn_divergence": {"reg": 1.0}, "sliced": {"seed": 0}}
+    options = options.get(method, {})
     light = (CLOUDS[1], np.full(8, 1 / 8))
     heavy = (CLOUDS[2], np.full(6, 1.5 / 6))
     with pytest.raises(ValueError, match=r"X\[0\] and Y\[1\] must have the same total mass"):
