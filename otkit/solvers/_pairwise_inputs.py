@@ -21,7 +21,9 @@ from ..utils import dist
 __all__ = [
     "check_clouds",
     "check_n_jobs",
+    "check_used",
     "collection",
+    "cost_symmetries",
     "divergence_clouds",
     "histogram_inputs",
     "host_copies",
