@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 _PASSIVE_TYPES = (list, tuple, int, float)
+_FLOAT64 = np.dtype(np.float64)
 # Per-class caches (the answers depend on the class only): whether instances are arrays, and
 # their namespace. Small problems call the public functions thousands of times; asking
 # array-api-compat anew costs microseconds per argument.
@@ -81,10 +82,11 @@ def get_namespace(**named):
     xp : module
         The array-API-compatible namespace (NumPy when no argument is an array).
     """
-    for name, value in named.items():
+    for value in named.values():
         if type(value) is np.ndarray:
-            if value.dtype.kind == "c":
-                _complex(name)
+            dtype = value.dtype
+            if dtype is not _FLOAT64 and dtype.kind == "c":
+                _complex(next(k for k, v in named.items() if v is value))
         elif not (value is None or isinstance(value, _PASSIVE_TYPES)):
             break
     else:  # NumPy arrays, lists, scalars and None only: the common case, decided at once
