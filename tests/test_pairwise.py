@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -631,3 +632,22 @@ def test_n_jobs_workers_are_processes_where_the_gil_is_held(monkeypatch, method,
     serial, parallel = serial_and_parallel(method, options)
     np.testing.assert_array_equal(serial, parallel)
     assert used and set(used) == {expected}
+
+
+def _not_converged(record):
+    return sorted(str(w.message) for w in record if "did not converge" in str(w.message))
+
+
+@pytest.mark.parametrize("method", ["sinkhorn_divergence", "sinkhorn"])
+def test_warnings_of_worker_processes_reach_the_caller(method):
+    # a non-convergence in a joblib process (or a Dask worker) is raised in the caller, as
+    # in the serial run, also when the worker has shown the same text before
+    pytest.importorskip("joblib")
+    options = {"reg": 0.05, "numItermax": 3}
+    with pytest.warns(UserWarning) as serial:
+        ot.pairwise(CLOUDS, method=method, **options)
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as parallel:
+            warnings.simplefilter("always")
+            ot.pairwise(CLOUDS, method=method, n_jobs=2, **options)
+        assert _not_converged(parallel) == _not_converged(serial) != []

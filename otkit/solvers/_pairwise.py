@@ -243,7 +243,9 @@ def pairwise(
     with the same code as the serial run, so the result is the serial one bit for bit
     (given the same library versions on the workers). Blocks are written to ``out`` as
     their task completes, on the machine that called ``pairwise``; an interrupted call
-    cancels the tasks not yet done, and a new call with the same ``out`` resumes. Worker
+    cancels the tasks not yet done, and a new call with the same ``out`` resumes. Warnings
+    raised on the workers (a pair that did not converge) are raised again in the caller,
+    as in the serial run (also those of joblib's processes). Worker
     processes of a ``LocalCluster`` start by importing the main script again (Python's
     "spawn"): a script must call ``pairwise(..., client='dask')`` under
     ``if __name__ == '__main__':``.

@@ -7,7 +7,8 @@ any order (serially and on joblib: job after job, each in order). On Dask the so
 the shared cost or support and every measure) is scattered to all the workers once
 (``broadcast=True``), consecutive tasks are grouped into Dask tasks of about equal cost (the
 solver's ``task_costs``, else numbers of pairs; the same chunks for joblib's processes), all the jobs are submitted at once (the earlier ones first in priority), and the
-results come back as the tasks complete. A block's values never depend on
+results come back as the tasks complete, with the warnings their tasks raised (raised
+again in the caller). A block's values never depend on
 where or with which others it runs, so every route gives the same numbers, bit for bit
 (BLAS and OpenMP pools are held to one thread in each worker process, as in the caller).
 """
@@ -141,13 +142,57 @@ def _joblib_map(function, tasks, n_jobs, prefer="threads", cost=None):
     # (one call per task cost the parent ~1 s of pickling on 100 clouds, on a core the
     # workers needed).
     chunks = _chunks(list(tasks), joblib.effective_n_jobs(n_jobs), cost)
-    for results in parallel(joblib.delayed(_call_each)(function, chunk) for chunk in chunks):
+    calls = (joblib.delayed(_calls_recording_warnings)(function, chunk) for chunk in chunks)
+    for results, caught in parallel(calls):
+        _warn_again(caught)
         yield from results
 
 
-def _call_each(function, chunk):
-    """``function`` on each task of the chunk (a joblib call)."""
-    return [function(task) for task in chunk]
+# --- warnings raised in worker processes -------------------------------------------------------
+
+_sink = threading.local()
+
+
+def _calls_recording_warnings(function, chunk):
+    """``function`` on each task of the chunk (a task sent to another process), and the
+    warnings shown meanwhile in this thread as (category, text): left in the worker, they
+    would reach its stderr or its log, never the caller (a non-convergence that the caller
+    cannot see or catch).  Per thread, so that a Dask worker's other threads keep theirs."""
+    _route_warnings()
+    # A warning shown once in this worker, by an earlier call, would be hidden by the
+    # registries of its 'default' action: forget them (the caller's filters decide).
+    getattr(warnings, "_filters_mutated", lambda: None)()
+    _sink.caught = caught = []
+    try:
+        results = [function(task) for task in chunk]
+    finally:
+        _sink.caught = None
+    return results, caught
+
+
+def _route_warnings():
+    """Once per process: ``warnings.showwarning`` sends a thread's warnings to its record
+    while it runs ``_calls_recording_warnings``, every other warning where it went before.
+    (``warnings.catch_warnings`` would swap process-wide state from several threads.)"""
+    shown = warnings.showwarning
+    if getattr(shown, "otkit_route", False):
+        return
+
+    def route(message, category, filename, lineno, file=None, line=None):
+        caught = getattr(_sink, "caught", None)
+        if caught is None:
+            return shown(message, category, filename, lineno, file, line)
+        caught.append((category, str(message)))
+        return None
+
+    route.otkit_route = True
+    warnings.showwarning = route
+
+
+def _warn_again(caught):
+    """The warnings of a task run elsewhere, raised again in the caller."""
+    for category, text in caught:
+        warnings.warn(text, category, stacklevel=2)
 
 
 # --- Dask --------------------------------------------------------------------------------------
@@ -264,7 +309,9 @@ class _DaskRunner:
             names.update(dict.fromkeys(keys, name))
         self.submitted.extend(futures)
         for future in distributed.as_completed(futures, loop=client.loop):
-            for result in future.result():
+            results, caught = future.result()
+            _warn_again(caught)
+            for result in results:
                 yield names[future.key], result
 
     def close(self):
@@ -280,7 +327,7 @@ def _run_chunk(chunk, solver, method):
     """A Dask task: the solver's ``method`` on each task of the chunk."""
     function = getattr(solver, method)
     with one_inner_thread():
-        return [function(task) for task in chunk]
+        return _calls_recording_warnings(function, chunk)
 
 
 # --- one BLAS/OpenMP thread ----------------------------------------------------------------------
