@@ -651,3 +651,20 @@ def test_warnings_of_worker_processes_reach_the_caller(method):
             warnings.simplefilter("always")
             ot.pairwise(CLOUDS, method=method, n_jobs=2, **options)
         assert _not_converged(parallel) == _not_converged(serial) != []
+
+
+def test_warnings_of_blocks_sent_to_processes_by_parallel_config_reach_the_caller():
+    # every distinct warning reaches the caller (a worker process may show a text repeated
+    # within one task once, as Python's default filter does)
+    joblib = pytest.importorskip("joblib")
+    H = _histograms(6, 10, seed=4)
+    with pytest.warns(UserWarning) as serial:
+        expected = ot.pairwise(H, M=COST, numItermax=2)
+    for backend in ("loky", "threading"):
+        with warnings.catch_warnings(record=True) as parallel:
+            warnings.simplefilter("always")
+            with joblib.parallel_config(backend=backend, n_jobs=2):
+                D = ot.pairwise(H, M=COST, numItermax=2)
+        np.testing.assert_array_equal(D, expected)
+        texts = {str(w.message) for w in parallel if w.category is UserWarning}
+        assert texts == {str(w.message) for w in serial if w.category is UserWarning} != set()

@@ -135,13 +135,14 @@ def _joblib_map(function, tasks, n_jobs, prefer="threads", cost=None):
         raise ImportError("n_jobs other than 1 needs joblib: pip install joblib") from None
     parallel = joblib.Parallel(n_jobs=n_jobs, prefer=prefer, return_as="generator")
     if prefer != "processes":
-        yield from parallel(joblib.delayed(function)(task) for task in tasks)
-        return
-    # Each call sent to a process carries its function, the bound method of a solver that
-    # holds every measure: chunks of tasks send it once per chunk, as the Dask route does
-    # (one call per task cost the parent ~1 s of pickling on 100 clouds, on a core the
-    # workers needed).
-    chunks = _chunks(list(tasks), joblib.effective_n_jobs(n_jobs), cost)
+        chunks = ([task] for task in tasks)
+    else:
+        # Each call sent to a process carries its function, the bound method of a solver
+        # that holds every measure: chunks of tasks send it once per chunk, as the Dask
+        # route does (one call per task cost the parent ~1 s of pickling on 100 clouds, on
+        # a core the workers needed).
+        chunks = _chunks(list(tasks), joblib.effective_n_jobs(n_jobs), cost)
+    # (threads too: parallel_config(backend="loky") may send them to processes)
     calls = (joblib.delayed(_calls_recording_warnings)(function, chunk) for chunk in chunks)
     for results, caught in parallel(calls):
         _warn_again(caught)
@@ -157,7 +158,9 @@ def _calls_recording_warnings(function, chunk):
     """``function`` on each task of the chunk (a task sent to another process), and the
     warnings shown meanwhile in this thread as (category, text): left in the worker, they
     would reach its stderr or its log, never the caller (a non-convergence that the caller
-    cannot see or catch).  Per thread, so that a Dask worker's other threads keep theirs."""
+    cannot see or catch).  Per thread, so that a Dask worker's other threads keep theirs.
+    The worker's filters still apply within the chunk (its 'default' action shows a text
+    repeated at one place once); the caller's filters then decide what it shows."""
     _route_warnings()
     # A warning shown once in this worker, by an earlier call, would be hidden by the
     # registries of its 'default' action: forget them (the caller's filters decide).
