@@ -143,7 +143,8 @@ def _joblib_map(function, tasks, n_jobs, prefer="threads", cost=None):
         # a core the workers needed).
         chunks = _chunks(list(tasks), joblib.effective_n_jobs(n_jobs), cost)
     # (threads too: parallel_config(backend="loky") may send them to processes)
-    calls = (joblib.delayed(_calls_recording_warnings)(function, chunk) for chunk in chunks)
+    caller = os.getpid()
+    calls = (joblib.delayed(_calls_recording_warnings)(function, chunk, caller) for chunk in chunks)
     for results, caught in parallel(calls):
         _warn_again(caught)
         yield from results
@@ -154,13 +155,17 @@ def _joblib_map(function, tasks, n_jobs, prefer="threads", cost=None):
 _sink = threading.local()
 
 
-def _calls_recording_warnings(function, chunk):
+def _calls_recording_warnings(function, chunk, caller=None):
     """``function`` on each task of the chunk (a task sent to another process), and the
     warnings shown meanwhile in this thread as (category, text): left in the worker, they
     would reach its stderr or its log, never the caller (a non-convergence that the caller
     cannot see or catch).  Per thread, so that a Dask worker's other threads keep theirs.
     The worker's filters still apply within the chunk (its 'default' action shows a text
-    repeated at one place once); the caller's filters then decide what it shows."""
+    repeated at one place once); the caller's filters then decide what it shows.  In the
+    caller's own process (``caller``, its pid: joblib's threads) nothing is recorded: the
+    warnings are the caller's already."""
+    if caller == os.getpid():
+        return [function(task) for task in chunk], []
     _route_warnings()
     # A warning shown once in this worker, by an earlier call, would be hidden by the
     # registries of its 'default' action: forget them (the caller's filters decide).
@@ -308,6 +313,7 @@ class _DaskRunner:
                 priority=len(jobs) - index,
                 solver=self.scattered,
                 method=name,
+                caller=os.getpid(),
             )
             names.update(dict.fromkeys(keys, name))
         self.submitted.extend(futures)
@@ -326,11 +332,11 @@ class _DaskRunner:
             self.client.cancel(futures)
 
 
-def _run_chunk(chunk, solver, method):
-    """A Dask task: the solver's ``method`` on each task of the chunk."""
+def _run_chunk(chunk, solver, method, caller=None):
+    """A Dask task: the solver's ``method`` on each task of the chunk, and its warnings."""
     function = getattr(solver, method)
     with one_inner_thread():
-        return _calls_recording_warnings(function, chunk)
+        return _calls_recording_warnings(function, chunk, caller)
 
 
 # --- one BLAS/OpenMP thread ----------------------------------------------------------------------
