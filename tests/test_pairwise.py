@@ -668,3 +668,20 @@ def test_warnings_of_blocks_sent_to_processes_by_parallel_config_reach_the_calle
         np.testing.assert_array_equal(D, expected)
         texts = {str(w.message) for w in parallel if w.category is UserWarning}
         assert texts == {str(w.message) for w in serial if w.category is UserWarning} != set()
+
+
+@pytest.mark.parametrize("method", ["exact", "sinkhorn"])
+def test_the_same_collection_twice_is_the_symmetric_call(method, monkeypatch):
+    options = {"reg": 0.5, "stopThr": 1e-13, "numItermax": 20000} if method == "sinkhorn" else {}
+    calls = []
+    pending = _pairwise.pending_blocks
+    monkeypatch.setattr(
+        _pairwise, "pending_blocks", lambda *args: calls.append(args[1:]) or pending(*args)
+    )
+    expected = ot.pairwise(H1, M=COST, method=method, **options)
+    D = ot.pairwise(H1, H1, M=COST, method=method, **options)
+    np.testing.assert_array_equal(D, expected)
+    assert calls[0] == calls[1] and calls[0][0]  # (symmetric, zero diagonal) both times
+    D = ot.pairwise(H1, H1.copy(), M=COST, method=method, **options)  # an equal copy: all
+    np.testing.assert_allclose(D, expected, rtol=1e-10, atol=1e-15)
+    assert calls[2] == (False, False)

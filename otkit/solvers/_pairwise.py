@@ -129,7 +129,8 @@ def pairwise(
         clouds of any sizes: each an (n_i, d) array (uniform weights; (n_i,) reads as d = 1)
         or a tuple ``(points, weights)``.
     Y : (N', n') array or sequence of N' point clouds, optional
-        The second collection, of the same kind as ``X``; None: ``X`` itself (symmetric).
+        The second collection, of the same kind as ``X``; None (or ``X`` itself, the same
+        object): ``X`` against itself, computed as a symmetric matrix (below).
     method : {'exact', 'sinkhorn', 'sinkhorn_divergence', 'sliced', '1d', 'gaussian'}
         The OT value, see above.
     M : (n, n') array, optional
@@ -292,7 +293,7 @@ def pairwise(
         raise ValueError("method='sinkhorn_divergence' needs reg or blur")
     if method not in ("sinkhorn", "sinkhorn_divergence") and reg is not None:
         raise ValueError(f"reg is only for the entropic methods, not method={method!r}")
-    symmetric = Y is None
+    symmetric = Y is None or Y is X  # (the same object twice: as scikit-learn's X is Y)
     support = options.pop("support", None)
     first = collection(X, "X")
     second = first if symmetric else collection(Y, "Y")
