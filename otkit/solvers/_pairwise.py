@@ -315,10 +315,10 @@ def pairwise(
         check_clouds(first, second, method)
     n_rows, n_cols = first.size, second.size
     buffer = output(out, (n_rows, n_cols))
-    zero_diagonal = symmetric and method != "sinkhorn"
+    zero_self_cost = symmetric
     if symmetric and M is not None:  # histograms: their cost decides
-        symmetric, zero_diagonal = cost_symmetries(M)
-        zero_diagonal = zero_diagonal and method != "sinkhorn"
+        symmetric, zero_self_cost = cost_symmetries(M)
+    zero_diagonal = zero_self_cost and method != "sinkhorn"
     if zero_diagonal:
         diagonal = np.arange(n_rows)
         empty = diagonal[np.isnan(buffer[diagonal, diagonal])]

@@ -109,12 +109,12 @@ def collection(C, name):
 
 
 def _on_cpu(x):
-    """Whether ``x`` is a NumPy array, or a torch or JAX array on the CPU (not traced, and
-    not bfloat16: its rounding sets the checks' tolerances, which the library's own path
-    keeps)."""
+    """Whether ``x`` is a NumPy array, or a torch or JAX array on the CPU (not bfloat16:
+    its rounding sets the checks' tolerances, which the library's own path keeps; traced
+    arrays were refused by :func:`namespace`)."""
     if x is None or isinstance(x, np.ndarray):
         return True
-    if is_traced(x) or "bfloat16" in str(x.dtype):
+    if "bfloat16" in str(x.dtype):
         return False
     device = device_of(x)
     return getattr(device, "type", getattr(device, "platform", None)) == "cpu"
