@@ -13,6 +13,7 @@ from conftest import assert_same_backend, to_np, to_xp
 import otkit as ot
 from otkit.backend import to_numpy
 from otkit.solvers import _pairwise, _pairwise_dask, _pairwise_inputs
+from otkit.solvers import _pairwise_warnings as _pairwise_warnings_module
 
 RNG = np.random.default_rng(16)
 
@@ -634,31 +635,30 @@ def test_n_jobs_workers_are_processes_where_the_gil_is_held(monkeypatch, method,
     assert used and set(used) == {expected}
 
 
-def _not_converged(record):
-    return sorted(str(w.message) for w in record if "did not converge" in str(w.message))
+def _pairwise_warnings(record):
+    return [str(w.message) for w in record if "otkit.pairwise:" in str(w.message)]
 
 
 @pytest.mark.parametrize("method", ["sinkhorn_divergence", "sinkhorn"])
 def test_warnings_of_worker_processes_reach_the_caller(method):
-    # a non-convergence in a joblib process (or a Dask worker) is raised in the caller, as
-    # in the serial run, also when the worker has shown the same text before
+    # a non-convergence in a joblib process (or a Dask worker) is in the caller's summary,
+    # as in the serial run, also when the worker has seen the same text before
     pytest.importorskip("joblib")
     options = {"reg": 0.05, "numItermax": 3}
     with pytest.warns(UserWarning) as serial:
         ot.pairwise(CLOUDS, method=method, **options)
+    assert len(_pairwise_warnings(serial)) == 1
     for _ in range(2):
         with warnings.catch_warnings(record=True) as parallel:
             warnings.simplefilter("always")
             ot.pairwise(CLOUDS, method=method, n_jobs=2, **options)
-        assert _not_converged(parallel) == _not_converged(serial) != []
+        assert _pairwise_warnings(parallel) == _pairwise_warnings(serial)
 
 
 def test_warnings_of_blocks_sent_to_processes_by_parallel_config_reach_the_caller():
-    # every distinct warning reaches the caller (a worker process may show a text repeated
-    # within one task once, as Python's default filter does)
     joblib = pytest.importorskip("joblib")
     H = _histograms(6, 10, seed=4)
-    with pytest.warns(UserWarning) as serial:
+    with pytest.warns(UserWarning, match="numItermax reached") as serial:
         expected = ot.pairwise(H, M=COST, numItermax=2)
     for backend in ("loky", "threading"):
         with warnings.catch_warnings(record=True) as parallel:
@@ -666,8 +666,105 @@ def test_warnings_of_blocks_sent_to_processes_by_parallel_config_reach_the_calle
             with joblib.parallel_config(backend=backend, n_jobs=2):
                 D = ot.pairwise(H, M=COST, numItermax=2)
         np.testing.assert_array_equal(D, expected)
-        texts = {str(w.message) for w in parallel if w.category is UserWarning}
-        assert texts == {str(w.message) for w in serial if w.category is UserWarning} != set()
+        assert _pairwise_warnings(parallel) == _pairwise_warnings(serial) != []
+
+
+def _pair_by_pair_warnings(H, **options):
+    """The texts of the warnings of pairwise on each pair of the upper triangle alone
+    (a pair's result depends on the pair only), by row."""
+    found = {}
+    for i in range(len(H)):
+        for j in range(i + 1, len(H)):
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                ot.pairwise(H[[i]], H[[j]], **options)
+            found.setdefault(i, []).extend(str(w.message) for w in record)
+    return {i: texts for i, texts in found.items() if texts}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_one_warning_for_the_many_pairs_of_a_call_at_the_callers_line(n_jobs):
+    # every pair that stops at numItermax warned on its own (one per pair, shown or not by
+    # the filters, pointing inside otkit); now one warning per kind, counting them all: those
+    # of each pair solved alone
+    if n_jobs != 1:
+        pytest.importorskip("joblib")
+    H = _histograms(9, 10, seed=5)
+    by_row = _pair_by_pair_warnings(H, M=COST, numItermax=3)
+    texts = [
+        text.removesuffix(" [otkit.pairwise: row 0]") for row in by_row.values() for text in row
+    ]
+    assert len(set(texts)) == 1 and len(texts) > 10
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ot.pairwise(H, M=COST, numItermax=3, n_jobs=n_jobs)
+    assert [w.filename for w in record] == [__file__]
+    message = str(record[0].message)
+    assert message.startswith(texts[0])
+    rows = sorted(by_row)
+    shown = ", ".join(map(str, rows[:5])) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+    assert f"[otkit.pairwise: {len(texts)} warnings like this one, in rows {shown}; " in message
+    assert message.endswith(f"this one in row {rows[0]}]")
+
+
+def test_warnings_of_different_kinds_are_summed_up_apart_in_row_order():
+    summary = _pairwise_warnings_module.WarningSummary()
+    summary.add_row([(UserWarning, "b did not converge: error 2.0e-01")], 4)
+    summary.add_row([(RuntimeWarning, "overflow"), (UserWarning, "a")], 2)
+    summary.add_row([(UserWarning, "b did not converge: error 3.5e-02")], 1)
+    summary.add_self_term([(UserWarning, "b did not converge: error 1e-3")], False, 3)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        summary.emit(stacklevel=1)
+    assert [(w.category, str(w.message)) for w in record] == [
+        (
+            UserWarning,
+            (
+                "b did not converge: error 1e-3 [otkit.pairwise: 3 warnings like this one (the "
+                "numbers differ), in the self term of Y[3] and rows 1, 4; this one in the self "
+                "term of Y[3]]"
+            ),
+        ),
+        (RuntimeWarning, "overflow [otkit.pairwise: row 2]"),
+        (UserWarning, "a [otkit.pairwise: row 2]"),
+    ]
+    with warnings.catch_warnings(record=True) as record:
+        summary.emit(stacklevel=1)  # (emptied)
+    assert record == []
+
+
+def test_an_error_filter_raises_the_summary_once_the_blocks_are_stored():
+    H = _histograms(6, 10, seed=4)
+    out = np.full((6, 6), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match=r"numItermax reached.*otkit\.pairwise: \d+ warn"):
+            ot.pairwise(H, M=COST, numItermax=2, out=out)
+    with pytest.warns(UserWarning, match="numItermax reached"):
+        expected = ot.pairwise(H, M=COST, numItermax=2)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_warnings_are_collected_in_the_collecting_thread_only():
+    # another thread's warnings are shown as usual while pairwise collects its blocks'
+    import threading
+
+    from otkit.utils._warnings import collecting, warn_collectable
+
+    shown = []
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        with collecting() as outer:
+            with collecting() as inner:
+                warn_collectable("inner")
+                thread = threading.Thread(target=warn_collectable, args=("elsewhere",))
+                thread.start()
+                thread.join()
+            warn_collectable("outer", RuntimeWarning)
+        warn_collectable("after")
+        shown = [str(w.message) for w in record]
+    assert inner == [(UserWarning, "inner")] and outer == [(RuntimeWarning, "outer")]
+    assert shown == ["elsewhere", "after"]
 
 
 @pytest.mark.parametrize("method", ["exact", "sinkhorn"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import sys
-import warnings
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from ..backend import (
     stop_gradient,
     to_numpy,
 )
+from ..utils._warnings import warn_collectable
 from ._clouds import cost_spec, positive_parameter, prepare_clouds, solve_clouds
 from ._divergence_core import (
     attach_gradients,
@@ -400,7 +400,7 @@ def check_options(*, reg, blur, p, metric, reach, rho, value, grad, scaling, num
 
 def warn_not_converged(err, tol, n_iter, eps):
     """The warning of a solve that stopped above ``stopThr`` (``eps`` in the user's units)."""
-    warnings.warn(
+    warn_collectable(
         f"sinkhorn_divergence did not converge: marginal error {err:.3e} > "
         f"stopThr={tol:g} after {n_iter} iterations at eps={eps:g}; "
         "increase numItermax or the blur",

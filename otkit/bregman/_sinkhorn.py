@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .._boundary import input_float_dtype, prepare_problem, warmstart_rows
@@ -21,6 +19,7 @@ from .._validation import (
     upcast_low_precision,
 )
 from ..backend import is_numpy_namespace, is_traced, stop_gradient, to_numpy
+from ..utils._warnings import warn_collectable
 from ._initializers import initial_potentials
 from ._sinkhorn_loop import log_weights
 from ._sinkhorn_solve import METHODS, build_outputs, solve_potentials
@@ -239,7 +238,7 @@ def _solve(
     err = out["err"] if traced else float(to_numpy(out["err"]))
     converged = (err < stopThr) if traced else bool(err < stopThr)
     if not traced and not converged and warn:
-        warnings.warn(
+        warn_collectable(
             f"Sinkhorn did not converge: marginal error {float(err):.3e} >= stopThr={stopThr:g} "
             f"after {int(out['n_iter'])} iterations (method={method!r}, reg={float(eps):g}). "
             "Increase numItermax or reg"

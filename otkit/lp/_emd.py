@@ -25,6 +25,7 @@ from ..backend import (
     stop_gradient,
     to_numpy,
 )
+from ..utils._warnings import warn_collectable
 from ._certificate import certify_solution
 from ._certificate_kernel import abs_max_sum
 from ._network_simplex import MAX_ITER_REACHED, OPTIMAL, network_simplex
@@ -74,7 +75,7 @@ def check_result(result_code: int):
     """Warning message of a network-simplex result code (``None`` when optimal)."""
     message = RESULT_MESSAGES.get(int(result_code), f"unknown result code {result_code}")
     if message is not None:
-        warnings.warn(message, UserWarning, stacklevel=4)
+        warn_collectable(message, UserWarning, stacklevel=4)
     return message
 
 
@@ -210,7 +211,7 @@ def _solve_dense(
     else:
         status = NOT_CERTIFIED
         # One warning, with the detail (check_result is skipped for this code).
-        warnings.warn(
+        warn_collectable(
             f"{RESULT_MESSAGES[NOT_CERTIFIED]} Optimality certificate failed: {failure}.",
             UserWarning,
             stacklevel=5,

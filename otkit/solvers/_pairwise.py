@@ -48,6 +48,7 @@ from ._pairwise_inputs import (
     output,
     pending_blocks,
 )
+from ._pairwise_warnings import WarningSummary
 
 __all__ = ["pairwise"]
 
@@ -209,6 +210,12 @@ def pairwise(
         ``client='dask'`` could not start its ``LocalCluster`` (for instance from a script
         that calls ``pairwise`` outside ``if __name__ == '__main__':``).
 
+    Warns
+    -----
+    UserWarning
+        Pairs that did not converge (``numItermax``, ``stopThr``) or whose plan could not
+        be certified: one warning per kind for the whole call, counting them (see Notes).
+
     Notes
     -----
     Speed: the collections are validated once. torch and JAX arrays on the CPU are
@@ -244,9 +251,16 @@ def pairwise(
     with the same code as the serial run, so the result is the serial one bit for bit
     (given the same library versions on the workers). Blocks are written to ``out`` as
     their task completes, on the machine that called ``pairwise``; an interrupted call
-    cancels the tasks not yet done, and a new call with the same ``out`` resumes. Warnings
-    raised on the workers (a pair that did not converge) are raised again in the caller,
-    as in the serial run (also those of joblib's processes). Worker
+    cancels the tasks not yet done, and a new call with the same ``out`` resumes.
+
+    Warnings: those of the pairs (a pair that did not converge, a plan that is not
+    certified) are collected where the blocks run (in this thread, joblib's threads or
+    processes, the Dask workers) and given at the end of the call as one warning per kind
+    (category and text, numbers aside), at the caller's line: the first of them in row
+    order, with how many there were and in which rows (``[otkit.pairwise: 763 warnings
+    like this one, in rows 0, 1, 2, 3, 4 and 34 more; this one in row 0]``). The caller's
+    filters decide then: ``"error"`` raises it after every block is stored. Other warnings
+    raised in worker processes are given the same way. Worker
     processes of a ``LocalCluster`` start by importing the main script again (Python's
     "spawn"): a script must call ``pairwise(..., client='dask')`` under
     ``if __name__ == '__main__':``.
@@ -330,6 +344,7 @@ def pairwise(
         else:
             solver = _Solver(method, first, second, M, metric, p, reg, options, run_xp)
         total = sum(need.size for _, _, need in blocks)
+        summary = WarningSummary()
         try:
             with (
                 _progress(verbose, total) as bar,
@@ -339,11 +354,14 @@ def pairwise(
                 # (self terms of the Sinkhorn divergence first, then the blocks; a block
                 # that arrives before its self terms waits for them)
                 waiting = []
-                for name, result in run([*solver.preliminary(blocks), ("__call__", blocks)]):
+                jobs = [*solver.preliminary(blocks), ("__call__", blocks)]
+                for name, (result, caught) in run(jobs):
                     if name != "__call__":
                         solver.add(name, result)
+                        summary.add_self_term(caught, *result[:2])
                     else:
                         waiting.append(result)
+                        summary.add_row(caught, result[0])
                     still = []
                     for i, need, values in waiting:
                         if solver.ready(i, need):
@@ -355,6 +373,7 @@ def pairwise(
         finally:  # what was computed stays in out, also after an error or an interruption
             if hasattr(buffer, "flush"):
                 buffer.flush()
+        summary.emit(stacklevel=2)
     if symmetric:
         mirror_upper_triangle(buffer)
     if out is not None:

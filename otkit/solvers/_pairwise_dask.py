@@ -2,13 +2,14 @@
 or on the workers of a Dask cluster.
 
 An executor is a context manager giving ``run(jobs)``: for jobs ``[(name, tasks), ...]``
-an iterator over ``(name, getattr(solver, name)(task))`` for every task of every job, in
-any order (serially and on joblib: job after job, each in order). On Dask the solver (with
-the shared cost or support and every measure) is scattered to all the workers once
-(``broadcast=True``), consecutive tasks are grouped into Dask tasks of about equal cost (the
-solver's ``task_costs``, else numbers of pairs; the same chunks for joblib's processes), all the jobs are submitted at once (the earlier ones first in priority), and the
-results come back as the tasks complete, with the warnings their tasks raised (raised
-again in the caller). A block's values never depend on
+an iterator over ``(name, (getattr(solver, name)(task), caught))`` for every task of every
+job, ``caught`` the task's warnings (_pairwise_warnings), in any order (serially and on
+joblib: job after job, each in order). On Dask the solver (with the shared cost or support
+and every measure) is scattered to all the workers once (``broadcast=True``), consecutive
+tasks are grouped into Dask tasks of about equal cost (the solver's ``task_costs``, else
+numbers of pairs; the same chunks for joblib's processes), all the jobs are submitted at
+once (the earlier ones first in priority), and the results come back as the tasks
+complete. A block's values never depend on
 where or with which others it runs, so every route gives the same numbers, bit for bit
 (BLAS and OpenMP pools are held to one thread in each worker process, as in the caller).
 """
@@ -25,6 +26,8 @@ import uuid
 import warnings
 
 import numpy as np
+
+from ._pairwise_warnings import call_recording, calls_recording
 
 __all__ = ["check_client", "executor", "local_worker_environ", "one_inner_thread"]
 
@@ -74,7 +77,7 @@ def executor(solver, n_jobs, client):
     if client is None:
         n_jobs = _joblib_n_jobs() if n_jobs is None else n_jobs
         if n_jobs == 1:
-            yield lambda jobs: _in_order(solver, jobs, map)
+            yield lambda jobs: _in_order(solver, jobs, _serial_map)
             return
         client = _joblib_dask_client()
         if client is None:
@@ -93,6 +96,10 @@ def executor(solver, n_jobs, client):
 
 
 # --- joblib ------------------------------------------------------------------------------------
+
+
+def _serial_map(function, tasks):
+    return (call_recording(function, task) for task in tasks)
 
 
 def _in_order(solver, jobs, mapper):
@@ -144,63 +151,9 @@ def _joblib_map(function, tasks, n_jobs, prefer="threads", cost=None):
         chunks = _chunks(list(tasks), joblib.effective_n_jobs(n_jobs), cost)
     # (threads too: parallel_config(backend="loky") may send them to processes)
     caller = os.getpid()
-    calls = (joblib.delayed(_calls_recording_warnings)(function, chunk, caller) for chunk in chunks)
-    for results, caught in parallel(calls):
-        _warn_again(caught)
+    calls = (joblib.delayed(calls_recording)(function, chunk, caller) for chunk in chunks)
+    for results in parallel(calls):
         yield from results
-
-
-# --- warnings raised in worker processes -------------------------------------------------------
-
-_sink = threading.local()
-
-
-def _calls_recording_warnings(function, chunk, caller=None):
-    """``function`` on each task of the chunk (a task sent to another process), and the
-    warnings shown meanwhile in this thread as (category, text): left in the worker, they
-    would reach its stderr or its log, never the caller (a non-convergence that the caller
-    cannot see or catch).  Per thread, so that a Dask worker's other threads keep theirs.
-    The worker's filters still apply within the chunk (its 'default' action shows a text
-    repeated at one place once); the caller's filters then decide what it shows.  In the
-    caller's own process (``caller``, its pid: joblib's threads) nothing is recorded: the
-    warnings are the caller's already."""
-    if caller == os.getpid():
-        return [function(task) for task in chunk], []
-    _route_warnings()
-    # A warning shown once in this worker, by an earlier call, would be hidden by the
-    # registries of its 'default' action: forget them (the caller's filters decide).
-    getattr(warnings, "_filters_mutated", lambda: None)()
-    _sink.caught = caught = []
-    try:
-        results = [function(task) for task in chunk]
-    finally:
-        _sink.caught = None
-    return results, caught
-
-
-def _route_warnings():
-    """Once per process: ``warnings.showwarning`` sends a thread's warnings to its record
-    while it runs ``_calls_recording_warnings``, every other warning where it went before.
-    (``warnings.catch_warnings`` would swap process-wide state from several threads.)"""
-    shown = warnings.showwarning
-    if getattr(shown, "otkit_route", False):
-        return
-
-    def route(message, category, filename, lineno, file=None, line=None):
-        caught = getattr(_sink, "caught", None)
-        if caught is None:
-            return shown(message, category, filename, lineno, file, line)
-        caught.append((category, str(message)))
-        return None
-
-    route.otkit_route = True
-    warnings.showwarning = route
-
-
-def _warn_again(caught):
-    """The warnings of a task run elsewhere, raised again in the caller."""
-    for category, text in caught:
-        warnings.warn(text, category, stacklevel=2)
 
 
 # --- Dask --------------------------------------------------------------------------------------
@@ -318,9 +271,7 @@ class _DaskRunner:
             names.update(dict.fromkeys(keys, name))
         self.submitted.extend(futures)
         for future in distributed.as_completed(futures, loop=client.loop):
-            results, caught = future.result()
-            _warn_again(caught)
-            for result in results:
+            for result in future.result():
                 yield names[future.key], result
 
     def close(self):
@@ -336,7 +287,7 @@ def _run_chunk(chunk, solver, method, caller=None):
     """A Dask task: the solver's ``method`` on each task of the chunk, and its warnings."""
     function = getattr(solver, method)
     with one_inner_thread():
-        return _calls_recording_warnings(function, chunk, caller)
+        return calls_recording(function, chunk, caller)
 
 
 # --- one BLAS/OpenMP thread ----------------------------------------------------------------------
