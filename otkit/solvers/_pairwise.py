@@ -542,27 +542,31 @@ class _Solver:
 
     @staticmethod
     def _gaussians(measures):
-        """Host (means, covariances, covariance square roots) of a collection."""
-        means, covariances, roots = [], [], []
+        """Host (means, covariance factors) of a collection: R (d, d), upper triangular,
+        with Sigma = R^T R, from the QR factorisation of the weighted centred points
+        diag(sqrt(w)) (x - m) (zero rows below the first n when n < d)."""
+        means, factors = [], []
         for x, w in zip(*measures.host()):
             w = w / w.sum()
             mean = w @ x
-            centred = x - mean
-            cov = (w[:, None] * centred).T @ centred
-            eigenvalues, vectors = np.linalg.eigh((cov + cov.T) / 2.0)
-            roots.append((vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ vectors.T)
+            factor = np.zeros((x.shape[1], x.shape[1]))
+            r = np.linalg.qr(np.sqrt(w)[:, None] * (x - mean), mode="r")
+            factor[: r.shape[0]] = r
             means.append(mean)
-            covariances.append(cov)
-        return np.array(means), np.array(covariances), np.array(roots)
+            factors.append(factor)
+        return np.array(means), np.array(factors)
 
     def _gaussian_row(self, i, need):
-        means_a, covs_a, roots_a = self.moments[0]
-        means_b, covs_b, _ = self.moments[1]
-        root = roots_a[i]
-        middle = root @ covs_b[need] @ root  # (k, d, d): Sigma_a^1/2 Sigma_b Sigma_a^1/2
-        eigenvalues = np.linalg.eigvalsh((middle + np.swapaxes(middle, 1, 2)) / 2.0)
-        cross = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum(axis=1)
-        traces = np.trace(covs_a[i]) + np.trace(covs_b[need], axis1=1, axis2=2)
+        """||m_a - m_b||^2 + tr(Sigma_a + Sigma_b) - 2 tr((Sigma_a^1/2 Sigma_b Sigma_a^1/2)^1/2),
+        the last trace the nuclear norm of R_b R_a^T (its singular values are the square
+        roots of the eigenvalues of R_a Sigma_b R_a^T, those of Sigma_a^1/2 Sigma_b
+        Sigma_a^1/2): no square root of a rounded zero eigenvalue (~eps |Sigma|, which
+        cost ~sqrt(eps) on rank-deficient covariances)."""
+        means_a, factors_a = self.moments[0]
+        means_b, factors_b = self.moments[1]
+        product = factors_b[need] @ factors_a[i].T  # (k, d, d)
+        cross = np.linalg.svd(product, compute_uv=False).sum(axis=1)
+        traces = np.sum(factors_a[i] ** 2) + np.sum(factors_b[need] ** 2, axis=(1, 2))
         mean_gap = np.sum((means_a[i] - means_b[need]) ** 2, axis=1)
         return np.maximum(mean_gap + traces - 2.0 * cross, 0.0)
 
