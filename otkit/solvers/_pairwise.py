@@ -542,9 +542,8 @@ class _Solver:
 
     @staticmethod
     def _gaussians(measures):
-        """Host (means, covariance factors) of a collection: R (d, d), upper triangular,
-        with Sigma = R^T R, from the QR factorisation of the weighted centred points
-        diag(sqrt(w)) (x - m) (zero rows below the first n when n < d)."""
+        """Host (means, factors R, traces |R|_F^2) of a collection: Sigma = R^T R, R (d, d)
+        from the QR of the weighted centred points diag(sqrt(w)) (x - m) (zero rows below n)."""
         means, factors = [], []
         for x, w in zip(*measures.host()):
             w = w / w.sum()
@@ -554,7 +553,8 @@ class _Solver:
             factor[: r.shape[0]] = r
             means.append(mean)
             factors.append(factor)
-        return np.array(means), np.array(factors)
+        factors = np.array(factors)
+        return np.array(means), factors, np.sum(factors**2, axis=(1, 2))
 
     def _gaussian_row(self, i, need):
         """||m_a - m_b||^2 + tr(Sigma_a + Sigma_b) - 2 tr((Sigma_a^1/2 Sigma_b Sigma_a^1/2)^1/2),
@@ -562,11 +562,11 @@ class _Solver:
         roots of the eigenvalues of R_a Sigma_b R_a^T, those of Sigma_a^1/2 Sigma_b
         Sigma_a^1/2): no square root of a rounded zero eigenvalue (~eps |Sigma|, which
         cost ~sqrt(eps) on rank-deficient covariances)."""
-        means_a, factors_a = self.moments[0]
-        means_b, factors_b = self.moments[1]
+        means_a, factors_a, traces_a = self.moments[0]
+        means_b, factors_b, traces_b = self.moments[1]
         product = factors_b[need] @ factors_a[i].T  # (k, d, d)
         cross = np.linalg.svd(product, compute_uv=False).sum(axis=1)
-        traces = np.sum(factors_a[i] ** 2) + np.sum(factors_b[need] ** 2, axis=(1, 2))
+        traces = traces_a[i] + traces_b[need]
         mean_gap = np.sum((means_a[i] - means_b[need]) ** 2, axis=1)
         return np.maximum(mean_gap + traces - 2.0 * cross, 0.0)
 
