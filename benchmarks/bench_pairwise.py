@@ -422,7 +422,7 @@ def run(
         times, cpu, values = time_interleaved(calls, repeats)
         serial[key] = times["otkit pairwise"], cpu["otkit pairwise"], values["otkit pairwise"]
         for name, (subset, factor) in subsets.items():
-            if subset:  # a loop on a subset: its time for all pairs
+            if subset and name in times:  # a loop on a subset (that ran): its time for all pairs
                 times[name] *= factor
                 cpu[name] *= factor
         ours, ours_cpu = times["otkit pairwise"], cpu["otkit pairwise"]
